@@ -1,0 +1,43 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// The pipeline, one module per stage, each depending only on the stages before it:
+//   Capture (sources) -> Frames (the frame model) -> Decode -> Flows -> Policy -> Check -> Report
+// `Pipeline` wires the stages together; `lanekeeper` is the command line.
+let package = Package(
+    name: "lanekeeper",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "lanekeeper", targets: ["lanekeeper"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        .target(name: "Frames"),
+        .target(name: "Capture", dependencies: ["Frames", "CPcap"]),
+        .target(name: "Decode", dependencies: ["Frames"]),
+        .target(name: "Flows", dependencies: ["Frames", "Decode"]),
+        .target(name: "Policy", dependencies: ["Decode", "Flows", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Check", dependencies: ["Frames", "Decode", "Flows", "Policy"]),
+        .target(name: "Report", dependencies: ["Frames", "Decode", "Flows", "Policy", "Check"]),
+        .target(name: "Pipeline", dependencies: ["Frames", "Capture", "Decode", "Flows", "Policy", "Check", "Report"]),
+        .executableTarget(
+            name: "lanekeeper",
+            dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames"]),
+        .testTarget(name: "DecodeTests", dependencies: ["Decode", "Frames"]),
+        .testTarget(name: "FlowsTests", dependencies: ["Flows", "Decode", "Frames"]),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "Flows", "Decode"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Check", "Report", "Policy", "Capture", "Frames"],
+                    resources: []),
+    ],
+    swiftLanguageModes: [.v6]
+)

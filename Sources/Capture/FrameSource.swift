@@ -1,0 +1,80 @@
+import Frames
+
+/// Something that yields frames: a saved capture file (pcap or pcapng) or, later, a live
+/// interface.
+///
+/// Reading is push-style: `read(_:)` calls `body` once per frame, in file order, handing it
+/// a `Frame` whose bytes are valid only during that call. It returns how the read ended;
+/// a file that was cut short or is corrupt in the middle is not an error thrown at the
+/// caller, because every frame before the damage is good and must not be lost.
+public protocol FrameSource: ~Copyable {
+    /// The path (or interface name) this source reads, for messages.
+    var path: String { get }
+    /// The interfaces described so far. A pcapng file can describe more interfaces as it
+    /// goes, so read this after (or during) `read(_:)`.
+    var interfaces: [CaptureInterface] { get }
+    /// Reads every remaining frame.
+    mutating func read(_ body: (Frame) throws -> Void) rethrows -> ReadOutcome
+}
+
+/// How a read ended.
+public struct ReadOutcome: Sendable, Equatable {
+    public enum End: Sendable, Equatable {
+        /// The file ended cleanly after a whole record.
+        case endOfFile
+        /// The file ends in the middle of a record (a capture that was killed). Everything
+        /// before `offset` was read.
+        case cutShort(offset: Int64, detail: String)
+        /// The file is damaged at `offset` (an impossible block or record length, a bad
+        /// block type where a header was expected). Reading stopped there.
+        case corrupt(offset: Int64, detail: String)
+    }
+
+    /// Frames handed to the callback.
+    public var frames: Int
+    /// Bytes of the file consumed.
+    public var bytesRead: Int64
+    public var end: End
+    /// Non-fatal observations (unknown blocks skipped, an interface with no name, ...).
+    public var warnings: [String]
+
+    public init(frames: Int, bytesRead: Int64, end: End, warnings: [String] = []) {
+        self.frames = frames
+        self.bytesRead = bytesRead
+        self.end = end
+        self.warnings = warnings
+    }
+}
+
+/// A capture that cannot be used at all: it does not exist, cannot be opened, or its
+/// header is not a pcap or pcapng header.
+public struct CaptureError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: Sendable, Equatable {
+        /// The file does not exist (exit status 66).
+        case notFound
+        /// The file exists but cannot be opened or read (permissions, a directory, I/O).
+        case unreadable
+        /// The file's contents are not a capture lanekeeper can read (exit status 65).
+        case malformed
+    }
+
+    public var code: Code
+    public var path: String
+    /// Byte offset the problem was found at, when it applies.
+    public var offset: Int64?
+    public var detail: String
+
+    public init(code: Code, path: String, offset: Int64? = nil, detail: String) {
+        self.code = code
+        self.path = path
+        self.offset = offset
+        self.detail = detail
+    }
+
+    public var description: String {
+        if let offset {
+            return "\(path): at byte \(offset): \(detail)"
+        }
+        return "\(path): \(detail)"
+    }
+}

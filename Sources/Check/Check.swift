@@ -1,0 +1,1 @@
+// Check stage; see the module's other files.

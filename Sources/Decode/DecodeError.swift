@@ -1,0 +1,64 @@
+/// Why decoding stopped, in the shape of swift-asn1's error struct with etherparse's length
+/// details: which layer, where, which field capped the length, and how many bytes were
+/// needed against how many there were. Holds no references (allocation-free).
+public struct DecodeError: Error, Hashable, Sendable, CustomStringConvertible {
+    public enum Code: Hashable, Sendable {
+        /// Fewer bytes than the header needs (a frame cut by the snaplen, or a lying length).
+        case tooShort
+        /// A header field holds a value that cannot be (IHL < 5, version mismatch, ...).
+        case invalidField
+        /// The link type is not one lanekeeper decodes.
+        case unsupportedLinkType
+        /// More IPv6 extension headers or VLAN tags than lanekeeper follows.
+        case tooManyHeaders
+    }
+
+    public enum Layer: String, Hashable, Sendable {
+        case link, vlan, ipv4, ipv6, ipv6Extension, tcp, udp
+    }
+
+    public var code: Code
+    public var layer: Layer
+    /// Offset of the layer's header within the frame.
+    public var offset: Int
+    /// Bytes the layer needed (for `.tooShort`), else 0.
+    public var required: Int
+    /// Bytes that were available, else 0.
+    public var available: Int
+    /// The header field whose value is at fault or capped the length, e.g. "ihl", "data offset".
+    public var field: StaticString
+
+    public init(code: Code, layer: Layer, offset: Int, required: Int = 0, available: Int = 0, field: StaticString) {
+        self.code = code
+        self.layer = layer
+        self.offset = offset
+        self.required = required
+        self.available = available
+        self.field = field
+    }
+
+    public static func == (lhs: DecodeError, rhs: DecodeError) -> Bool {
+        lhs.code == rhs.code && lhs.layer == rhs.layer && lhs.offset == rhs.offset
+            && lhs.required == rhs.required && lhs.available == rhs.available
+            && lhs.field.description == rhs.field.description
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(layer)
+        hasher.combine(offset)
+    }
+
+    public var description: String {
+        switch code {
+        case .tooShort:
+            return "\(layer.rawValue) at offset \(offset): \(field) needs \(required) bytes, \(available) captured"
+        case .invalidField:
+            return "\(layer.rawValue) at offset \(offset): invalid \(field)"
+        case .unsupportedLinkType:
+            return "link type not decoded (\(field))"
+        case .tooManyHeaders:
+            return "\(layer.rawValue) at offset \(offset): too many \(field)"
+        }
+    }
+}

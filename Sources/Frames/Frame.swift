@@ -1,0 +1,54 @@
+/// One captured frame as a source hands it on: where and when it was seen, how to read
+/// its first header, and its bytes.
+///
+/// `bytes` is borrowed from the reader's buffer and is valid only for the duration of the
+/// callback that receives the frame. Copy what you need to keep; never store the pointer.
+public struct Frame {
+    /// The interface the frame was seen on, as an index into the source's
+    /// `interfaces` table; `nil` when the source does not say (classic pcap, SLL v1).
+    public var interface: Int?
+    /// When the frame was captured.
+    public var timestamp: Timestamp
+    /// How to decode `bytes`.
+    public var linkType: LinkType
+    /// The frame's length on the wire (may exceed `bytes.count` when the snaplen cut it).
+    public var wireLength: Int
+    /// The captured bytes; valid only inside the callback.
+    public var bytes: UnsafeRawBufferPointer
+    /// The byte offset of this frame's record in its file, for messages and evidence.
+    public var fileOffset: Int64
+
+    public init(
+        interface: Int?, timestamp: Timestamp, linkType: LinkType, wireLength: Int,
+        bytes: UnsafeRawBufferPointer, fileOffset: Int64
+    ) {
+        self.interface = interface
+        self.timestamp = timestamp
+        self.linkType = linkType
+        self.wireLength = wireLength
+        self.bytes = bytes
+        self.fileOffset = fileOffset
+    }
+
+    /// True when the capture kept fewer bytes than were on the wire.
+    public var isTruncated: Bool { bytes.count < wireLength }
+}
+
+/// An interface a capture source describes (a pcapng Interface Description Block, or the
+/// single implicit interface of a classic pcap file).
+public struct CaptureInterface: Hashable, Sendable {
+    /// The interface's name (`if_name`), if the capture recorded one.
+    public var name: String?
+    /// Its description (`if_description`), if any.
+    public var description: String?
+    public var linkType: LinkType
+    /// Maximum bytes captured per frame; 0 means unlimited.
+    public var snapLength: UInt32
+
+    public init(name: String?, description: String? = nil, linkType: LinkType, snapLength: UInt32) {
+        self.name = name
+        self.description = description
+        self.linkType = linkType
+        self.snapLength = snapLength
+    }
+}

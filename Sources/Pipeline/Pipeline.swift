@@ -1,0 +1,1 @@
+// Pipeline stage; see the module's other files.

@@ -1,0 +1,1 @@
+// Policy stage; see the module's other files.

@@ -1,0 +1,1 @@
+// Report stage; see the module's other files.
