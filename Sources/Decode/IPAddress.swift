@@ -20,6 +20,28 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
         self.isIPv4 = false
     }
 
+    /// An address from its bytes in network order: 4 bytes make an IPv4 address, 16 an
+    /// IPv6 one; any other count gives `nil`.
+    public init?<Bytes: Collection>(bytes: Bytes) where Bytes.Element == UInt8 {
+        switch bytes.count {
+        case 4:
+            self.init(ipv4: bytes.reduce(0) { $0 << 8 | UInt32($1) })
+        case 16:
+            var high: UInt64 = 0
+            var low: UInt64 = 0
+            for (index, byte) in bytes.enumerated() {
+                if index < 8 {
+                    high = high << 8 | UInt64(byte)
+                } else {
+                    low = low << 8 | UInt64(byte)
+                }
+            }
+            self.init(ipv6High: high, low: low)
+        default:
+            return nil
+        }
+    }
+
     /// The IPv4 address as a 32-bit integer (meaningful only when `isIPv4`).
     public var ipv4Value: UInt32 { UInt32(truncatingIfNeeded: low) }
 
@@ -31,124 +53,184 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
         return lhs.low < rhs.low
     }
 
-    /// Dotted quad for IPv4; RFC 5952 text (lower case, longest zero run compressed) for IPv6.
+    // MARK: Printing
+
+    /// The 16-bit group `index` (0...7) of the IPv6 form.
+    private func group(_ index: Int) -> UInt16 {
+        let word = index < 4 ? high : low
+        return UInt16(truncatingIfNeeded: word >> UInt64(48 - 16 * (index & 3)))
+    }
+
+    private static func dottedQuad(_ v: UInt32) -> String {
+        "\(v >> 24).\((v >> 16) & 0xff).\((v >> 8) & 0xff).\(v & 0xff)"
+    }
+
+    /// Dotted quad for IPv4; RFC 5952 text for IPv6: lower-case hex without leading zeros,
+    /// the longest run of two or more zero groups (the first on a tie) shortened to `::`,
+    /// and an IPv4-mapped address (`::ffff:0:0/96`) written with a dotted-quad tail.
     public var description: String {
         if isIPv4 {
-            let v = ipv4Value
-            return "\(v >> 24).\((v >> 16) & 0xff).\((v >> 8) & 0xff).\(v & 0xff)"
+            return Self.dottedQuad(ipv4Value)
         }
-        var groups = [UInt16](repeating: 0, count: 8)
-        for i in 0..<4 {
-            groups[i] = UInt16(truncatingIfNeeded: high >> UInt64(48 - 16 * i))
-            groups[i + 4] = UInt16(truncatingIfNeeded: low >> UInt64(48 - 16 * i))
+        if high == 0 && low >> 32 == 0xFFFF {
+            return "::ffff:" + Self.dottedQuad(ipv4Value)
         }
-        // Longest run of zero groups (length >= 2), first one wins on a tie.
-        var bestStart = -1, bestLength = 0, runStart = -1
-        for i in 0...8 {
-            if i < 8 && groups[i] == 0 {
-                if runStart < 0 { runStart = i }
+        var bestStart = -1
+        var bestLength = 0
+        var runStart = -1
+        for index in 0...8 {
+            if index < 8 && group(index) == 0 {
+                if runStart < 0 { runStart = index }
             } else if runStart >= 0 {
-                if i - runStart > bestLength && i - runStart >= 2 {
+                let runLength = index - runStart
+                if runLength >= 2 && runLength > bestLength {
                     bestStart = runStart
-                    bestLength = i - runStart
+                    bestLength = runLength
                 }
                 runStart = -1
             }
         }
         var text = ""
-        var i = 0
-        while i < 8 {
-            if i == bestStart {
+        var index = 0
+        while index < 8 {
+            if index == bestStart {
                 text += "::"
-                i += bestLength
+                index += bestLength
                 continue
             }
-            if !text.isEmpty && !text.hasSuffix(":") { text += ":" }
-            text += String(groups[i], radix: 16)
-            i += 1
+            if index > 0 && index != bestStart + bestLength { text += ":" }
+            text += String(group(index), radix: 16)
+            index += 1
         }
         return text
     }
 
-    /// Parses dotted-quad IPv4 or RFC 4291 IPv6 text (with `::` and an embedded IPv4 tail).
+    // MARK: Parsing
+
+    /// Parses dotted-quad IPv4 (four decimal octets, no leading zeros) or RFC 4291 IPv6
+    /// text (hex groups, at most one `::`, an optional dotted-quad tail). Returns `nil` for
+    /// anything else. IPv6 text always gives an IPv6 address, even `::ffff:a.b.c.d`.
     public init?(_ text: Substring) {
-        if !text.contains(":") {
-            guard let v4 = Self.parseIPv4(text) else { return nil }
+        let utf8 = Array(text.utf8)
+        if !utf8.contains(UInt8(ascii: ":")) {
+            guard let v4 = Self.parseIPv4(utf8[...]) else { return nil }
             self.init(ipv4: v4)
             return
         }
-        guard let (h, l) = Self.parseIPv6(text) else { return nil }
-        self.init(ipv6High: h, low: l)
+        guard let (high, low) = Self.parseIPv6(utf8) else { return nil }
+        self.init(ipv6High: high, low: low)
     }
 
     public init?(_ text: String) {
         self.init(Substring(text))
     }
 
-    private static func parseIPv4(_ text: Substring) -> UInt32? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
+    private static func parseIPv4(_ text: ArraySlice<UInt8>) -> UInt32? {
         var value: UInt32 = 0
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy({ $0.isASCII && $0.isNumber }),
-                let octet = UInt32(part), octet <= 255
-            else { return nil }
-            value = value << 8 | octet
+        var octets = 0
+        var octet: UInt32 = 0
+        var digits = 0
+        var firstDigit: UInt8 = 0
+        for c in text {
+            if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+                if digits == 0 { firstDigit = c }
+                digits += 1
+                guard digits <= 3, !(digits > 1 && firstDigit == UInt8(ascii: "0")) else { return nil }
+                octet = octet * 10 + UInt32(c - UInt8(ascii: "0"))
+                guard octet <= 255 else { return nil }
+            } else if c == UInt8(ascii: ".") {
+                guard digits > 0, octets < 3 else { return nil }
+                value = value << 8 | octet
+                octets += 1
+                octet = 0
+                digits = 0
+            } else {
+                return nil
+            }
         }
-        return value
+        guard digits > 0, octets == 3 else { return nil }
+        return value << 8 | octet
     }
 
-    private static func parseIPv6(_ text: Substring) -> (UInt64, UInt64)? {
-        var groups: [UInt16] = []
-        var tailGroups: [UInt16] = []
-        var sawDoubleColon = false
-        var halves: [Substring] = [text]
-        var cursor = text.startIndex
-        while cursor < text.endIndex {
-            let next = text.index(after: cursor)
-            if text[cursor] == ":" && next < text.endIndex && text[next] == ":" {
-                halves = [text[..<cursor], text[text.index(after: next)...]]
-                break
-            }
-            cursor = next
+    private static func hexValue(_ c: UInt8) -> UInt16? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt16(c - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt16(c - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt16(c - UInt8(ascii: "A") + 10)
+        default: nil
         }
-        if halves.count == 2 {
-            var last: Character = " "
-            for c in halves[1] {
-                if c == ":" && last == ":" { return nil }  // a second "::"
-                last = c
-            }
+    }
+
+    /// After BIND's `inet_pton6`: groups are collected left to right, the position of `::`
+    /// is remembered, and the groups after it are moved to the end at the close.
+    private static func parseIPv6(_ text: [UInt8]) -> (UInt64, UInt64)? {
+        let colon = UInt8(ascii: ":")
+        var groups = [UInt16](repeating: 0, count: 8)
+        var count = 0
+        var doubleColonAt = -1
+        var index = 0
+        if text.first == colon {
+            // A leading colon must be half of "::".
+            guard text.count > 1, text[1] == colon else { return nil }
+            index = 1
         }
-        sawDoubleColon = halves.count == 2
-        func parseHalf(_ half: Substring, allowIPv4Tail: Bool) -> [UInt16]? {
-            if half.isEmpty { return [] }
-            var out: [UInt16] = []
-            let pieces = half.split(separator: ":", omittingEmptySubsequences: false)
-            for (index, piece) in pieces.enumerated() {
-                if index == pieces.count - 1 && allowIPv4Tail && piece.contains(".") {
-                    guard let v4 = parseIPv4(piece) else { return nil }
-                    out.append(UInt16(v4 >> 16))
-                    out.append(UInt16(v4 & 0xffff))
+        var tokenStart = index
+        var value: UInt16 = 0
+        var digits = 0
+        var sawIPv4Tail = false
+        while index < text.count {
+            let c = text[index]
+            index += 1
+            if let hex = hexValue(c) {
+                digits += 1
+                guard digits <= 4 else { return nil }
+                value = value << 4 | hex
+                continue
+            }
+            if c == colon {
+                tokenStart = index
+                if digits == 0 {
+                    // The second colon of "::"; a second "::" (or ":::") is junk.
+                    guard doubleColonAt < 0 else { return nil }
+                    doubleColonAt = count
                     continue
                 }
-                guard !piece.isEmpty, piece.count <= 4, let g = UInt16(piece, radix: 16) else { return nil }
-                out.append(g)
+                // A group ends; a trailing single colon is junk.
+                guard index < text.count, count < 8 else { return nil }
+                groups[count] = value
+                count += 1
+                value = 0
+                digits = 0
+                continue
             }
-            return out
+            if c == UInt8(ascii: "."), count <= 6, let v4 = parseIPv4(text[tokenStart...]) {
+                groups[count] = UInt16(truncatingIfNeeded: v4 >> 16)
+                groups[count + 1] = UInt16(truncatingIfNeeded: v4)
+                count += 2
+                digits = 0
+                sawIPv4Tail = true
+                break
+            }
+            return nil
         }
-        if sawDoubleColon {
-            guard let head = parseHalf(halves[0], allowIPv4Tail: false),
-                let tail = parseHalf(halves[1], allowIPv4Tail: true)
-            else { return nil }
-            guard head.count + tail.count <= 7 else { return nil }
-            groups = head
-            tailGroups = tail
-            groups += [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tailGroups
-        } else {
-            guard let all = parseHalf(halves[0], allowIPv4Tail: true), all.count == 8 else { return nil }
-            groups = all
+        if digits > 0 && !sawIPv4Tail {
+            guard count < 8 else { return nil }
+            groups[count] = value
+            count += 1
         }
-        var high: UInt64 = 0, low: UInt64 = 0
+        if doubleColonAt >= 0 {
+            // "::" stands for at least one zero group.
+            guard count < 8 else { return nil }
+            let moved = count - doubleColonAt
+            for i in 0..<moved {
+                groups[7 - i] = groups[count - 1 - i]
+                groups[count - 1 - i] = 0
+            }
+            count = 8
+        }
+        guard count == 8 else { return nil }
+        var high: UInt64 = 0
+        var low: UInt64 = 0
         for i in 0..<4 { high = high << 16 | UInt64(groups[i]) }
         for i in 4..<8 { low = low << 16 | UInt64(groups[i]) }
         return (high, low)
