@@ -30,7 +30,10 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["Frames", "Capture", "Decode", "Flows", "Policy", "Check", "Report"]),
         .executableTarget(
             name: "lanekeeper",
-            dependencies: ["Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Pipeline", "Policy", "Check", "Report",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames"]),
         .testTarget(name: "DecodeTests", dependencies: ["Decode", "Frames"]),

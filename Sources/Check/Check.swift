@@ -1,1 +1,0 @@
-// Check stage; see the module's other files.

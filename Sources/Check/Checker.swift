@@ -1,0 +1,211 @@
+import Decode
+import Flows
+import Frames
+import Policy
+
+/// Holds what was observed against the policy.
+///
+/// The rules (see the README's "How the verdict is reached"):
+/// - storage traffic in the management network is a violation unless an `allow` entry covers it;
+/// - storage traffic that belongs to no network, or that could not be attributed to an
+///   interface, makes the verdict inconclusive;
+/// - a storage network with `expect_storage_traffic` that saw none is inconclusive, and so is a
+///   replay with no storage traffic at all;
+/// - a damaged capture, or frames of a link type lanekeeper cannot read, are inconclusive;
+/// - any violation makes the verdict `fail`, whatever else is true.
+public struct Checker: Sendable {
+    public let policy: Policy
+
+    public init(policy: Policy) {
+        self.policy = policy
+    }
+
+    /// The policy network a place belongs to: the network whose `vlans` holds the frame's
+    /// VLAN id (innermost tag first), otherwise the network whose `interfaces` holds the
+    /// interface, otherwise none.
+    public func network(interface name: String?, outerVLAN: UInt16?, innerVLAN: UInt16?) -> Int? {
+        if let inner = innerVLAN, let network = policy.network(forVLAN: inner) { return network }
+        if let outer = outerVLAN, let network = policy.network(forVLAN: outer) { return network }
+        if let name { return policy.network(forInterface: name) }
+        return nil
+    }
+
+    public func check(_ observation: Observation) -> CheckResult {
+        let table = observation.protocolTable
+        var reasons: [String] = []
+        var warnings: [String] = []
+        var totals = CheckResult.Totals()
+
+        var networks = policy.networks.map { spec in
+            NetworkSummary(name: spec.name, role: Self.roleName(spec.role))
+        }
+        var interfaces = observation.interfaces.map { interface in
+            InterfaceSummary(
+                name: interface.name, label: interface.label,
+                network: interface.name.flatMap { policy.network(forInterface: $0) }.map { policy.networks[$0].name })
+        }
+
+        // Every packet, by segment.
+        for (segmentIndex, segment) in observation.segments.enumerated() {
+            let counters = observation.counters[segmentIndex]
+            totals.packets += counters.packets
+            totals.bytes += counters.bytes
+            totals.decoded += counters.decoded
+            totals.truncated += counters.truncated
+            totals.undecodable += counters.undecodable
+            interfaces[segment.interface].packets += counters.packets
+            interfaces[segment.interface].bytes += counters.bytes
+            interfaces[segment.interface].truncated += counters.truncated
+            interfaces[segment.interface].undecodable += counters.undecodable
+            if let network = segment.network {
+                networks[network].packets += counters.packets
+                networks[network].bytes += counters.bytes
+                let label = observation.interfaces[segment.interface].label
+                if !networks[network].interfaces.contains(label) { networks[network].interfaces.append(label) }
+            }
+            if counters.unsupportedLinkType > 0 {
+                reasons.append(
+                    "\(counters.unsupportedLinkType) frames on \(observation.interfaces[segment.interface].label) "
+                        + "are of a link type lanekeeper cannot decode, so storage among them cannot be ruled out")
+            }
+        }
+
+        // Storage flows.
+        var violations: [Violation] = []
+        var allowed: [Violation] = []
+        var unassigned: [String: (packets: Int, flows: Int)] = [:]
+        var unattributed: [String: (packets: Int, flows: Int)] = [:]
+        totals.flows = observation.flows.count
+        for (flowIndex, flow) in observation.flows.enumerated() {
+            guard let serviceIndex = flow.service, serviceIndex < table.services.count else { continue }
+            let service = table.services[serviceIndex]
+            let segment = observation.segments[Int(flow.segment)]
+            let interface = observation.interfaces[segment.interface]
+            totals.storageFlows += 1
+            totals.storagePackets += flow.packets
+            totals.storageBytes += flow.bytes
+            Self.tally(&interfaces[segment.interface].byProtocol, service.protocolName, flow)
+            interfaces[segment.interface].storagePackets += flow.packets
+            interfaces[segment.interface].storageBytes += flow.bytes
+
+            guard let network = segment.network else {
+                if interface.name == nil {
+                    unattributed[interface.label, default: (0, 0)].packets += flow.packets
+                    unattributed[interface.label, default: (0, 0)].flows += 1
+                } else {
+                    unassigned[interface.label, default: (0, 0)].packets += flow.packets
+                    unassigned[interface.label, default: (0, 0)].flows += 1
+                }
+                continue
+            }
+            networks[network].storagePackets += flow.packets
+            networks[network].storageBytes += flow.bytes
+            Self.tally(&networks[network].byProtocol, service.protocolName, flow)
+
+            guard policy.networks[network].role == .management else { continue }
+            let record = Violation(
+                interface: interface.label, network: policy.networks[network].name,
+                protocolName: service.protocolName, service: service.name,
+                transport: flow.ipProtocol == 6 ? "tcp" : "udp", vlan: segment.vlan,
+                client: flow.client, server: flow.server, packets: flow.packets, bytes: flow.bytes,
+                firstSeen: flow.firstSeen, lastSeen: flow.lastSeen, flow: flowIndex)
+            let covered = policy.allow.contains {
+                $0.covers(protocolName: service.protocolName, client: flow.client.address, server: flow.server.address)
+            }
+            if covered {
+                allowed.append(record)
+            } else {
+                violations.append(record)
+            }
+        }
+
+        if !violations.isEmpty {
+            let packets = violations.reduce(0) { $0 + $1.packets }
+            let bytes = violations.reduce(0) { $0 + $1.bytes }
+            let places = Set(violations.map { "\($0.protocolName) on \($0.interface)" }).sorted().joined(separator: ", ")
+            reasons.insert(
+                "\(violations.count) storage flow\(violations.count == 1 ? "" : "s") (\(packets) packets, "
+                    + "\(Self.formatBytes(bytes))) crossed the management network: \(places)", at: 0)
+        }
+        for (label, tally) in unattributed.sorted(by: { $0.key < $1.key }) {
+            reasons.append(
+                "\(tally.packets) storage packets in \(tally.flows) flows could not be attributed to an interface "
+                    + "(\(label)); name the interface with INTERFACE=PATH or --ifindex N=NAME")
+        }
+        for (label, tally) in unassigned.sorted(by: { $0.key < $1.key }) {
+            reasons.append(
+                "\(tally.packets) storage packets in \(tally.flows) flows on \(label), "
+                    + "which belongs to no network in the policy")
+        }
+        for (index, spec) in policy.networks.enumerated() where spec.expectStorageTraffic {
+            if networks[index].storagePackets == 0 {
+                let seen = networks[index].packets > 0
+                reasons.append(
+                    "network '\(spec.name)' expects storage traffic but "
+                        + (seen ? "saw none among its \(networks[index].packets) packets" : "was not in the replay at all"))
+            }
+        }
+        if totals.storagePackets == 0 {
+            reasons.append("no storage traffic was seen at all, so there is nothing to judge")
+        }
+        for source in observation.sources {
+            switch source.end {
+            case .complete:
+                break
+            case .cutShort(let offset, let detail):
+                warnings.append("\(source.path): cut short at byte \(offset) (\(detail)); read up to the cut")
+            case .corrupt(let offset, let detail):
+                reasons.append(
+                    "\(source.path) is damaged at byte \(offset) (\(detail)); the \(source.frames) frames before it were "
+                        + "checked, anything after it was not")
+            }
+            warnings += source.warnings.map { "\(source.path): \($0)" }
+        }
+        for (segmentIndex, tally) in observation.orphanFragments.sorted(by: { $0.key < $1.key }) where tally.packets > 0 {
+            let segment = observation.segments[Int(segmentIndex)]
+            warnings.append(
+                "\(tally.packets) IP fragments on \(observation.interfaces[segment.interface].label) never met the first "
+                    + "fragment of their datagram (it was not captured), so their ports are unknown")
+        }
+        if totals.undecodable > 0 {
+            warnings.append("\(totals.undecodable) frames could not be decoded (malformed or unsupported headers)")
+        }
+
+        let verdict: Verdict = !violations.isEmpty ? .fail : (reasons.isEmpty ? .pass : .inconclusive)
+        return CheckResult(
+            verdict: verdict, reasons: reasons, warnings: warnings, networks: networks, interfaces: interfaces,
+            violations: violations, allowed: allowed, totals: totals, sources: observation.sources)
+    }
+
+    private static func tally(_ list: inout [ProtocolTally], _ name: String, _ flow: Flow) {
+        if let index = list.firstIndex(where: { $0.protocolName == name }) {
+            list[index].flows += 1
+            list[index].packets += flow.packets
+            list[index].bytes += flow.bytes
+        } else {
+            list.append(ProtocolTally(protocolName: name, flows: 1, packets: flow.packets, bytes: flow.bytes))
+        }
+    }
+
+    static func roleName(_ role: NetworkRole) -> String {
+        switch role {
+        case .management: "management"
+        case .storage: "storage"
+        case .other: "other"
+        }
+    }
+
+    /// `1.2 MB` style, decimal units, for people.
+    public static func formatBytes(_ bytes: Int) -> String {
+        let units = ["B", "kB", "MB", "GB", "TB", "PB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1000 && unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        if unit == 0 { return "\(bytes) B" }
+        let tenths = (value * 10).rounded() / 10
+        return "\(tenths) \(units[unit])"
+    }
+}

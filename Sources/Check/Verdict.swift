@@ -1,0 +1,108 @@
+import Decode
+import Flows
+import Frames
+
+/// The outcome of a check.
+public enum Verdict: String, Sendable, Codable {
+    /// Storage stayed off the management network, and lanekeeper saw enough to say so.
+    case pass
+    /// Storage crossed the management network (at least one violation).
+    case fail
+    /// lanekeeper could not see enough to say (no storage traffic, unattributable storage
+    /// packets, a damaged capture, ...). Never a silent pass.
+    case inconclusive
+
+    /// The process exit status for this verdict.
+    public var exitStatus: Int32 {
+        switch self {
+        case .pass: 0
+        case .fail: 1
+        case .inconclusive: 2
+        }
+    }
+}
+
+/// A storage flow where the policy forbids it.
+public struct Violation: Sendable {
+    public var interface: String
+    public var network: String
+    /// The storage protocol (`nfs`, `iscsi`).
+    public var protocolName: String
+    /// The service within it (`nfs`, `portmapper`, `iscsi`).
+    public var service: String
+    public var transport: String
+    public var vlan: UInt16?
+    public var client: Endpoint
+    public var server: Endpoint
+    public var packets: Int
+    public var bytes: Int
+    public var firstSeen: Timestamp
+    public var lastSeen: Timestamp
+    /// Index of the flow in `Observation.flows`.
+    public var flow: Int
+}
+
+/// Packets and bytes of one storage protocol.
+public struct ProtocolTally: Sendable, Equatable {
+    public var protocolName: String
+    public var flows: Int = 0
+    public var packets: Int = 0
+    public var bytes: Int = 0
+}
+
+/// Per-network totals.
+public struct NetworkSummary: Sendable {
+    public var name: String
+    public var role: String
+    public var packets: Int = 0
+    public var bytes: Int = 0
+    public var storagePackets: Int = 0
+    public var storageBytes: Int = 0
+    public var byProtocol: [ProtocolTally] = []
+    /// Interface labels that carried this network's traffic.
+    public var interfaces: [String] = []
+}
+
+/// Per-interface totals.
+public struct InterfaceSummary: Sendable {
+    /// The interface's name, or nil for packets no capture attributed to an interface.
+    public var name: String?
+    public var label: String
+    /// The network the interface itself belongs to (VLAN-tagged frames on it may belong to another).
+    public var network: String?
+    public var packets: Int = 0
+    public var bytes: Int = 0
+    public var storagePackets: Int = 0
+    public var storageBytes: Int = 0
+    public var byProtocol: [ProtocolTally] = []
+    public var truncated: Int = 0
+    public var undecodable: Int = 0
+}
+
+/// The checker's judgement with all the evidence a report shows.
+public struct CheckResult: Sendable {
+    public var verdict: Verdict
+    /// Why the verdict is not `pass` (empty for a pass).
+    public var reasons: [String]
+    /// Things worth knowing that do not change the verdict.
+    public var warnings: [String]
+    public var networks: [NetworkSummary]
+    public var interfaces: [InterfaceSummary]
+    public var violations: [Violation]
+    /// Storage flows on the management network that an `allow` entry covers.
+    public var allowed: [Violation]
+    public var totals: Totals
+    public var sources: [SourceSummary]
+
+    public struct Totals: Sendable, Equatable {
+        public var packets = 0
+        public var bytes = 0
+        public var decoded = 0
+        public var truncated = 0
+        public var undecodable = 0
+        public var storagePackets = 0
+        public var storageBytes = 0
+        public var flows = 0
+        public var storageFlows = 0
+    }
+}

@@ -1,1 +1,0 @@
-// Pipeline stage; see the module's other files.

@@ -1,0 +1,315 @@
+import Capture
+import Check
+import Decode
+import Flows
+import Frames
+import Policy
+
+/// One capture to replay: a path, and optionally the interface a single-interface file was
+/// taken on (`INTERFACE=PATH` on the command line).
+public struct ReplayInput: Sendable, Equatable {
+    public var path: String
+    public var interfaceName: String?
+
+    public init(path: String, interfaceName: String? = nil) {
+        self.path = path
+        self.interfaceName = interfaceName
+    }
+
+    /// Parses `PATH` or `INTERFACE=PATH`. A `=` is taken as the separator only when the part
+    /// before it looks like an interface name (no `/`), so paths containing `=` still work.
+    public init(argument: String) {
+        if let equals = argument.firstIndex(of: "="), equals != argument.startIndex {
+            let name = argument[..<equals]
+            if !name.contains("/") && name.count <= 64 {
+                self.init(path: String(argument[argument.index(after: equals)...]), interfaceName: String(name))
+                return
+            }
+        }
+        self.init(path: argument)
+    }
+}
+
+/// Everything a replay needs.
+public struct ReplayConfiguration: Sendable {
+    public var policy: Policy
+    public var inputs: [ReplayInput]
+    /// SLL2 interface index -> name (`--ifindex 3=eth1`).
+    public var ifindexNames: [Int32: String]
+    /// Where to write every packet of every violating flow, if anywhere.
+    public var evidencePath: String?
+
+    public init(policy: Policy, inputs: [ReplayInput], ifindexNames: [Int32: String] = [:], evidencePath: String? = nil) {
+        self.policy = policy
+        self.inputs = inputs
+        self.ifindexNames = ifindexNames
+        self.evidencePath = evidencePath
+    }
+}
+
+/// A replay that could not be done at all.
+public struct ReplayError: Error, Sendable, CustomStringConvertible {
+    public enum Code: Sendable {
+        /// A capture does not exist.
+        case notFound
+        /// A capture cannot be read as a capture.
+        case unusableInput
+        /// The evidence file could not be written.
+        case evidence
+    }
+
+    public var code: Code
+    public var message: String
+
+    public var description: String { message }
+}
+
+/// Replays saved captures through the pipeline: source -> frame -> decode -> flows -> check.
+public enum Replay {
+    /// Replays every input and judges it against the policy.
+    /// - Throws: `ReplayError` when a capture is missing or unusable; nothing is judged then.
+    ///   An evidence file that cannot be written is reported in the outcome instead, so the
+    ///   verdict is never lost.
+    public static func run(_ configuration: ReplayConfiguration) throws(ReplayError) -> ReplayOutcome {
+        let checker = Checker(policy: configuration.policy)
+        var engine = Engine(table: configuration.policy.protocolTable)
+        for (index, input) in configuration.inputs.enumerated() {
+            try engine.read(input, sourceIndex: index)
+        }
+        let resolved = engine.resolve(configuration: configuration, checker: checker)
+        let result = checker.check(resolved.observation)
+        var outcome = ReplayOutcome(result: result)
+        if let evidencePath = configuration.evidencePath {
+            let violating = Set(result.violations.map(\.flow))
+            let rawFlows = Set(resolved.rawFlowOwner.enumerated().compactMap { violating.contains($0.element) ? $0.offset : nil })
+            do {
+                outcome.evidencePackets = try Evidence.write(
+                    to: evidencePath, inputs: configuration.inputs, places: engine.places,
+                    table: configuration.policy.protocolTable, rawFlows: rawFlows,
+                    interfaceOfPlace: resolved.interfaceOfPlace, interfaces: resolved.observation.interfaces)
+            } catch {
+                outcome.evidenceError = error.description
+            }
+        }
+        return outcome
+    }
+}
+
+/// A replay's result, and what became of the evidence file.
+public struct ReplayOutcome: Sendable {
+    public var result: CheckResult
+    /// Packets written to the evidence file.
+    public var evidencePackets: Int = 0
+    /// Why the evidence file could not be written, if it could not (the verdict stands).
+    public var evidenceError: String?
+
+    public init(result: CheckResult) {
+        self.result = result
+    }
+}
+
+/// Where a frame was seen, as the reading pass knows it, before interface names are resolved.
+struct RawPlace: Hashable, Sendable {
+    var source: Int
+    /// The source's interface index, or -1.
+    var interface: Int
+    /// The SLL2 interface index, or `Int32.min` when the frame has none.
+    var ifindex: Int32
+    var outerVLAN: UInt16
+    var innerVLAN: UInt16
+    static let untagged: UInt16 = 0xFFFF
+
+    init(source: Int, interface: Int?, packet: DecodedPacket) {
+        self.source = source
+        self.interface = interface ?? -1
+        self.ifindex = packet.sllInterfaceIndex ?? Int32.min
+        self.outerVLAN = packet.vlanCount >= 1 ? packet.outerVLAN : Self.untagged
+        self.innerVLAN = packet.vlanCount >= 2 ? packet.innerVLAN : Self.untagged
+    }
+}
+
+/// The reading pass: decodes every frame of every source and classifies it into flows,
+/// keyed by raw place. Allocation-free per packet once a place and a flow are known.
+struct Engine {
+    var places: [RawPlace: UInt32] = [:]
+    var placeList: [RawPlace] = []
+    var counters: [SegmentCounters] = []
+    var tracker: FlowTracker
+    var sources: [SourceSummary] = []
+    var sourceInterfaces: [[CaptureInterface]] = []
+    let decoder = PacketDecoder()
+
+    init(table: ProtocolTable) {
+        tracker = FlowTracker(table: table)
+    }
+
+    mutating func read(_ input: ReplayInput, sourceIndex: Int) throws(ReplayError) {
+        var source: any FrameSource
+        do {
+            source = try CaptureFile.open(path: input.path)
+        } catch {
+            throw ReplayError(code: error.code == .notFound ? .notFound : .unusableInput, message: error.description)
+        }
+        var packet = DecodedPacket()
+        var unsupported: Set<LinkType> = []
+        let outcome = source.read { frame in
+            decoder.decode(frame.bytes, linkType: frame.linkType, into: &packet)
+            let place = RawPlace(source: sourceIndex, interface: frame.interface, packet: packet)
+            let segment: UInt32
+            if let known = places[place] {
+                segment = known
+            } else {
+                segment = UInt32(placeList.count)
+                places[place] = segment
+                placeList.append(place)
+                counters.append(SegmentCounters())
+            }
+            let s = Int(segment)
+            counters[s].packets += 1
+            counters[s].bytes += frame.wireLength
+            if let stop = packet.stop {
+                counters[s].undecodable += 1
+                if stop.code == .unsupportedLinkType {
+                    counters[s].unsupportedLinkType += 1
+                    unsupported.insert(frame.linkType)
+                }
+            } else if packet.truncated || frame.isTruncated && !packet.hasPorts && packet.ipVersion != 0
+                && !packet.isLaterFragment && (packet.ipProtocol == 6 || packet.ipProtocol == 17)
+            {
+                counters[s].truncated += 1
+            } else {
+                counters[s].decoded += 1
+            }
+            tracker.observe(packet, segment: segment, wireLength: frame.wireLength, at: frame.timestamp)
+        }
+        let end: SourceSummary.End
+        switch outcome.end {
+        case .endOfFile: end = .complete
+        case .cutShort(let offset, let detail): end = .cutShort(offset: offset, detail: detail)
+        case .corrupt(let offset, let detail): end = .corrupt(offset: offset, detail: detail)
+        }
+        var warnings = outcome.warnings
+        if input.interfaceName != nil && source.interfaces.count > 1 {
+            warnings.append(
+                "INTERFACE=PATH names one interface but the file describes \(source.interfaces.count); "
+                    + "every packet in it is attributed to \(input.interfaceName ?? "")")
+        }
+        sources.append(
+            SourceSummary(
+                path: input.path, frames: outcome.frames, end: end, warnings: warnings,
+                unsupportedLinkTypes: unsupported.sorted { $0.rawValue < $1.rawValue }))
+        sourceInterfaces.append(source.interfaces)
+    }
+
+    struct Resolved {
+        var observation: Observation
+        /// Raw flow index -> index in `observation.flows`.
+        var rawFlowOwner: [Int]
+        /// Raw place index -> index in `observation.interfaces`.
+        var interfaceOfPlace: [Int]
+    }
+
+    /// Names every raw place's interface, merges places that turn out to be the same
+    /// interface and VLANs (the same interface in two files), and merges their flows.
+    mutating func resolve(configuration: ReplayConfiguration, checker: Checker) -> Resolved {
+        tracker.finish()
+        var observation = Observation(protocolTable: tracker.table)
+        observation.sources = sources
+        var interfaceIndex: [ObservedInterface: Int] = [:]
+        var segmentIndex: [Segment: Int] = [:]
+        var segmentOfPlace: [Int] = []
+        var interfaceOfPlace: [Int] = []
+        for place in placeList {
+            let interface = Self.interface(of: place, configuration: configuration, sourceInterfaces: sourceInterfaces)
+            let interfaceSlot: Int
+            if let known = interfaceIndex[interface] {
+                interfaceSlot = known
+            } else {
+                interfaceSlot = observation.interfaces.count
+                interfaceIndex[interface] = interfaceSlot
+                observation.interfaces.append(interface)
+            }
+            let outer = place.outerVLAN == RawPlace.untagged ? nil : place.outerVLAN
+            let inner = place.innerVLAN == RawPlace.untagged ? nil : place.innerVLAN
+            let segment = Segment(
+                interface: interfaceSlot, outerVLAN: outer, innerVLAN: inner,
+                network: checker.network(interface: interface.name, outerVLAN: outer, innerVLAN: inner))
+            if let known = segmentIndex[segment] {
+                segmentOfPlace.append(known)
+            } else {
+                segmentIndex[segment] = observation.segments.count
+                segmentOfPlace.append(observation.segments.count)
+                observation.segments.append(segment)
+                observation.counters.append(SegmentCounters())
+            }
+            interfaceOfPlace.append(interfaceSlot)
+        }
+        for (place, counter) in counters.enumerated() {
+            let s = segmentOfPlace[place]
+            observation.counters[s].packets += counter.packets
+            observation.counters[s].bytes += counter.bytes
+            observation.counters[s].decoded += counter.decoded
+            observation.counters[s].truncated += counter.truncated
+            observation.counters[s].undecodable += counter.undecodable
+            observation.counters[s].unsupportedLinkType += counter.unsupportedLinkType
+        }
+        var flowIndex: [FlowKey: Int] = [:]
+        var rawFlowOwner: [Int] = []
+        rawFlowOwner.reserveCapacity(tracker.flows.count)
+        for var flow in tracker.flows {
+            let segment = UInt32(segmentOfPlace[Int(flow.key.segment)])
+            flow.key = FlowKey(segment: segment, ipProtocol: flow.key.ipProtocol, flow.key.lower, flow.key.upper)
+            if let existing = flowIndex[flow.key] {
+                observation.flows[existing].packets += flow.packets
+                observation.flows[existing].bytes += flow.bytes
+                observation.flows[existing].laterFragments += flow.laterFragments
+                observation.flows[existing].firstSeen = min(observation.flows[existing].firstSeen, flow.firstSeen)
+                observation.flows[existing].lastSeen = max(observation.flows[existing].lastSeen, flow.lastSeen)
+                rawFlowOwner.append(existing)
+            } else {
+                flowIndex[flow.key] = observation.flows.count
+                rawFlowOwner.append(observation.flows.count)
+                observation.flows.append(flow)
+            }
+        }
+        for (place, tally) in tracker.orphanFragments {
+            let segment = UInt32(segmentOfPlace[Int(place)])
+            var merged = observation.orphanFragments[segment] ?? FragmentTally()
+            merged.packets += tally.packets
+            merged.bytes += tally.bytes
+            observation.orphanFragments[segment] = merged
+        }
+        return Resolved(observation: observation, rawFlowOwner: rawFlowOwner, interfaceOfPlace: interfaceOfPlace)
+    }
+
+    /// The interface a raw place is on: the SLL2 index through `--ifindex`, else the name
+    /// given with INTERFACE=PATH, else the capture's own interface name; `any` and missing
+    /// names are unattributed.
+    static func interface(
+        of place: RawPlace, configuration: ReplayConfiguration, sourceInterfaces: [[CaptureInterface]]
+    ) -> ObservedInterface {
+        let input = configuration.inputs[place.source]
+        let file = input.path
+        if place.ifindex != Int32.min {
+            if let name = configuration.ifindexNames[place.ifindex] {
+                return ObservedInterface(name: name, label: name)
+            }
+            return ObservedInterface(
+                name: nil, label: "ifindex \(place.ifindex) in \(file), unnamed (use --ifindex \(place.ifindex)=NAME)")
+        }
+        if let name = input.interfaceName {
+            return ObservedInterface(name: name, label: name)
+        }
+        let interfaces = sourceInterfaces[place.source]
+        if place.interface >= 0 && place.interface < interfaces.count {
+            if let name = interfaces[place.interface].name, !name.isEmpty, name != "any" {
+                return ObservedInterface(name: name, label: name)
+            }
+            if interfaces.count > 1 || interfaces[place.interface].name == "any" {
+                let why = interfaces[place.interface].name == "any" ? "captured on 'any'" : "no if_name"
+                return ObservedInterface(name: nil, label: "interface #\(place.interface) of \(file) (\(why))")
+            }
+        }
+        return ObservedInterface(name: nil, label: "\(file) (no interface recorded; use INTERFACE=\(file))")
+    }
+}

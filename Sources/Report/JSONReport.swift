@@ -1,0 +1,112 @@
+import Check
+import Flows
+
+/// The machine-readable report, version 1. Fields may be added; the ones the README
+/// documents are never renamed.
+public enum JSONReport {
+    public static let version = 1
+
+    public static func render(_ result: CheckResult, policyPath: String? = nil) -> String {
+        document(result, policyPath: policyPath).serialized() + "\n"
+    }
+
+    public static func document(_ result: CheckResult, policyPath: String? = nil) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("version", .int(version)),
+            ("tool", .string("lanekeeper")),
+            ("verdict", .string(result.verdict.rawValue)),
+            ("reasons", .array(result.reasons.map(JSONValue.string))),
+            ("warnings", .array(result.warnings.map(JSONValue.string))),
+        ]
+        if let policyPath { members.append(("policy", .string(policyPath))) }
+        members += [
+            ("networks", .array(result.networks.map(network))),
+            ("interfaces", .array(result.interfaces.map(interface))),
+            ("violations", .array(result.violations.map(violation))),
+            ("allowed", .array(result.allowed.map(violation))),
+            ("totals", totals(result.totals)),
+            ("captures", .array(result.sources.map(source))),
+        ]
+        return .object(members)
+    }
+
+    static func network(_ summary: NetworkSummary) -> JSONValue {
+        .object([
+            ("name", .string(summary.name)),
+            ("role", .string(summary.role)),
+            ("packets", .int(summary.packets)),
+            ("bytes", .int(summary.bytes)),
+            ("storage_packets", .int(summary.storagePackets)),
+            ("storage_bytes", .int(summary.storageBytes)),
+            ("protocols", protocols(summary.byProtocol)),
+            ("interfaces", .array(summary.interfaces.map(JSONValue.string))),
+        ])
+    }
+
+    static func interface(_ summary: InterfaceSummary) -> JSONValue {
+        .object([
+            ("name", summary.name.map(JSONValue.string) ?? .null),
+            ("label", .string(summary.label)),
+            ("network", summary.network.map(JSONValue.string) ?? .null),
+            ("packets", .int(summary.packets)),
+            ("bytes", .int(summary.bytes)),
+            ("storage_packets", .int(summary.storagePackets)),
+            ("storage_bytes", .int(summary.storageBytes)),
+            ("truncated", .int(summary.truncated)),
+            ("undecodable", .int(summary.undecodable)),
+            ("protocols", protocols(summary.byProtocol)),
+        ])
+    }
+
+    static func violation(_ record: Violation) -> JSONValue {
+        .object([
+            ("interface", .string(record.interface)),
+            ("network", .string(record.network)),
+            ("protocol", .string(record.protocolName)),
+            ("service", .string(record.service)),
+            ("transport", .string(record.transport)),
+            ("vlan", record.vlan.map { .int(Int($0)) } ?? .null),
+            ("client", .string(record.client.description)),
+            ("server", .string(record.server.description)),
+            ("packets", .int(record.packets)),
+            ("bytes", .int(record.bytes)),
+            ("first_seen", .string(record.firstSeen.rfc3339)),
+            ("last_seen", .string(record.lastSeen.rfc3339)),
+        ])
+    }
+
+    static func protocols(_ tallies: [ProtocolTally]) -> JSONValue {
+        .object(
+            tallies.map {
+                ($0.protocolName, .object([("flows", .int($0.flows)), ("packets", .int($0.packets)), ("bytes", .int($0.bytes))]))
+            })
+    }
+
+    static func totals(_ totals: CheckResult.Totals) -> JSONValue {
+        .object([
+            ("packets", .int(totals.packets)),
+            ("bytes", .int(totals.bytes)),
+            ("decoded", .int(totals.decoded)),
+            ("truncated", .int(totals.truncated)),
+            ("undecodable", .int(totals.undecodable)),
+            ("flows", .int(totals.flows)),
+            ("storage_flows", .int(totals.storageFlows)),
+            ("storage_packets", .int(totals.storagePackets)),
+            ("storage_bytes", .int(totals.storageBytes)),
+        ])
+    }
+
+    static func source(_ summary: SourceSummary) -> JSONValue {
+        var members: [(String, JSONValue)] = [("path", .string(summary.path)), ("frames", .int(summary.frames))]
+        switch summary.end {
+        case .complete:
+            members.append(("end", .string("complete")))
+        case .cutShort(let offset, let detail):
+            members += [("end", .string("cut_short")), ("offset", .int(Int(offset))), ("detail", .string(detail))]
+        case .corrupt(let offset, let detail):
+            members += [("end", .string("corrupt")), ("offset", .int(Int(offset))), ("detail", .string(detail))]
+        }
+        members.append(("warnings", .array(summary.warnings.map(JSONValue.string))))
+        return .object(members)
+    }
+}

@@ -1,1 +1,0 @@
-// Report stage; see the module's other files.

@@ -1,0 +1,95 @@
+import Check
+
+/// The report for a person: the verdict first, then a table per network and per interface,
+/// then each violation, then warnings.
+public enum TextReport {
+    public static func render(_ result: CheckResult) -> String {
+        var out = ""
+        let headline: String
+        switch result.verdict {
+        case .pass: headline = "PASS: storage traffic stayed off the management network"
+        case .fail: headline = "FAIL: storage traffic crossed the management network"
+        case .inconclusive: headline = "INCONCLUSIVE: lanekeeper could not see enough to decide"
+        }
+        out += "lanekeeper \(headline)\n"
+        for reason in result.reasons { out += "  - \(reason)\n" }
+
+        out += "\nNetworks\n"
+        var networkRows = [["NETWORK", "ROLE", "PACKETS", "STORAGE PKTS", "STORAGE BYTES", "BY PROTOCOL"]]
+        for network in result.networks {
+            networkRows.append([
+                network.name, network.role, String(network.packets), String(network.storagePackets),
+                Checker.formatBytes(network.storageBytes), protocols(network.byProtocol),
+            ])
+        }
+        out += table(networkRows, rightAligned: [2, 3, 4])
+
+        out += "\nInterfaces\n"
+        var interfaceRows = [["INTERFACE", "NETWORK", "PACKETS", "STORAGE PKTS", "STORAGE BYTES", "BY PROTOCOL"]]
+        for interface in result.interfaces {
+            interfaceRows.append([
+                interface.label, interface.network ?? "-", String(interface.packets), String(interface.storagePackets),
+                Checker.formatBytes(interface.storageBytes), protocols(interface.byProtocol),
+            ])
+        }
+        out += table(interfaceRows, rightAligned: [2, 3, 4])
+
+        if !result.violations.isEmpty {
+            out += "\nViolations\n"
+            out += violations(result.violations)
+        }
+        if !result.allowed.isEmpty {
+            out += "\nAllowed by the policy\n"
+            out += violations(result.allowed)
+        }
+        if !result.warnings.isEmpty {
+            out += "\nWarnings\n"
+            for warning in result.warnings { out += "  - \(warning)\n" }
+        }
+        let t = result.totals
+        out += "\nTotals: \(t.packets) packets (\(t.decoded) decoded, \(t.truncated) truncated, "
+            + "\(t.undecodable) undecodable), \(t.flows) flows, \(t.storageFlows) storage flows, "
+            + "\(t.storagePackets) storage packets (\(Checker.formatBytes(t.storageBytes)))\n"
+        return out
+    }
+
+    static func violations(_ records: [Violation]) -> String {
+        var out = ""
+        for (number, record) in records.enumerated() {
+            let vlan = record.vlan.map { ", VLAN \($0)" } ?? ""
+            let service = record.service == record.protocolName ? "" : " (\(record.service))"
+            out += "  \(number + 1). \(record.protocolName)\(service) over \(record.transport) on \(record.interface)"
+                + " [\(record.network)\(vlan)]: \(record.client) -> \(record.server)\n"
+            out += "     \(record.packets) packets, \(Checker.formatBytes(record.bytes)), "
+                + "\(record.firstSeen.rfc3339) to \(record.lastSeen.rfc3339)\n"
+        }
+        return out
+    }
+
+    static func protocols(_ tallies: [ProtocolTally]) -> String {
+        if tallies.isEmpty { return "-" }
+        return tallies.map { "\($0.protocolName) \($0.packets) pkts / \(Checker.formatBytes($0.bytes))" }
+            .joined(separator: ", ")
+    }
+
+    /// Left-aligned columns, except the ones listed, with two spaces between.
+    static func table(_ rows: [[String]], rightAligned: Set<Int>) -> String {
+        guard let columns = rows.first?.count else { return "" }
+        var widths = [Int](repeating: 0, count: columns)
+        for row in rows {
+            for (index, cell) in row.enumerated() where index < columns { widths[index] = max(widths[index], cell.count) }
+        }
+        var out = ""
+        for row in rows {
+            var line = "  "
+            for (index, cell) in row.enumerated() where index < columns {
+                let gap = String(repeating: " ", count: widths[index] - cell.count)
+                let isLast = index == columns - 1
+                line += rightAligned.contains(index) ? gap + cell : cell + (isLast ? "" : gap)
+                if !isLast { line += "  " }
+            }
+            out += line + "\n"
+        }
+        return out
+    }
+}

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Foundation
+import Check
+import Pipeline
+import Policy
+import Report
+
+enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+struct ReplayCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "replay",
+        abstract: "Check saved captures (pcap or pcapng) against a policy.",
+        discussion: """
+            CAPTURE is PATH or INTERFACE=PATH; INTERFACE names the interface a single-interface file was \
+            taken on. pcapng files name their interfaces themselves; SLL2 ('any') captures carry interface \
+            indexes, named with --ifindex.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("The policy (YAML).", valueName: "POLICY.yaml"))
+    var policy: String
+
+    @Option(name: .long, help: "Report format.")
+    var format: ReportFormat = .text
+
+    @Option(name: .long, help: ArgumentHelp("Write the report to FILE instead of standard output.", valueName: "FILE"))
+    var output: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Write every packet of every violating flow to a pcapng file.", valueName: "FILE.pcapng"))
+    var evidence: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Name an SLL2 interface index (repeatable), e.g. --ifindex 3=eth1.", valueName: "N=NAME"))
+    var ifindex: [String] = []
+
+    @Argument(help: ArgumentHelp("Capture files.", valueName: "CAPTURE"))
+    var captures: [String] = []
+
+    func validate() throws {
+        if captures.isEmpty {
+            throw ValidationError("give at least one CAPTURE (PATH or INTERFACE=PATH)")
+        }
+        _ = try ifindexNames()
+    }
+
+    func ifindexNames() throws -> [Int32: String] {
+        var names: [Int32: String] = [:]
+        for entry in ifindex {
+            let parts = entry.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let index = Int32(parts[0]), index > 0, !parts[1].isEmpty else {
+                throw ValidationError("--ifindex \(entry): expected N=NAME with N a positive interface index, e.g. 3=eth1")
+            }
+            if let existing = names[index], existing != String(parts[1]) {
+                throw ValidationError("--ifindex \(index) is given twice (\(existing) and \(parts[1]))")
+            }
+            names[index] = String(parts[1])
+        }
+        return names
+    }
+
+    func run() throws {
+        let loadedPolicy: Policy
+        do {
+            loadedPolicy = try Policy.load(path: policy)
+        } catch {
+            printError(error.description)
+            throw ExitCode(error.code == .notFound ? ExitStatus.noInput : ExitStatus.dataError)
+        }
+        let configuration = ReplayConfiguration(
+            policy: loadedPolicy, inputs: captures.map(ReplayInput.init(argument:)),
+            ifindexNames: try ifindexNames(), evidencePath: evidence)
+        let outcome: ReplayOutcome
+        do {
+            outcome = try Replay.run(configuration)
+        } catch {
+            printError(error.description)
+            switch error.code {
+            case .notFound: throw ExitCode(ExitStatus.noInput)
+            case .unusableInput: throw ExitCode(ExitStatus.dataError)
+            case .evidence: throw ExitCode(ExitStatus.ioError)
+            }
+        }
+        let result = outcome.result
+        let text: String
+        switch format {
+        case .text: text = TextReport.render(result)
+        case .json: text = JSONReport.render(result, policyPath: policy)
+        }
+        do {
+            try emit(text, to: output)
+        } catch {
+            printError("cannot write the report to \(output ?? "standard output"): \(error.localizedDescription)")
+            printError("verdict: \(result.verdict.rawValue)")
+            throw ExitCode(ExitStatus.ioError)
+        }
+        if let evidenceError = outcome.evidenceError {
+            printError("\(evidenceError) (the verdict, \(result.verdict.rawValue), stands)")
+            throw ExitCode(ExitStatus.ioError)
+        }
+        throw ExitCode(result.verdict.exitStatus)
+    }
+}
