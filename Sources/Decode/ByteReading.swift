@@ -47,24 +47,42 @@ extension UnsafeRawBufferPointer {
     }
 }
 
-/// Throws `.tooShort` unless `length` bytes starting at `start` lie inside `start..<end`.
+/// The end of the bytes a header may occupy, and what set it: the end of the captured
+/// bytes, or an earlier end an IP length field gave. Always `0 <= end <= bytes.count`.
+struct Limit {
+    let end: Int
+    let source: DecodeError.LengthSource
+
+    /// The end of the captured bytes.
+    init(capture bytes: UnsafeRawBufferPointer) {
+        self.end = bytes.count
+        self.source = .capture
+    }
+
+    /// An end a length field gave; the caller has proved `end <= bytes.count`.
+    init(end: Int, source: DecodeError.LengthSource) {
+        self.end = end
+        self.source = source
+    }
+}
+
+/// Throws `.tooShort` unless `length` bytes starting at `start` lie inside `start..<limit.end`.
 ///
-/// `end` is the end of the region the header may occupy: the end of the captured bytes,
-/// or a shorter end a length field gave (IP total length, payload length). Callers keep
-/// `0 <= end <= bytes.count`; `start` may lie anywhere, which is reported as 0 bytes
-/// available rather than trusted.
+/// `start` may lie anywhere; outside `0...limit.end` it is reported as 0 bytes available
+/// rather than trusted.
 ///
-/// - Throws: `DecodeError` `.tooShort` at `start`, with `required = length` and
-///   `available` = the bytes between `start` and `end`.
+/// - Throws: `DecodeError` `.tooShort` at `start`, with `required = length`, `available` =
+///   the bytes between `start` and `limit.end`, and the limit's length source.
 @inline(__always)
 func checkLength(
-    start: Int, end: Int, length: Int, layer: DecodeError.Layer, field: StaticString
+    start: Int, limit: Limit, length: Int, layer: DecodeError.Layer, field: StaticString
 ) throws(DecodeError) {
-    // Compared before subtracting: when start <= end both are in 0...bytes.count, so
+    // Compared before subtracting: when 0 <= start <= end both are in 0...bytes.count, so
     // end - start cannot overflow.
-    let available = start >= 0 && start <= end ? end &- start : 0
+    let available = start >= 0 && start <= limit.end ? limit.end &- start : 0
     guard length >= 0, available >= length else {
         throw DecodeError(
-            code: .tooShort, layer: layer, offset: start, required: length, available: available, field: field)
+            code: .tooShort, layer: layer, offset: start, required: length, available: available, field: field,
+            lengthSource: limit.source)
     }
 }

@@ -17,6 +17,18 @@ public struct DecodeError: Error, Hashable, Sendable, CustomStringConvertible {
         case link, vlan, ipv4, ipv6, ipv6Extension, tcp, udp
     }
 
+    /// What set the end of the bytes a `.tooShort` layer had to fit in (etherparse's
+    /// `LenSource`). `.capture` means the captured bytes ran out, so the frame was cut by the
+    /// snaplen; the others mean a length field gave less room than the header needs.
+    public enum LengthSource: Hashable, Sendable {
+        /// The end of the captured bytes.
+        case capture
+        /// The IPv4 Total Length field.
+        case ipv4TotalLength
+        /// The IPv6 Payload Length field.
+        case ipv6PayloadLength
+    }
+
     public var code: Code
     public var layer: Layer
     /// Offset of the layer's header within the frame.
@@ -27,20 +39,26 @@ public struct DecodeError: Error, Hashable, Sendable, CustomStringConvertible {
     public var available: Int
     /// The header field whose value is at fault or capped the length, e.g. "ihl", "data offset".
     public var field: StaticString
+    /// For `.tooShort`: what ended the room the layer had (see `LengthSource`).
+    public var lengthSource: LengthSource
 
-    public init(code: Code, layer: Layer, offset: Int, required: Int = 0, available: Int = 0, field: StaticString) {
+    public init(
+        code: Code, layer: Layer, offset: Int, required: Int = 0, available: Int = 0, field: StaticString,
+        lengthSource: LengthSource = .capture
+    ) {
         self.code = code
         self.layer = layer
         self.offset = offset
         self.required = required
         self.available = available
         self.field = field
+        self.lengthSource = lengthSource
     }
 
     public static func == (lhs: DecodeError, rhs: DecodeError) -> Bool {
         lhs.code == rhs.code && lhs.layer == rhs.layer && lhs.offset == rhs.offset
             && lhs.required == rhs.required && lhs.available == rhs.available
-            && lhs.field.description == rhs.field.description
+            && lhs.field.description == rhs.field.description && lhs.lengthSource == rhs.lengthSource
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -52,7 +70,16 @@ public struct DecodeError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch code {
         case .tooShort:
-            return "\(layer.rawValue) at offset \(offset): \(field) needs \(required) bytes, \(available) captured"
+            switch lengthSource {
+            case .capture:
+                return "\(layer.rawValue) at offset \(offset): \(field) needs \(required) bytes, \(available) captured"
+            case .ipv4TotalLength:
+                return
+                    "\(layer.rawValue) at offset \(offset): \(field) needs \(required) bytes, IPv4 total length leaves \(available)"
+            case .ipv6PayloadLength:
+                return
+                    "\(layer.rawValue) at offset \(offset): \(field) needs \(required) bytes, IPv6 payload length leaves \(available)"
+            }
         case .invalidField:
             return "\(layer.rawValue) at offset \(offset): invalid \(field)"
         case .unsupportedLinkType:

@@ -29,7 +29,7 @@ struct EthernetHeader {
 
     /// - Throws: `.tooShort` (layer `.link`) when fewer than 14 bytes were captured.
     init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
-        try checkLength(start: start, end: bytes.count, length: Self.length, layer: .link, field: "ethernet header")
+        try checkLength(start: start, limit: Limit(capture: bytes), length: Self.length, layer: .link, field: "ethernet header")
         self.bytes = bytes
         self.start = start
     }
@@ -82,7 +82,7 @@ struct VLANTag {
 
     /// - Throws: `.tooShort` (layer `.vlan`) when the tag is cut short.
     init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
-        try checkLength(start: start, end: bytes.count, length: Self.length, layer: .vlan, field: "vlan tag")
+        try checkLength(start: start, limit: Limit(capture: bytes), length: Self.length, layer: .vlan, field: "vlan tag")
         self.bytes = bytes
         self.start = start
     }

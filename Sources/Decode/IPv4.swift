@@ -19,7 +19,7 @@
 /// ```
 ///
 /// Valid after `init`: the 20 fixed bytes are inside the buffer. The options
-/// (`headerLength - 20` bytes) are not checked by `init`; `checkOptions(end:)` does that.
+/// (`headerLength - 20` bytes) are not checked by `init`; `checkOptions(limit:)` does that.
 struct IPv4Header {
     enum Field {
         static let versionAndIHL = 0
@@ -45,7 +45,7 @@ struct IPv4Header {
 
     /// - Throws: `.tooShort` (layer `.ipv4`) when the 20 fixed bytes were not captured.
     init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
-        try checkLength(start: start, end: bytes.count, length: Self.minimumLength, layer: .ipv4, field: "header")
+        try checkLength(start: start, limit: Limit(capture: bytes), length: Self.minimumLength, layer: .ipv4, field: "header")
         self.bytes = bytes
         self.start = start
     }
@@ -69,9 +69,9 @@ struct IPv4Header {
     var source: IPAddress { bytes.uncheckedIPv4Address(at: start &+ Field.sourceAddress.lowerBound) }
     var destination: IPAddress { bytes.uncheckedIPv4Address(at: start &+ Field.destinationAddress.lowerBound) }
 
-    /// Checks that the whole header, options included, lies before `end`.
+    /// Checks that the whole header, options included, lies before `limit.end`.
     /// - Throws: `.tooShort` (layer `.ipv4`, field "ihl").
-    func checkOptions(end: Int) throws(DecodeError) {
-        try checkLength(start: start, end: end, length: headerLength, layer: .ipv4, field: "ihl")
+    func checkOptions(limit: Limit) throws(DecodeError) {
+        try checkLength(start: start, limit: limit, length: headerLength, layer: .ipv4, field: "ihl")
     }
 }

@@ -44,7 +44,7 @@ struct IPv6Header {
 
     /// - Throws: `.tooShort` (layer `.ipv6`) when the 40 bytes were not captured.
     init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
-        try checkLength(start: start, end: bytes.count, length: Self.length, layer: .ipv6, field: "header")
+        try checkLength(start: start, limit: Limit(capture: bytes), length: Self.length, layer: .ipv6, field: "header")
         self.bytes = bytes
         self.start = start
     }
@@ -90,7 +90,7 @@ enum IPv6NextHeader {
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
 ///
-/// Valid after `init`: the whole header, `(Hdr Ext Len + 1) * 8` bytes, lies before `end`.
+/// Valid after `init`: the whole header, `(Hdr Ext Len + 1) * 8` bytes, lies before `limit.end`.
 struct IPv6OptionsHeader {
     enum Field {
         static let nextHeader = 0
@@ -102,13 +102,13 @@ struct IPv6OptionsHeader {
     /// The header's length in bytes (8...2048).
     let length: Int
 
-    /// - Throws: `.tooShort` (layer `.ipv6Extension`) when the header runs past `end`.
-    init(_ bytes: UnsafeRawBufferPointer, at start: Int, end: Int) throws(DecodeError) {
+    /// - Throws: `.tooShort` (layer `.ipv6Extension`) when the header runs past `limit.end`.
+    init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
         // The smallest such header is 8 bytes; that covers both fixed fields.
-        try checkLength(start: start, end: end, length: 8, layer: .ipv6Extension, field: "extension header")
+        try checkLength(start: start, limit: limit, length: 8, layer: .ipv6Extension, field: "extension header")
         // At most (255 + 1) * 8 = 2048: no overflow.
         let length = (Int(bytes.uncheckedUInt8(at: start &+ Field.headerExtensionLength)) &+ 1) &* 8
-        try checkLength(start: start, end: end, length: length, layer: .ipv6Extension, field: "hdr ext len")
+        try checkLength(start: start, limit: limit, length: length, layer: .ipv6Extension, field: "hdr ext len")
         self.bytes = bytes
         self.start = start
         self.length = length
@@ -129,7 +129,7 @@ struct IPv6OptionsHeader {
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
 ///
-/// Valid after `init`: all 8 bytes lie before `end`.
+/// Valid after `init`: all 8 bytes lie before `limit.end`.
 struct IPv6FragmentHeader {
     enum Field {
         static let nextHeader = 0
@@ -143,9 +143,9 @@ struct IPv6FragmentHeader {
     let bytes: UnsafeRawBufferPointer
     let start: Int
 
-    /// - Throws: `.tooShort` (layer `.ipv6Extension`) when the header runs past `end`.
-    init(_ bytes: UnsafeRawBufferPointer, at start: Int, end: Int) throws(DecodeError) {
-        try checkLength(start: start, end: end, length: Self.length, layer: .ipv6Extension, field: "fragment header")
+    /// - Throws: `.tooShort` (layer `.ipv6Extension`) when the header runs past `limit.end`.
+    init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
+        try checkLength(start: start, limit: limit, length: Self.length, layer: .ipv6Extension, field: "fragment header")
         self.bytes = bytes
         self.start = start
     }
@@ -180,7 +180,7 @@ struct IPv6FragmentHeader {
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
 ///
-/// Valid after `init`: the whole header, `(Payload Len + 2) * 4` bytes, lies before `end`.
+/// Valid after `init`: the whole header, `(Payload Len + 2) * 4` bytes, lies before `limit.end`.
 struct AuthenticationHeader {
     enum Field {
         static let nextHeader = 0
@@ -197,13 +197,13 @@ struct AuthenticationHeader {
     /// The header's length in bytes (8...1028).
     let length: Int
 
-    /// - Throws: `.tooShort` (layer `.ipv6Extension`) when the header runs past `end`.
-    init(_ bytes: UnsafeRawBufferPointer, at start: Int, end: Int) throws(DecodeError) {
-        try checkLength(start: start, end: end, length: 2, layer: .ipv6Extension, field: "authentication header")
+    /// - Throws: `.tooShort` (layer `.ipv6Extension`) when the header runs past `limit.end`.
+    init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
+        try checkLength(start: start, limit: limit, length: 2, layer: .ipv6Extension, field: "authentication header")
         // At most (255 + 2) * 4 = 1028: no overflow. A Payload Len below 1 makes a header
         // shorter than its own fixed fields; it is still a forward step of at least 8.
         let length = (Int(bytes.uncheckedUInt8(at: start &+ Field.payloadLength)) &+ 2) &* 4
-        try checkLength(start: start, end: end, length: length, layer: .ipv6Extension, field: "ah payload len")
+        try checkLength(start: start, limit: limit, length: length, layer: .ipv6Extension, field: "ah payload len")
         self.bytes = bytes
         self.start = start
         self.length = length

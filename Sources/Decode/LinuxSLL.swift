@@ -39,7 +39,7 @@ struct LinuxSLLHeader {
 
     /// - Throws: `.tooShort` (layer `.link`) when fewer than 16 bytes were captured.
     init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
-        try checkLength(start: start, end: bytes.count, length: Self.length, layer: .link, field: "sll header")
+        try checkLength(start: start, limit: Limit(capture: bytes), length: Self.length, layer: .link, field: "sll header")
         self.bytes = bytes
         self.start = start
     }
@@ -95,7 +95,7 @@ struct LinuxSLL2Header {
 
     /// - Throws: `.tooShort` (layer `.link`) when fewer than 20 bytes were captured.
     init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
-        try checkLength(start: start, end: bytes.count, length: Self.length, layer: .link, field: "sll2 header")
+        try checkLength(start: start, limit: Limit(capture: bytes), length: Self.length, layer: .link, field: "sll2 header")
         self.bytes = bytes
         self.start = start
     }

@@ -22,7 +22,7 @@ struct LoopbackHeader {
 
     /// - Throws: `.tooShort` (layer `.link`) when fewer than 4 bytes were captured.
     init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
-        try checkLength(start: start, end: bytes.count, length: Self.length, layer: .link, field: "address family")
+        try checkLength(start: start, limit: Limit(capture: bytes), length: Self.length, layer: .link, field: "address family")
         self.bytes = bytes
         self.start = start
     }

@@ -38,13 +38,9 @@ public struct PacketDecoder: Sendable {
             try Self.decodeLink(bytes, linkType: linkType, into: &packet)
         } catch {
             packet.stop = error
-            // A header that needed bytes beyond the end of the capture was cut by the
-            // snaplen; one that only overran a length field is a lie, not a truncation.
-            // offset <= count is checked before subtracting.
-            if error.code == .tooShort,
-                error.offset >= 0,
-                error.offset > bytes.count || error.required > bytes.count &- error.offset
-            {
+            // A header that ran into the end of the captured bytes was cut by the snaplen;
+            // one that only overran an IP length field is a lie, not a truncation.
+            if error.code == .tooShort && error.lengthSource == .capture {
                 packet.truncated = true
             }
         }
@@ -77,7 +73,7 @@ public struct PacketDecoder: Sendable {
             try decodeEtherType(bytes, at: LinuxSLL2Header.length, into: &packet)
 
         case .raw:
-            try checkLength(start: 0, end: bytes.count, length: 1, layer: .link, field: "ip version")
+            try checkLength(start: 0, limit: Limit(capture: bytes), length: 1, layer: .link, field: "ip version")
             // count >= 1 was just checked.
             switch bytes.uncheckedUInt8(at: 0) >> 4 {
             case 4: try decodeIPv4(bytes, at: 0, into: &packet)
@@ -159,23 +155,24 @@ public struct PacketDecoder: Sendable {
         // The IPv4 header lies inside the buffer, so start <= count.
         let captured = bytes.count &- start
         let totalLength = Int(ip.totalLength)
-        let end: Int
+        let limit: Limit
         if totalLength == 0 {
-            end = bytes.count  // segmentation offload: the length was never filled in
+            limit = Limit(capture: bytes)  // segmentation offload: the length was never filled in
         } else {
             guard totalLength >= headerLength else {
                 throw DecodeError(code: .invalidField, layer: .ipv4, offset: start, field: "total length")
             }
             if totalLength > captured {
                 packet.truncated = true
-                end = bytes.count
+                limit = Limit(capture: bytes)
             } else {
-                end = start &+ totalLength  // <= count: just compared; drops Ethernet padding
+                // <= count: just compared. Drops Ethernet padding after a short packet.
+                limit = Limit(end: start &+ totalLength, source: .ipv4TotalLength)
             }
         }
-        try ip.checkOptions(end: end)
+        try ip.checkOptions(limit: limit)
         guard packet.fragmentOffset == 0 else { return }  // a later fragment: no transport header
-        try decodeTransport(bytes, protocol: packet.ipProtocol, at: start &+ headerLength, end: end, into: &packet)
+        try decodeTransport(bytes, protocol: packet.ipProtocol, at: start &+ headerLength, limit: limit, into: &packet)
     }
 
     private static func decodeIPv6(
@@ -194,14 +191,14 @@ public struct PacketDecoder: Sendable {
         let headerEnd = start &+ IPv6Header.length
         let captured = bytes.count &- headerEnd
         let payloadLength = Int(ip.payloadLength)
-        let end: Int
+        let limit: Limit
         if payloadLength == 0 {
-            end = bytes.count  // jumbogram (RFC 2675) or segmentation offload
+            limit = Limit(capture: bytes)  // jumbogram (RFC 2675) or segmentation offload
         } else if payloadLength > captured {
             packet.truncated = true
-            end = bytes.count
+            limit = Limit(capture: bytes)
         } else {
-            end = headerEnd &+ payloadLength  // <= count: just compared
+            limit = Limit(end: headerEnd &+ payloadLength, source: .ipv6PayloadLength)  // <= count: just compared
         }
 
         var cursor = headerEnd
@@ -213,25 +210,25 @@ public struct PacketDecoder: Sendable {
             case IPv6NextHeader.hopByHop, IPv6NextHeader.routing, IPv6NextHeader.destinationOptions,
                 IPv6NextHeader.mobility, IPv6NextHeader.hostIdentity, IPv6NextHeader.shim6:
                 try countExtension(&chainLength, at: cursor)
-                let header = try IPv6OptionsHeader(bytes, at: cursor, end: end)
+                let header = try IPv6OptionsHeader(bytes, at: cursor, limit: limit)
                 next = header.nextHeader
-                cursor &+= header.length  // the header lies before end <= count
+                cursor &+= header.length  // the header lies before limit.end <= count
 
             case IPv6NextHeader.authentication:
                 try countExtension(&chainLength, at: cursor)
-                let header = try AuthenticationHeader(bytes, at: cursor, end: end)
+                let header = try AuthenticationHeader(bytes, at: cursor, limit: limit)
                 next = header.nextHeader
-                cursor &+= header.length  // the header lies before end <= count
+                cursor &+= header.length  // the header lies before limit.end <= count
 
             case IPv6NextHeader.fragment:
                 try countExtension(&chainLength, at: cursor)
-                let header = try IPv6FragmentHeader(bytes, at: cursor, end: end)
+                let header = try IPv6FragmentHeader(bytes, at: cursor, limit: limit)
                 packet.isFragment = true
                 packet.fragmentID = header.identification
                 packet.fragmentOffset = header.fragmentOffset
                 packet.moreFragments = header.moreFragments
                 next = header.nextHeader
-                cursor &+= IPv6FragmentHeader.length  // the header lies before end <= count
+                cursor &+= IPv6FragmentHeader.length  // the header lies before limit.end <= count
                 if packet.fragmentOffset != 0 {
                     packet.ipProtocol = next  // a later fragment: no further headers in it
                     return
@@ -239,7 +236,7 @@ public struct PacketDecoder: Sendable {
 
             default:
                 // An upper-layer protocol, No Next Header (59), or one not followed (ESP).
-                try decodeTransport(bytes, protocol: next, at: cursor, end: end, into: &packet)
+                try decodeTransport(bytes, protocol: next, at: cursor, limit: limit, into: &packet)
                 return
             }
         }
@@ -256,38 +253,38 @@ public struct PacketDecoder: Sendable {
 
     // MARK: Transport layer
 
-    /// Decodes TCP or UDP in `start..<end` (`end <= bytes.count`); other protocols end
-    /// decoding without an error.
+    /// Decodes TCP or UDP in `start..<limit.end`; other protocols end decoding without an error.
     private static func decodeTransport(
-        _ bytes: UnsafeRawBufferPointer, protocol protocolNumber: UInt8, at start: Int, end: Int,
+        _ bytes: UnsafeRawBufferPointer, protocol protocolNumber: UInt8, at start: Int, limit: Limit,
         into packet: inout DecodedPacket
     ) throws(DecodeError) {
         switch protocolNumber {
         case 6:
-            let ports = try TransportPorts(bytes, at: start, end: end, layer: .tcp)
+            let ports = try TransportPorts(bytes, at: start, limit: limit, layer: .tcp)
             packet.hasPorts = true
             packet.sourcePort = ports.sourcePort
             packet.destinationPort = ports.destinationPort
-            let tcp = try TCPHeader(bytes, at: start, end: end)
+            let tcp = try TCPHeader(bytes, at: start, limit: limit)
             packet.tcpFlags = tcp.flags
             let headerLength = tcp.headerLength
             guard headerLength >= TCPHeader.minimumLength else {
                 throw DecodeError(code: .invalidField, layer: .tcp, offset: start, field: "data offset")
             }
-            try tcp.checkOptions(end: end)
-            // start + headerLength <= end was just checked, so the payload length is >= 0.
+            try tcp.checkOptions(limit: limit)
+            // start + headerLength <= limit.end was just checked, so the payload length is >= 0.
             packet.payloadOffset = start &+ headerLength
-            packet.payloadLength = end &- packet.payloadOffset
+            packet.payloadLength = limit.end &- packet.payloadOffset
 
         case 17:
-            let ports = try TransportPorts(bytes, at: start, end: end, layer: .udp)
+            let ports = try TransportPorts(bytes, at: start, limit: limit, layer: .udp)
             packet.hasPorts = true
             packet.sourcePort = ports.sourcePort
             packet.destinationPort = ports.destinationPort
-            let udp = try UDPHeader(bytes, at: start, end: end)
-            // start + 8 <= end was checked by UDPHeader, so end - start cannot overflow.
+            let udp = try UDPHeader(bytes, at: start, limit: limit)
+            // start + 8 <= limit.end was checked by UDPHeader, so limit.end - start cannot overflow.
             let udpLength = Int(udp.length)
-            let payloadEnd = udpLength >= UDPHeader.length && udpLength <= end &- start ? start &+ udpLength : end
+            let room = limit.end &- start
+            let payloadEnd = udpLength >= UDPHeader.length && udpLength <= room ? start &+ udpLength : limit.end
             packet.payloadOffset = start &+ UDPHeader.length
             packet.payloadLength = payloadEnd &- packet.payloadOffset
 

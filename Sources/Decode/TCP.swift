@@ -1,7 +1,7 @@
 /// The source and destination ports that open both a TCP and a UDP header. Read on their
 /// own so that a header cut short after its ports still yields them.
 ///
-/// Valid after `init`: the 4 bytes lie before `end`.
+/// Valid after `init`: the 4 bytes lie before `limit.end`.
 struct TransportPorts {
     enum Field {
         static let sourcePort = 0..<2
@@ -13,9 +13,9 @@ struct TransportPorts {
     let bytes: UnsafeRawBufferPointer
     let start: Int
 
-    /// - Throws: `.tooShort` (the given layer, field "ports") when the ports run past `end`.
-    init(_ bytes: UnsafeRawBufferPointer, at start: Int, end: Int, layer: DecodeError.Layer) throws(DecodeError) {
-        try checkLength(start: start, end: end, length: Self.length, layer: layer, field: "ports")
+    /// - Throws: `.tooShort` (the given layer, field "ports") when the ports run past `limit.end`.
+    init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit, layer: DecodeError.Layer) throws(DecodeError) {
+        try checkLength(start: start, limit: limit, length: Self.length, layer: layer, field: "ports")
         self.bytes = bytes
         self.start = start
     }
@@ -46,8 +46,8 @@ struct TransportPorts {
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
 ///
-/// Valid after `init`: the 20 fixed bytes lie before `end`. The options
-/// (`headerLength - 20` bytes) are not checked by `init`; `checkOptions(end:)` does that.
+/// Valid after `init`: the 20 fixed bytes lie before `limit.end`. The options
+/// (`headerLength - 20` bytes) are not checked by `init`; `checkOptions(limit:)` does that.
 struct TCPHeader {
     enum Field {
         static let sourcePort = 0..<2
@@ -66,9 +66,9 @@ struct TCPHeader {
     let bytes: UnsafeRawBufferPointer
     let start: Int
 
-    /// - Throws: `.tooShort` (layer `.tcp`) when the 20 fixed bytes run past `end`.
-    init(_ bytes: UnsafeRawBufferPointer, at start: Int, end: Int) throws(DecodeError) {
-        try checkLength(start: start, end: end, length: Self.minimumLength, layer: .tcp, field: "header")
+    /// - Throws: `.tooShort` (layer `.tcp`) when the 20 fixed bytes run past `limit.end`.
+    init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
+        try checkLength(start: start, limit: limit, length: Self.minimumLength, layer: .tcp, field: "header")
         self.bytes = bytes
         self.start = start
     }
@@ -77,9 +77,9 @@ struct TCPHeader {
     var headerLength: Int { Int(bytes.uncheckedUInt8(at: start &+ Field.dataOffset) >> 4) &* 4 }
     var flags: UInt8 { bytes.uncheckedUInt8(at: start &+ Field.flags) }
 
-    /// Checks that the whole header, options included, lies before `end`.
+    /// Checks that the whole header, options included, lies before `limit.end`.
     /// - Throws: `.tooShort` (layer `.tcp`, field "data offset").
-    func checkOptions(end: Int) throws(DecodeError) {
-        try checkLength(start: start, end: end, length: headerLength, layer: .tcp, field: "data offset")
+    func checkOptions(limit: Limit) throws(DecodeError) {
+        try checkLength(start: start, limit: limit, length: headerLength, layer: .tcp, field: "data offset")
     }
 }

@@ -14,7 +14,7 @@
 /// +---------------- ...
 /// ```
 ///
-/// Valid after `init`: all 8 bytes lie before `end`.
+/// Valid after `init`: all 8 bytes lie before `limit.end`.
 struct UDPHeader {
     enum Field {
         static let sourcePort = 0..<2
@@ -28,9 +28,9 @@ struct UDPHeader {
     let bytes: UnsafeRawBufferPointer
     let start: Int
 
-    /// - Throws: `.tooShort` (layer `.udp`) when the 8 bytes run past `end`.
-    init(_ bytes: UnsafeRawBufferPointer, at start: Int, end: Int) throws(DecodeError) {
-        try checkLength(start: start, end: end, length: Self.length, layer: .udp, field: "header")
+    /// - Throws: `.tooShort` (layer `.udp`) when the 8 bytes run past `limit.end`.
+    init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
+        try checkLength(start: start, limit: limit, length: Self.length, layer: .udp, field: "header")
         self.bytes = bytes
         self.start = start
     }
