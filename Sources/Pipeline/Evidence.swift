@@ -22,7 +22,7 @@ enum Evidence {
         var destination: IPAddress
         var identification: UInt32
         var ipProtocol: UInt8
-        var interface: UInt32
+        var interface: InterfaceKey
         var bytes: [UInt8]
         var wireLength: Int
         var timestamp: Timestamp
@@ -71,13 +71,13 @@ enum Evidence {
                 let flow = tracker.observe(packet, segment: segment, wireLength: frame.wireLength, at: frame.timestamp)
                 do {
                     let key = InterfaceKey(interface: interfaceOfPlace[Int(segment)], linkType: frame.linkType)
-                    let interfaceID: UInt32
-                    if let known = interfaceIDs[key] {
-                        interfaceID = known
-                    } else {
+                    // Interface blocks are written only for interfaces that carry evidence.
+                    func interfaceID(_ key: InterfaceKey) throws -> UInt32 {
+                        if let known = interfaceIDs[key] { return known }
                         let observed = interfaces[key.interface]
-                        interfaceID = try writer.interfaceID(name: observed.name ?? observed.label, linkType: frame.linkType)
-                        interfaceIDs[key] = interfaceID
+                        let id = try writer.interfaceID(name: observed.name ?? observed.label, linkType: key.linkType)
+                        interfaceIDs[key] = id
+                        return id
                     }
                     guard let flow else {
                         if packet.isLaterFragment {
@@ -86,7 +86,7 @@ enum Evidence {
                                 HeldFragment(
                                     source: packet.source, destination: packet.destination,
                                     identification: packet.fragmentID, ipProtocol: packet.ipProtocol,
-                                    interface: interfaceID, bytes: Array(frame.bytes), wireLength: frame.wireLength,
+                                    interface: key, bytes: Array(frame.bytes), wireLength: frame.wireLength,
                                     timestamp: frame.timestamp))
                         }
                         return
@@ -94,7 +94,7 @@ enum Evidence {
                     guard rawFlows.contains(flow) else { return }
                     try writer.write(
                         frameBytes: frame.bytes, wireLength: frame.wireLength, timestamp: frame.timestamp,
-                        interface: interfaceID)
+                        interface: try interfaceID(key))
                     written += 1
                     if packet.isFragment && !packet.isLaterFragment && !held.isEmpty {
                         // Fragments of this datagram that came before its first fragment.
@@ -102,12 +102,13 @@ enum Evidence {
                         for fragment in held {
                             if fragment.source == packet.source && fragment.destination == packet.destination
                                 && fragment.identification == packet.fragmentID
-                                && fragment.ipProtocol == packet.ipProtocol && fragment.interface == interfaceID
+                                && fragment.ipProtocol == packet.ipProtocol && fragment.interface.interface == key.interface
                             {
+                                let id = try interfaceID(fragment.interface)
                                 try fragment.bytes.withUnsafeBytes { bytes in
                                     try writer.write(
                                         frameBytes: bytes, wireLength: fragment.wireLength,
-                                        timestamp: fragment.timestamp, interface: fragment.interface)
+                                        timestamp: fragment.timestamp, interface: id)
                                 }
                                 written += 1
                             } else {

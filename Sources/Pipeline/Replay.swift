@@ -167,15 +167,15 @@ struct Engine {
             let s = Int(segment)
             counters[s].packets += 1
             counters[s].bytes += frame.wireLength
-            if let stop = packet.stop {
+            // Each packet lands in exactly one of decoded, truncated, undecodable. A header cut
+            // by the snaplen is truncated (normal); a header that lies is undecodable.
+            if let stop = packet.stop, stop.code != .tooShort || !frame.isTruncated {
                 counters[s].undecodable += 1
                 if stop.code == .unsupportedLinkType {
                     counters[s].unsupportedLinkType += 1
                     unsupported.insert(frame.linkType)
                 }
-            } else if packet.truncated || frame.isTruncated && !packet.hasPorts && packet.ipVersion != 0
-                && !packet.isLaterFragment && (packet.ipProtocol == 6 || packet.ipProtocol == 17)
-            {
+            } else if packet.truncated || frame.isTruncated {
                 counters[s].truncated += 1
             } else {
                 counters[s].decoded += 1
