@@ -1,0 +1,83 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Opens capture files, choosing the reader by the file's first four bytes.
+///
+/// ```swift
+/// var source = try CaptureFile.open(path: "trace.pcapng")
+/// let outcome = source.read { frame in ... }
+/// ```
+public enum CaptureFile {
+    /// The capture formats lanekeeper reads.
+    public enum Format: Sendable, Equatable {
+        /// Classic pcap: magic 0xa1b2c3d4 (microseconds) or 0xa1b23c4d (nanoseconds), either
+        /// byte order.
+        case pcap
+        /// pcapng: a first block of type 0x0A0D0D0A.
+        case pcapng
+    }
+
+    /// Opens `path` with the reader its magic number calls for: `PcapFileReader` for classic
+    /// pcap, `PcapngReader` for pcapng.
+    ///
+    /// - Throws: `CaptureError` `.notFound` for a missing file; `.unreadable` for a directory
+    ///   or a file that cannot be opened or read; `.malformed` for an empty file, a file too
+    ///   short for a magic number, an unknown magic ("not a pcap or pcapng file (magic
+    ///   0x…)"), or a truncated or invalid file header.
+    public static func open(path: String) throws(CaptureError) -> any FrameSource {
+        let file = try OpenedFile.open(path)
+        var magic: UInt32 = 0
+        let got = withUnsafeMutableBytes(of: &magic) { readFully(file.descriptor, $0) }
+        guard got.count == 4 else {
+            close(file.descriptor)
+            if let code = got.error {
+                throw CaptureError(code: .unreadable, path: path, detail: "cannot read: \(errnoDescription(code))")
+            }
+            let detail = got.count == 0 ? "empty file" : "file is too short (\(got.count) bytes) to be a capture"
+            throw CaptureError(code: .malformed, path: path, offset: 0, detail: detail)
+        }
+        let bigEndianMagic = UInt32(bigEndian: magic)
+        switch format(magic: bigEndianMagic) {
+        case .pcap:
+            close(file.descriptor)
+            return try PcapFileReader(path: path)
+        case .pcapng:
+            return try withUnsafeBytes(of: &magic) { (prefix) throws(CaptureError) -> PcapngReader in
+                try PcapngReader(path: path, file: file, prefix: prefix)
+            }
+        case nil:
+            close(file.descriptor)
+            var detail = "not a pcap or pcapng file (magic \(hex32(bigEndianMagic)))"
+            if bigEndianMagic >> 16 == 0x1F8B { detail += "; it looks gzip-compressed, decompress it first" }
+            throw CaptureError(code: .malformed, path: path, offset: 0, detail: detail)
+        }
+    }
+
+    /// The format named by a file's first four bytes, read as a big-endian number.
+    public static func format(magic: UInt32) -> Format? {
+        switch magic {
+        case 0xA1B2_C3D4, 0xD4C3_B2A1, 0xA1B2_3C4D, 0x4D3C_B2A1: .pcap
+        case 0x0A0D_0D0A: .pcapng
+        default: nil
+        }
+    }
+
+    /// Reads until `buffer` is full, the file ends, or a read fails.
+    private static func readFully(_ descriptor: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> (count: Int, error: Int32?) {
+        var count = 0
+        while count < buffer.count, let base = buffer.baseAddress {
+            let got = read(descriptor, base + count, buffer.count - count)
+            if got > 0 {
+                count += got
+            } else if got == 0 {
+                break
+            } else if errno != EINTR {
+                return (count, errno)
+            }
+        }
+        return (count, nil)
+    }
+}

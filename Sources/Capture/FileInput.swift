@@ -1,0 +1,204 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The text of a C `errno` value.
+func errnoDescription(_ code: Int32) -> String {
+    guard let text = strerror(code) else { return "errno \(code)" }
+    return String(cString: text)
+}
+
+/// A capture file opened for reading, after the checks every reader shares.
+struct OpenedFile {
+    var descriptor: Int32
+    /// The file's size when it is a regular file; nil for anything else (a FIFO, a device).
+    var size: Int64?
+
+    /// Opens `path` read-only.
+    ///
+    /// - Throws: `CaptureError` `.notFound` for a missing file, `.unreadable` for a
+    ///   directory, a permission problem or any other failure to open.
+    static func open(_ path: String) throws(CaptureError) -> OpenedFile {
+        var descriptor: Int32
+        repeat {
+            descriptor = path.withCString { posixOpen($0, O_RDONLY | O_CLOEXEC) }
+        } while descriptor < 0 && errno == EINTR
+        guard descriptor >= 0 else {
+            let code = errno
+            if code == ENOENT || code == ENOTDIR {
+                throw CaptureError(code: .notFound, path: path, detail: "no such file")
+            }
+            throw CaptureError(code: .unreadable, path: path, detail: "cannot open: \(errnoDescription(code))")
+        }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            let code = errno
+            close(descriptor)
+            throw CaptureError(code: .unreadable, path: path, detail: "cannot stat: \(errnoDescription(code))")
+        }
+        let kind = info.st_mode & S_IFMT
+        if kind == S_IFDIR {
+            close(descriptor)
+            throw CaptureError(code: .unreadable, path: path, detail: "is a directory, not a capture file")
+        }
+        return OpenedFile(descriptor: descriptor, size: kind == S_IFREG ? Int64(info.st_size) : nil)
+    }
+}
+
+private func posixOpen(_ path: UnsafePointer<CChar>, _ flags: Int32) -> Int32 {
+    open(path, flags)
+}
+
+/// Reads a file through one reusable buffer, in large chunks (`read(2)` of up to the
+/// buffer's size), so a reader can ask for "the next `n` bytes" and get a pointer into the
+/// buffer without an allocation per record.
+///
+/// The buffer grows only when a single request is larger than it (a huge block), up to
+/// `maximumRequest`; callers must check lengths against that first. Owns and closes the
+/// descriptor.
+final class ChunkedInput {
+    private let descriptor: Int32
+    private var storage: UnsafeMutableRawBufferPointer
+    /// Index in `storage` of the first unconsumed byte.
+    private var start = 0
+    /// Index in `storage` just past the last byte read from the file.
+    private var end = 0
+    /// The file offset of `storage[0]`.
+    private var storageOffset: Int64 = 0
+    /// True once `read(2)` returned 0 or failed.
+    private(set) var reachedEnd = false
+    /// The `errno` of a failed `read(2)`, if one failed.
+    private(set) var readError: Int32?
+    /// The largest request `request(_:)` will honour.
+    let maximumRequest: Int
+
+    /// - Parameters:
+    ///   - descriptor: An open file descriptor, now owned by this object.
+    ///   - capacity: The buffer size (and the size of each read).
+    ///   - maximumRequest: The largest single request allowed.
+    ///   - prefix: Bytes already read from the start of the file (e.g. while sniffing its
+    ///     magic); they are served first.
+    init(descriptor: Int32, capacity: Int, maximumRequest: Int, prefix: UnsafeRawBufferPointer) {
+        self.descriptor = descriptor
+        self.maximumRequest = maximumRequest
+        storage = .allocate(byteCount: max(capacity, prefix.count, 64), alignment: 16)
+        if prefix.count > 0 {
+            UnsafeMutableRawBufferPointer(rebasing: storage[0..<prefix.count]).copyMemory(from: prefix)
+        }
+        end = prefix.count
+    }
+
+    deinit {
+        storage.deallocate()
+        close(descriptor)
+    }
+
+    /// The file offset of the next unconsumed byte.
+    var offset: Int64 { storageOffset + Int64(start) }
+
+    /// How many unconsumed bytes are buffered.
+    var available: Int { end - start }
+
+    /// The buffered, unconsumed bytes. Valid until the next `request(_:)`.
+    var window: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: storage[start..<end])
+    }
+
+    /// Makes at least `count` unconsumed bytes available in `window`, reading more of the
+    /// file when needed.
+    ///
+    /// - Returns: false when the file ends (or a read fails, see `readError`) first, or when
+    ///   `count` exceeds `maximumRequest`; `available` then says what there is.
+    func request(_ count: Int) -> Bool {
+        if end - start >= count { return true }
+        guard !reachedEnd, count <= maximumRequest else { return false }
+        if count > storage.count {
+            grow(toHold: count)
+        } else if storage.count - start < count {
+            compact()
+        }
+        while end - start < count {
+            guard let base = storage.baseAddress else { return false }
+            let got = read(descriptor, base + end, storage.count - end)
+            if got > 0 {
+                end += got
+            } else if got == 0 {
+                reachedEnd = true
+                return false
+            } else if errno != EINTR {
+                readError = errno
+                reachedEnd = true
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Marks `count` bytes (at most `available`) as used.
+    func consume(_ count: Int) {
+        precondition(count >= 0 && count <= end - start, "consumed more than was buffered")
+        start += count
+    }
+
+    /// Moves the unconsumed bytes to the front of the buffer.
+    private func compact() {
+        guard start > 0, let base = storage.baseAddress else { return }
+        let count = end - start
+        if count > 0 {
+            memmove(base, base + start, count)
+        }
+        storageOffset += Int64(start)
+        start = 0
+        end = count
+    }
+
+    /// Replaces the buffer with one big enough for `count` bytes from the cursor.
+    private func grow(toHold count: Int) {
+        let newCapacity = min(max(count, storage.count.multipliedReportingOverflow(by: 2).partialValue), maximumRequest)
+        let bigger = UnsafeMutableRawBufferPointer.allocate(byteCount: max(newCapacity, count), alignment: 16)
+        let pending = end - start
+        if pending > 0 {
+            UnsafeMutableRawBufferPointer(rebasing: bigger[0..<pending])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: storage[start..<end]))
+        }
+        storage.deallocate()
+        storage = bigger
+        storageOffset += Int64(start)
+        start = 0
+        end = pending
+    }
+}
+
+// MARK: Unchecked loads
+
+// These read a fixed-width integer at `offset` without a bounds check in release builds:
+// every caller has checked the block or header length first (see the layout diagrams).
+
+@inline(__always)
+func loadUInt16(_ bytes: UnsafeRawBufferPointer, _ offset: Int, bigEndian: Bool) -> UInt16 {
+    assert(offset >= 0 && offset + 2 <= bytes.count)
+    let value = bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+    return bigEndian ? UInt16(bigEndian: value) : UInt16(littleEndian: value)
+}
+
+@inline(__always)
+func loadUInt32(_ bytes: UnsafeRawBufferPointer, _ offset: Int, bigEndian: Bool) -> UInt32 {
+    assert(offset >= 0 && offset + 4 <= bytes.count)
+    let value = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+    return bigEndian ? UInt32(bigEndian: value) : UInt32(littleEndian: value)
+}
+
+@inline(__always)
+func loadUInt64(_ bytes: UnsafeRawBufferPointer, _ offset: Int, bigEndian: Bool) -> UInt64 {
+    assert(offset >= 0 && offset + 8 <= bytes.count)
+    let value = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+    return bigEndian ? UInt64(bigEndian: value) : UInt64(littleEndian: value)
+}
+
+/// Formats a 32-bit value as `0x%08x`.
+func hex32(_ value: UInt32) -> String {
+    let digits = String(value, radix: 16)
+    return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+}

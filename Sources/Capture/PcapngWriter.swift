@@ -1,0 +1,307 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Frames
+
+/// A failure to write a capture file: which file, what was being done, and why.
+public struct CaptureWriteError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var path: String
+    /// What failed, e.g. "create", "write", "close", "add interface".
+    public var operation: String
+    /// Why, e.g. "No space left on device".
+    public var detail: String
+    /// The C `errno`, when a system call failed.
+    public var errno: Int32?
+
+    public init(path: String, operation: String, detail: String, errno: Int32? = nil) {
+        self.path = path
+        self.operation = operation
+        self.detail = detail
+        self.errno = errno
+    }
+
+    public var description: String { "\(path): cannot \(operation): \(detail)" }
+}
+
+/// Writes an evidence file in pcapng, in host byte order:
+///
+/// ```
+/// Section Header Block   shb_userappl = "lanekeeper"
+/// Interface Description  one per distinct (name, link type), added on first use:
+///                        if_name (when given), if_tsresol = 9 (nanoseconds), snaplen 0
+/// Enhanced Packet Block  one per frame: timestamp in ns, caplen = bytes, origlen = wire length
+/// ```
+///
+/// Writes are buffered (1 MiB). Every failure throws a `CaptureWriteError` naming the file;
+/// after a failed write the writer stays failed and throws the same error again. Call
+/// `close()` to flush and find out whether everything reached the file; `deinit` closes
+/// too but can only drop errors.
+public final class PcapngWriter {
+    public let path: String
+
+    private var descriptor: Int32
+    private var buffer: UnsafeMutableRawBufferPointer
+    private var used = 0
+    private var interfaceIDs: [InterfaceKey: UInt32] = [:]
+    private var interfaceCount: UInt32 = 0
+    private var failure: CaptureWriteError?
+    private var isClosed = false
+
+    private struct InterfaceKey: Hashable {
+        var name: String?
+        var linkType: LinkType
+    }
+
+    static let bufferSize = 1024 * 1024
+    /// The largest frame written: Wireshark and libpcap reject longer packets (262144,
+    /// Linux's maximum snaplen), and an evidence file must open in Wireshark.
+    public static let maximumFrameLength = 262_144
+
+    /// Creates (or truncates) `path` and writes the Section Header Block.
+    ///
+    /// - Throws: `CaptureWriteError` when the file cannot be created.
+    public init(path: String) throws(CaptureWriteError) {
+        self.path = path
+        var fd: Int32
+        repeat {
+            fd = path.withCString { posixCreate($0) }
+        } while fd < 0 && errno == EINTR
+        guard fd >= 0 else {
+            let code = errno
+            throw CaptureWriteError(path: path, operation: "create", detail: errnoDescription(code), errno: code)
+        }
+        descriptor = fd
+        buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
+        try writeSectionHeader()
+    }
+
+    deinit {
+        if !isClosed {
+            if failure == nil { try? flush() }
+            _ = posixClose(descriptor)
+        }
+        buffer.deallocate()
+    }
+
+    /// The interface id for frames seen on `name` with `linkType`, writing its Interface
+    /// Description Block the first time the pair is used.
+    ///
+    /// - Throws: `CaptureWriteError` when the name is longer than 65535 bytes or a write fails.
+    public func interfaceID(name: String?, linkType: LinkType) throws(CaptureWriteError) -> UInt32 {
+        let key = InterfaceKey(name: name, linkType: linkType)
+        if let id = interfaceIDs[key] { return id }
+        try checkUsable()
+        guard linkType.rawValue <= UInt32(UInt16.max) else {
+            throw CaptureWriteError(
+                path: path, operation: "add interface",
+                detail: "link type \(linkType.rawValue) does not fit pcapng's 16-bit field")
+        }
+        let nameBytes = Array((name ?? "").utf8)
+        guard nameBytes.count <= Int(UInt16.max) - 3 else {
+            throw CaptureWriteError(
+                path: path, operation: "add interface", detail: "interface name is \(nameBytes.count) bytes, too long")
+        }
+        // Block body: link type, reserved, snaplen, options, opt_endofopt.
+        let nameOption = name == nil ? 0 : 4 + Self.padded(nameBytes.count)
+        let length = 8 + 8 + nameOption + 8 + 4 + 4
+        try appendBlockStart(type: Pcapng.interfaceDescriptionBlock, length: length)
+        try append(UInt16(truncatingIfNeeded: linkType.rawValue))
+        try append(UInt16(0))
+        try append(UInt32(0))  // snaplen: unlimited
+        if name != nil {
+            try append(Pcapng.ifName)
+            try append(UInt16(nameBytes.count))
+            try append(nameBytes)
+            try appendPadding(nameBytes.count)
+        }
+        try append(Pcapng.ifTimestampResolution)
+        try append(UInt16(1))
+        try append(UInt8(9))  // 10^-9 s: nanoseconds
+        try appendPadding(1)
+        try append(Pcapng.optionEnd)
+        try append(UInt16(0))
+        try append(UInt32(length))
+        let id = interfaceCount
+        interfaceCount += 1
+        interfaceIDs[key] = id
+        return id
+    }
+
+    /// Writes one frame as an Enhanced Packet Block.
+    ///
+    /// - Parameters:
+    ///   - frameBytes: The captured bytes (at most `maximumFrameLength`).
+    ///   - wireLength: The frame's length on the wire; raised to `frameBytes.count` if smaller.
+    ///   - timestamp: When it was captured; times before 1970 are written as 0.
+    ///   - interface: An id from `interfaceID(name:linkType:)`.
+    /// - Throws: `CaptureWriteError` for an unknown interface, an oversized frame or a failed write.
+    public func write(
+        frameBytes: UnsafeRawBufferPointer, wireLength: Int, timestamp: Timestamp, interface: UInt32
+    ) throws(CaptureWriteError) {
+        try checkUsable()
+        guard interface < interfaceCount else {
+            throw CaptureWriteError(
+                path: path, operation: "write a frame",
+                detail: "interface id \(interface) was never added (\(interfaceCount) known)")
+        }
+        let captured = frameBytes.count
+        guard captured <= Self.maximumFrameLength else {
+            throw CaptureWriteError(
+                path: path, operation: "write a frame",
+                detail: "frame of \(captured) bytes is larger than the \(Self.maximumFrameLength) bytes Wireshark accepts")
+        }
+        let length = 32 + Self.padded(captured)
+        let nanoseconds = UInt64(max(0, timestamp.nanoseconds))
+        try appendBlockStart(type: Pcapng.enhancedPacketBlock, length: length)
+        try append(interface)
+        try append(UInt32(truncatingIfNeeded: nanoseconds >> 32))
+        try append(UInt32(truncatingIfNeeded: nanoseconds))
+        try append(UInt32(captured))
+        try append(UInt32(clamping: max(wireLength, captured)))
+        try append(frameBytes)
+        try appendPadding(captured)
+        try append(UInt32(length))
+    }
+
+    /// Writes a frame read from a capture, on the interface named `interfaceName` with the
+    /// frame's link type.
+    public func write(_ frame: Frame, interfaceName: String?) throws(CaptureWriteError) {
+        let id = try interfaceID(name: interfaceName, linkType: frame.linkType)
+        try write(frameBytes: frame.bytes, wireLength: frame.wireLength, timestamp: frame.timestamp, interface: id)
+    }
+
+    /// Writes everything buffered to the file.
+    public func flush() throws(CaptureWriteError) {
+        try checkUsable()
+        guard used > 0 else { return }
+        let pending = UnsafeRawBufferPointer(rebasing: buffer[0..<used])
+        used = 0
+        try writeAll(pending)
+    }
+
+    /// Flushes and closes the file. Further calls do nothing.
+    public func close() throws(CaptureWriteError) {
+        if isClosed { return }
+        defer { isClosed = true }
+        var flushError: CaptureWriteError?
+        do { try flush() } catch { flushError = error }
+        if posixClose(descriptor) != 0, flushError == nil {
+            let code = errno
+            flushError = CaptureWriteError(path: path, operation: "close", detail: errnoDescription(code), errno: code)
+        }
+        if let flushError { throw flushError }
+    }
+
+    // MARK: Blocks and bytes
+
+    /// ```
+    ///  0 |                   Block Type = 0x0A0D0D0A                     |
+    ///  4 |                      Block Total Length                       |
+    ///  8 |                 Byte-Order Magic 0x1A2B3C4D                   |
+    /// 12 |     Major Version 1           |       Minor Version 0         |
+    /// 16 |              Section Length -1 (unknown, 64 bits)             |
+    /// 24 | shb_userappl (4) | length 10 | "lanekeeper" + 2 pad | opt_endofopt | length
+    /// ```
+    private func writeSectionHeader() throws(CaptureWriteError) {
+        let application = Array("lanekeeper".utf8)
+        let length = 24 + 4 + Self.padded(application.count) + 4 + 4
+        try appendBlockStart(type: Pcapng.sectionHeaderBlock, length: length)
+        try append(Pcapng.byteOrderMagic)
+        try append(UInt16(1))
+        try append(UInt16(0))
+        try append(UInt64.max)
+        try append(Pcapng.shbUserApplication)
+        try append(UInt16(application.count))
+        try append(application)
+        try appendPadding(application.count)
+        try append(Pcapng.optionEnd)
+        try append(UInt16(0))
+        try append(UInt32(length))
+    }
+
+    private func appendBlockStart(type: UInt32, length: Int) throws(CaptureWriteError) {
+        try append(type)
+        try append(UInt32(length))
+    }
+
+    private static func padded(_ count: Int) -> Int { (count + 3) & ~3 }
+
+    private func appendPadding(_ count: Int) throws(CaptureWriteError) {
+        let padding = Self.padded(count) - count
+        if padding > 0 {
+            try append(UInt32(0), byteCount: padding)
+        }
+    }
+
+    /// Appends an integer in host byte order (the SHB's magic tells readers which).
+    private func append<T: FixedWidthInteger>(_ value: T, byteCount: Int = MemoryLayout<T>.size) throws(CaptureWriteError) {
+        if Self.bufferSize - used < byteCount { try flush() }
+        withUnsafeBytes(of: value) { bytes in
+            UnsafeMutableRawBufferPointer(rebasing: buffer[used..<(used + byteCount)])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<byteCount]))
+        }
+        used += byteCount
+    }
+
+    private func append(_ bytes: UnsafeRawBufferPointer) throws(CaptureWriteError) {
+        if Self.bufferSize - used < bytes.count {
+            try flush()
+            if bytes.count >= Self.bufferSize {
+                try writeAll(bytes)
+                return
+            }
+        }
+        if bytes.count > 0 {
+            UnsafeMutableRawBufferPointer(rebasing: buffer[used..<(used + bytes.count)]).copyMemory(from: bytes)
+            used += bytes.count
+        }
+    }
+
+    /// Appends a short byte array (an option value; at most 64 KiB, well under the buffer size).
+    private func append(_ bytes: [UInt8]) throws(CaptureWriteError) {
+        precondition(bytes.count <= Self.bufferSize)
+        if Self.bufferSize - used < bytes.count { try flush() }
+        bytes.withUnsafeBytes { source in
+            UnsafeMutableRawBufferPointer(rebasing: buffer[used..<(used + source.count)]).copyMemory(from: source)
+        }
+        used += bytes.count
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(CaptureWriteError) {
+        var written = 0
+        while written < bytes.count, let base = bytes.baseAddress {
+            let result = posixWrite(descriptor, base + written, bytes.count - written)
+            if result > 0 {
+                written += result
+            } else if result < 0 && errno == EINTR {
+                continue
+            } else {
+                let code = result < 0 ? errno : EIO
+                let error = CaptureWriteError(path: path, operation: "write", detail: errnoDescription(code), errno: code)
+                failure = error
+                throw error
+            }
+        }
+    }
+
+    private func checkUsable() throws(CaptureWriteError) {
+        if let failure { throw failure }
+        if isClosed {
+            throw CaptureWriteError(path: path, operation: "write", detail: "the writer is closed")
+        }
+    }
+}
+
+private func posixCreate(_ path: UnsafePointer<CChar>) -> Int32 {
+    open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+}
+
+private func posixClose(_ descriptor: Int32) -> Int32 {
+    close(descriptor)
+}
+
+private func posixWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    write(descriptor, bytes, count)
+}
