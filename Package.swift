@@ -28,10 +28,14 @@ let package = Package(
         .target(name: "Check", dependencies: ["Frames", "Decode", "Flows", "Policy"]),
         .target(name: "Report", dependencies: ["Frames", "Decode", "Flows", "Policy", "Check"]),
         .target(name: "Pipeline", dependencies: ["Frames", "Capture", "Decode", "Flows", "Policy", "Check", "Report"]),
+        .target(
+            name: "Expectations",
+            dependencies: ["Pipeline", "Policy", "Check", .product(name: "Yams", package: "Yams")]
+        ),
         .executableTarget(
             name: "lanekeeper",
             dependencies: [
-                "Pipeline", "Policy", "Check", "Report",
+                "Pipeline", "Policy", "Check", "Report", "Expectations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -39,6 +43,7 @@ let package = Package(
         .testTarget(name: "DecodeTests", dependencies: ["Decode", "Frames"]),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "Decode", "Frames"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Flows", "Decode"]),
+        .testTarget(name: "ExpectationsTests", dependencies: ["Expectations", "Check", "Policy"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Check", "Report", "Policy", "Capture", "Frames"],
                     resources: []),
     ],

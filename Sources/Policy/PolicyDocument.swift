@@ -116,13 +116,13 @@ enum PolicyDocument {
                         else { continue }
                         let (line, column) = originalMark(keyMark)
                         return PolicyError(code: .syntax, path: path, line: line, column: column,
-                                           key: PolicyReader.join(keyPath, name),
+                                           key: joinKey(keyPath, name),
                                            message: "duplicate key \"\(name)\" (first given at line \(firstMark.line))")
                     }
                 }
                 for pair in pairs {
                     let keyName = original(pair.key.scalar?.string ?? "?")
-                    if let found = search(pair.value, PolicyReader.join(keyPath, keyName)) { return found }
+                    if let found = search(pair.value, joinKey(keyPath, keyName)) { return found }
                 }
             case let .sequence(sequence):
                 for (index, element) in sequence.enumerated() {
