@@ -44,6 +44,7 @@ let package = Package(
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "Decode", "Frames"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Flows", "Decode"]),
         .testTarget(name: "ExpectationsTests", dependencies: ["Expectations", "Check", "Policy"]),
+        .testTarget(name: "CLITests"),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Check", "Report", "Policy", "Capture", "Frames"],
                     resources: []),
     ],

@@ -71,6 +71,16 @@ public struct SegmentCounters: Sendable, Equatable {
     public var unsupportedLinkType: Int = 0
 
     public init() {}
+
+    /// Adds another segment's counts (the same place seen in another file).
+    public mutating func add(_ other: SegmentCounters) {
+        packets += other.packets
+        bytes += other.bytes
+        decoded += other.decoded
+        truncated += other.truncated
+        undecodable += other.undecodable
+        unsupportedLinkType += other.unsupportedLinkType
+    }
 }
 
 /// How one capture source was read.

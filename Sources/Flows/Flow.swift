@@ -61,6 +61,16 @@ public struct Flow: Sendable {
     public var ipProtocol: UInt8 { key.ipProtocol }
     public var isStorage: Bool { service != nil }
 
+    /// Adds the counts of `other`, the same flow seen elsewhere (another file of the same
+    /// interface), and widens the time span.
+    public mutating func absorb(_ other: Flow) {
+        packets += other.packets
+        bytes += other.bytes
+        laterFragments += other.laterFragments
+        firstSeen = min(firstSeen, other.firstSeen)
+        lastSeen = max(lastSeen, other.lastSeen)
+    }
+
     mutating func count(wireLength: Int, at time: Timestamp) {
         packets += 1
         bytes += wireLength

@@ -162,7 +162,8 @@ public struct FragmentTally: Sendable, Equatable {
         if time > lastSeen { lastSeen = time }
     }
 
-    mutating func merge(_ other: FragmentTally) {
+    /// Adds another tally's packets and bytes and widens the time span.
+    public mutating func merge(_ other: FragmentTally) {
         packets += other.packets
         bytes += other.bytes
         if other.firstSeen < firstSeen { firstSeen = other.firstSeen }

@@ -245,13 +245,7 @@ struct Engine {
             interfaceOfPlace.append(interfaceSlot)
         }
         for (place, counter) in counters.enumerated() {
-            let s = segmentOfPlace[place]
-            observation.counters[s].packets += counter.packets
-            observation.counters[s].bytes += counter.bytes
-            observation.counters[s].decoded += counter.decoded
-            observation.counters[s].truncated += counter.truncated
-            observation.counters[s].undecodable += counter.undecodable
-            observation.counters[s].unsupportedLinkType += counter.unsupportedLinkType
+            observation.counters[segmentOfPlace[place]].add(counter)
         }
         var flowIndex: [FlowKey: Int] = [:]
         var rawFlowOwner: [Int] = []
@@ -260,11 +254,7 @@ struct Engine {
             let segment = UInt32(segmentOfPlace[Int(flow.key.segment)])
             flow.key = FlowKey(segment: segment, ipProtocol: flow.key.ipProtocol, flow.key.lower, flow.key.upper)
             if let existing = flowIndex[flow.key] {
-                observation.flows[existing].packets += flow.packets
-                observation.flows[existing].bytes += flow.bytes
-                observation.flows[existing].laterFragments += flow.laterFragments
-                observation.flows[existing].firstSeen = min(observation.flows[existing].firstSeen, flow.firstSeen)
-                observation.flows[existing].lastSeen = max(observation.flows[existing].lastSeen, flow.lastSeen)
+                observation.flows[existing].absorb(flow)
                 rawFlowOwner.append(existing)
             } else {
                 flowIndex[flow.key] = observation.flows.count
@@ -274,10 +264,7 @@ struct Engine {
         }
         for (place, tally) in tracker.orphanFragments {
             let segment = UInt32(segmentOfPlace[Int(place)])
-            var merged = observation.orphanFragments[segment] ?? FragmentTally()
-            merged.packets += tally.packets
-            merged.bytes += tally.bytes
-            observation.orphanFragments[segment] = merged
+            observation.orphanFragments[segment, default: FragmentTally()].merge(tally)
         }
         return Resolved(observation: observation, rawFlowOwner: rawFlowOwner, interfaceOfPlace: interfaceOfPlace)
     }

@@ -14,6 +14,12 @@ struct Lanekeeper: ParsableCommand {
         version: "0.1.0",
         subcommands: [ReplayCommand.self, CheckCommand.self]
     )
+
+    /// Without a subcommand there is nothing to do: show the usage and exit 64.
+    func run() throws {
+        FileHandle.standardError.write(Data((Self.helpMessage() + "\n").utf8))
+        throw ExitCode(ExitStatus.usage)
+    }
 }
 
 /// Exit statuses shared by every subcommand (sysexits.h where one fits).
