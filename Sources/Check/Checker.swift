@@ -74,7 +74,7 @@ public struct Checker: Sendable {
         var violations: [Violation] = []
         var allowed: [Violation] = []
         var unassigned: [String: (packets: Int, flows: Int)] = [:]
-        var unattributed: [String: (packets: Int, flows: Int)] = [:]
+        var unattributed: [String: (packets: Int, flows: Int, hint: String?)] = [:]
         totals.flows = observation.flows.count
         for (flowIndex, flow) in observation.flows.enumerated() {
             guard let serviceIndex = flow.service, serviceIndex < table.services.count else { continue }
@@ -90,8 +90,8 @@ public struct Checker: Sendable {
 
             guard let network = segment.network else {
                 if interface.name == nil {
-                    unattributed[interface.label, default: (0, 0)].packets += flow.packets
-                    unattributed[interface.label, default: (0, 0)].flows += 1
+                    unattributed[interface.label, default: (0, 0, interface.hint)].packets += flow.packets
+                    unattributed[interface.label, default: (0, 0, interface.hint)].flows += 1
                 } else {
                     unassigned[interface.label, default: (0, 0)].packets += flow.packets
                     unassigned[interface.label, default: (0, 0)].flows += 1
@@ -128,9 +128,10 @@ public struct Checker: Sendable {
                     + "\(Self.formatBytes(bytes))) crossed the management network: \(places)", at: 0)
         }
         for (label, tally) in unattributed.sorted(by: { $0.key < $1.key }) {
+            let hint = tally.hint.map { "; name it with \($0)" } ?? ""
             reasons.append(
                 "\(tally.packets) storage packets in \(tally.flows) flows could not be attributed to an interface "
-                    + "(\(label)); name the interface with INTERFACE=PATH or --ifindex N=NAME")
+                    + "(\(label))\(hint)")
         }
         for (label, tally) in unassigned.sorted(by: { $0.key < $1.key }) {
             reasons.append(

@@ -27,10 +27,13 @@ public struct Observation: Sendable {
 public struct ObservedInterface: Hashable, Sendable {
     public var name: String?
     public var label: String
+    /// For an unnamed interface: how the user can name it (e.g. `--ifindex 3=NAME`).
+    public var hint: String?
 
-    public init(name: String?, label: String) {
+    public init(name: String?, label: String, hint: String? = nil) {
         self.name = name
         self.label = label
+        self.hint = hint
     }
 }
 

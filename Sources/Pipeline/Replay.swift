@@ -282,7 +282,7 @@ struct Engine {
                 return ObservedInterface(name: name, label: name)
             }
             return ObservedInterface(
-                name: nil, label: "ifindex \(place.ifindex) in \(file), unnamed (use --ifindex \(place.ifindex)=NAME)")
+                name: nil, label: "ifindex \(place.ifindex) in \(file)", hint: "--ifindex \(place.ifindex)=NAME")
         }
         if let name = input.interfaceName {
             return ObservedInterface(name: name, label: name)
@@ -297,6 +297,7 @@ struct Engine {
                 return ObservedInterface(name: nil, label: "interface #\(place.interface) of \(file) (\(why))")
             }
         }
-        return ObservedInterface(name: nil, label: "\(file) (no interface recorded; use INTERFACE=\(file))")
+        return ObservedInterface(
+            name: nil, label: "\(file) (no interface recorded)", hint: "INTERFACE=\(file) on the command line")
     }
 }
