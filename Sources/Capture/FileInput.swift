@@ -116,7 +116,9 @@ final class ChunkedInput {
         guard !reachedEnd, count <= maximumRequest else { return false }
         if count > storage.count {
             grow(toHold: count)
-        } else if storage.count - start < count {
+        } else if storage.count - start < count || storage.count - end < min(storage.count / 4, 64 * 1024) {
+            // Not enough room after the cursor, or so little that the next read would be a
+            // small one: move the pending bytes to the front so the read can be large.
             compact()
         }
         while end - start < count {

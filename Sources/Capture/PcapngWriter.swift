@@ -55,8 +55,8 @@ public final class PcapngWriter {
     }
 
     static let bufferSize = 1024 * 1024
-    /// The largest frame written: Wireshark and libpcap reject longer packets (262144,
-    /// Linux's maximum snaplen), and an evidence file must open in Wireshark.
+    /// The most bytes of a frame written: Wireshark and libpcap reject longer packets
+    /// (262144, Linux's maximum snaplen), and an evidence file must open in Wireshark.
     public static let maximumFrameLength = 262_144
 
     /// Creates (or truncates) `path` and writes the Section Header Block.
@@ -132,11 +132,11 @@ public final class PcapngWriter {
     /// Writes one frame as an Enhanced Packet Block.
     ///
     /// - Parameters:
-    ///   - frameBytes: The captured bytes (at most `maximumFrameLength`).
+    ///   - frameBytes: The captured bytes; only the first `maximumFrameLength` are written.
     ///   - wireLength: The frame's length on the wire; raised to `frameBytes.count` if smaller.
     ///   - timestamp: When it was captured; times before 1970 are written as 0.
     ///   - interface: An id from `interfaceID(name:linkType:)`.
-    /// - Throws: `CaptureWriteError` for an unknown interface, an oversized frame or a failed write.
+    /// - Throws: `CaptureWriteError` for an unknown interface or a failed write.
     public func write(
         frameBytes: UnsafeRawBufferPointer, wireLength: Int, timestamp: Timestamp, interface: UInt32
     ) throws(CaptureWriteError) {
@@ -146,12 +146,9 @@ public final class PcapngWriter {
                 path: path, operation: "write a frame",
                 detail: "interface id \(interface) was never added (\(interfaceCount) known)")
         }
-        let captured = frameBytes.count
-        guard captured <= Self.maximumFrameLength else {
-            throw CaptureWriteError(
-                path: path, operation: "write a frame",
-                detail: "frame of \(captured) bytes is larger than the \(Self.maximumFrameLength) bytes Wireshark accepts")
-        }
+        // Longer frames are cut to what Wireshark accepts; the wire length still says how long
+        // the frame was.
+        let captured = min(frameBytes.count, Self.maximumFrameLength)
         let length = 32 + Self.padded(captured)
         let nanoseconds = UInt64(max(0, timestamp.nanoseconds))
         try appendBlockStart(type: Pcapng.enhancedPacketBlock, length: length)
@@ -159,8 +156,8 @@ public final class PcapngWriter {
         try append(UInt32(truncatingIfNeeded: nanoseconds >> 32))
         try append(UInt32(truncatingIfNeeded: nanoseconds))
         try append(UInt32(captured))
-        try append(UInt32(clamping: max(wireLength, captured)))
-        try append(frameBytes)
+        try append(UInt32(clamping: max(wireLength, frameBytes.count)))
+        try append(UnsafeRawBufferPointer(rebasing: frameBytes[0..<captured]))
         try appendPadding(captured)
         try append(UInt32(length))
     }
