@@ -19,16 +19,8 @@ public protocol FrameSource: ~Copyable {
 
 /// How a read ended.
 public struct ReadOutcome: Sendable, Equatable {
-    public enum End: Sendable, Equatable {
-        /// The file ended cleanly after a whole record.
-        case endOfFile
-        /// The file ends in the middle of a record (a capture that was killed). Everything
-        /// before `offset` was read.
-        case cutShort(offset: Int64, detail: String)
-        /// The file is damaged at `offset` (an impossible block or record length, a bad
-        /// block type where a header was expected). Reading stopped there.
-        case corrupt(offset: Int64, detail: String)
-    }
+    /// How the file ended; shared with later stages through the frame model.
+    public typealias End = SourceEnd
 
     /// Frames handed to the callback.
     public var frames: Int

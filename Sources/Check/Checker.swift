@@ -151,7 +151,7 @@ public struct Checker: Sendable {
         }
         for source in observation.sources {
             switch source.end {
-            case .complete:
+            case .endOfFile:
                 break
             case .cutShort(let offset, let detail):
                 warnings.append("\(source.path): cut short at byte \(offset) (\(detail)); read up to the cut")

@@ -88,11 +88,7 @@ public struct SegmentCounters: Sendable, Equatable {
 
 /// How one capture source was read.
 public struct SourceSummary: Sendable {
-    public enum End: Sendable, Equatable {
-        case complete
-        case cutShort(offset: Int64, detail: String)
-        case corrupt(offset: Int64, detail: String)
-    }
+    public typealias End = SourceEnd
 
     public var path: String
     public var frames: Int

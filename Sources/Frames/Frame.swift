@@ -4,8 +4,9 @@
 /// `bytes` is borrowed from the reader's buffer and is valid only for the duration of the
 /// callback that receives the frame. Copy what you need to keep; never store the pointer.
 public struct Frame {
-    /// The interface the frame was seen on, as an index into the source's
-    /// `interfaces` table; `nil` when the source does not say (classic pcap, SLL v1).
+    /// The interface the frame was seen on, as an index into the source's `interfaces`
+    /// table (always 0 for classic pcap, whose one interface has no name); `nil` when the
+    /// source has no interface table at all.
     public var interface: Int?
     /// When the frame was captured.
     public var timestamp: Timestamp
@@ -51,4 +52,16 @@ public struct CaptureInterface: Hashable, Sendable {
         self.linkType = linkType
         self.snapLength = snapLength
     }
+}
+
+/// How reading a capture source ended.
+public enum SourceEnd: Sendable, Equatable {
+    /// The file ended cleanly after a whole record.
+    case endOfFile
+    /// The file ends in the middle of a record (a capture that was killed). Everything
+    /// before `offset` was read.
+    case cutShort(offset: Int64, detail: String)
+    /// The file is damaged at `offset` (an impossible block or record length, a bad
+    /// block type where a header was expected). Reading stopped there.
+    case corrupt(offset: Int64, detail: String)
 }

@@ -182,12 +182,6 @@ struct Engine {
             }
             tracker.observe(packet, segment: segment, wireLength: frame.wireLength, at: frame.timestamp)
         }
-        let end: SourceSummary.End
-        switch outcome.end {
-        case .endOfFile: end = .complete
-        case .cutShort(let offset, let detail): end = .cutShort(offset: offset, detail: detail)
-        case .corrupt(let offset, let detail): end = .corrupt(offset: offset, detail: detail)
-        }
         var warnings = outcome.warnings
         if input.interfaceName != nil && source.interfaces.count > 1 {
             warnings.append(
@@ -196,7 +190,7 @@ struct Engine {
         }
         sources.append(
             SourceSummary(
-                path: input.path, frames: outcome.frames, end: end, warnings: warnings,
+                path: input.path, frames: outcome.frames, end: outcome.end, warnings: warnings,
                 unsupportedLinkTypes: unsupported.sorted { $0.rawValue < $1.rawValue }))
         sourceInterfaces.append(source.interfaces)
     }

@@ -99,7 +99,7 @@ public enum JSONReport {
     static func source(_ summary: SourceSummary) -> JSONValue {
         var members: [(String, JSONValue)] = [("path", .string(summary.path)), ("frames", .int(summary.frames))]
         switch summary.end {
-        case .complete:
+        case .endOfFile:
             members.append(("end", .string("complete")))
         case .cutShort(let offset, let detail):
             members += [("end", .string("cut_short")), ("offset", .int(Int(offset))), ("detail", .string(detail))]
