@@ -8,6 +8,7 @@ struct FrameBuilder {
     enum Link {
         case ethernet(vlans: [(tpid: UInt16, id: UInt16)])
         case sll2(ifindex: Int32)
+        case sll
         case raw
     }
 
@@ -52,6 +53,8 @@ struct FrameBuilder {
         case .sll2(let ifindex):
             return be16(etherType) + [0, 0] + be32(UInt32(bitPattern: ifindex)) + [0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0]
                 + packet
+        case .sll:
+            return [0, 0, 0, 1, 0, 6, 0x02, 0, 0, 0, 0, 1, 0, 0] + be16(etherType) + packet
         case .raw:
             return packet
         }

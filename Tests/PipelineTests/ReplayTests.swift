@@ -167,6 +167,19 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
         #expect(anonymous.verdict == .inconclusive)
     }
 
+    @Test func linuxCookedV1AndRawIPCapturesAreNamedWithInterfaceEqualsPath() throws {
+        let dir = TemporaryDirectory()
+        let sll = conversation(.sll, client: "198.51.100.10", 701, server: "198.51.100.20", 2049, interface: "x")
+        try Fixtures.writePcap(dir.file("sll.pcap"), linkType: .linuxSLL, sll.map { ($0.seconds, $0.bytes) })
+        let raw = conversation(.raw, client: "2001:db8:0:203::10", 702, server: "2001:db8:0:203::20", 3260, interface: "x")
+        try Fixtures.writePcap(dir.file("raw.pcap"), linkType: .raw, raw.map { ($0.seconds, $0.bytes) })
+        let result = try replay(Fixtures.policy(), ["mgmt0=" + dir.file("sll.pcap"), "stor0=" + dir.file("raw.pcap")]).result
+        #expect(result.verdict == .fail)
+        #expect(network(result, "management")?.storagePackets == 5)
+        #expect(network(result, "storage")?.storagePackets == 5)
+        #expect(result.totals.undecodable == 0)
+    }
+
     @Test func theSameInterfaceInTwoFilesIsOneFlow() throws {
         let dir = TemporaryDirectory()
         let leak = conversation(client: "198.51.100.10", 701, server: "198.51.100.20", 2049, data: 4, interface: "mgmt0")
