@@ -36,10 +36,20 @@ public struct FlowTracker: Sendable {
     }
 
     /// Accounts one packet.
+    /// - Parameters:
+    ///   - packet: the decoded headers.
+    ///   - payload: the transport payload's captured bytes (what deep classification reads);
+    ///     borrowed for the duration of the call.
+    ///   - segment: where it was seen (an interface and VLAN, numbered by the caller).
+    ///   - wireLength: its length on the wire.
+    ///   - time: when it was seen.
     /// - Returns: the index of the flow it joined, or nil (not TCP/UDP, no ports decoded, or a
     ///   fragment whose datagram is not known yet — it is held and added when it is).
     @discardableResult
-    public mutating func observe(_ packet: DecodedPacket, segment: UInt32, wireLength: Int, at time: Timestamp) -> Int? {
+    public mutating func observe(
+        _ packet: DecodedPacket, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+        segment: UInt32, wireLength: Int, at time: Timestamp
+    ) -> Int? {
         guard packet.ipVersion != 0, packet.ipProtocol == 6 || packet.ipProtocol == 17 else { return nil }
         if packet.isLaterFragment {
             return observeLaterFragment(packet, segment: segment, wireLength: wireLength, at: time)

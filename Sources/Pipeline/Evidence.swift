@@ -68,7 +68,9 @@ enum Evidence {
                 decoder.decode(frame.bytes, linkType: frame.linkType, into: &packet)
                 let place = RawPlace(source: sourceIndex, interface: frame.interface, packet: packet)
                 guard let segment = places[place] else { return }  // the file changed since the first pass
-                let flow = tracker.observe(packet, segment: segment, wireLength: frame.wireLength, at: frame.timestamp)
+                let flow = tracker.observe(
+                    packet, payload: Engine.payload(of: packet, in: frame.bytes), segment: segment,
+                    wireLength: frame.wireLength, at: frame.timestamp)
                 do {
                     let key = InterfaceKey(interface: interfaceOfPlace[Int(segment)], linkType: frame.linkType)
                     // Interface blocks are written only for interfaces that carry evidence.

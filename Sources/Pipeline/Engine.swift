@@ -1,0 +1,224 @@
+import Capture
+import Check
+import Decode
+import Flows
+import Frames
+
+/// Where a frame was seen, as the reading pass knows it, before interface names are resolved.
+struct RawPlace: Hashable, Sendable {
+    var source: Int
+    /// The source's interface index, or -1.
+    var interface: Int
+    /// The SLL2 interface index, or `Int32.min` when the frame has none.
+    var ifindex: Int32
+    var outerVLAN: UInt16
+    var innerVLAN: UInt16
+    static let untagged: UInt16 = 0xFFFF
+
+    init(source: Int, interface: Int?, packet: DecodedPacket) {
+        self.source = source
+        self.interface = interface ?? -1
+        self.ifindex = packet.sllInterfaceIndex ?? Int32.min
+        self.outerVLAN = packet.vlanCount >= 1 ? packet.outerVLAN : Self.untagged
+        self.innerVLAN = packet.vlanCount >= 2 ? packet.innerVLAN : Self.untagged
+    }
+}
+
+/// The reading pass: decodes every frame of every source and classifies it into flows,
+/// keyed by raw place. Allocation-free per packet once a place and a flow are known.
+struct Engine {
+    var places: [RawPlace: UInt32] = [:]
+    var placeList: [RawPlace] = []
+    var counters: [SegmentCounters] = []
+    var tracker: FlowTracker
+    var sources: [SourceSummary] = []
+    var sourceInterfaces: [[CaptureInterface]] = []
+    let decoder = PacketDecoder()
+    /// The last decoded packet (reused: no allocation per packet).
+    var packet = DecodedPacket()
+    /// Link types of the current source that could not be decoded.
+    var unsupported: Set<LinkType> = []
+
+    init(table: ProtocolTable) {
+        tracker = FlowTracker(table: table)
+    }
+
+    /// Reads a whole capture file as source `sourceIndex`.
+    mutating func read(_ input: ReplayInput, sourceIndex: Int) throws(ReplayError) {
+        var source: any FrameSource
+        do {
+            source = try CaptureFile.open(path: input.path)
+        } catch {
+            throw ReplayError(code: error.code == .notFound ? .notFound : .unusableInput, message: error.description)
+        }
+        unsupported = []
+        let outcome = source.read { frame in
+            ingest(frame, source: sourceIndex)
+        }
+        var warnings = outcome.warnings
+        if input.interfaceName != nil && source.interfaces.count > 1 {
+            warnings.append(
+                "INTERFACE=PATH names one interface but the file describes \(source.interfaces.count); "
+                    + "every packet in it is attributed to \(input.interfaceName ?? "")")
+        }
+        finishSource(
+            path: input.path, frames: outcome.frames, end: outcome.end, warnings: warnings,
+            interfaces: source.interfaces)
+    }
+
+    /// Records how source number `sources.count` ended. Call once per source, in order.
+    mutating func finishSource(path: String, frames: Int, end: SourceEnd, warnings: [String], interfaces: [CaptureInterface]) {
+        sources.append(
+            SourceSummary(
+                path: path, frames: frames, end: end, warnings: warnings,
+                unsupportedLinkTypes: unsupported.sorted { $0.rawValue < $1.rawValue }))
+        sourceInterfaces.append(interfaces)
+        unsupported = []
+    }
+
+    /// Decodes one frame of source `source`, counts it on its place, and classifies it.
+    /// Allocation-free once the place and the flow are known.
+    /// - Returns: the place (raw segment) and the flow it joined, if any. `packet` holds the decode.
+    @discardableResult
+    mutating func ingest(_ frame: Frame, source: Int) -> (place: UInt32, flow: Int?) {
+        decoder.decode(frame.bytes, linkType: frame.linkType, into: &packet)
+        let place = RawPlace(source: source, interface: frame.interface, packet: packet)
+        let segment: UInt32
+        if let known = places[place] {
+            segment = known
+        } else {
+            segment = UInt32(placeList.count)
+            places[place] = segment
+            placeList.append(place)
+            counters.append(SegmentCounters())
+        }
+        let s = Int(segment)
+        counters[s].packets += 1
+        counters[s].bytes += frame.wireLength
+        // Each packet lands in exactly one of decoded, truncated, undecodable. A header cut
+        // by the snaplen is truncated (normal); a header that lies is undecodable.
+        if let stop = packet.stop, stop.code != .tooShort || !frame.isTruncated {
+            counters[s].undecodable += 1
+            if stop.code == .unsupportedLinkType {
+                counters[s].unsupportedLinkType += 1
+                unsupported.insert(frame.linkType)
+            }
+        } else if packet.truncated || frame.isTruncated {
+            counters[s].truncated += 1
+        } else {
+            counters[s].decoded += 1
+        }
+        let flow = tracker.observe(
+            packet, payload: Self.payload(of: packet, in: frame.bytes), segment: segment,
+            wireLength: frame.wireLength, at: frame.timestamp)
+        return (segment, flow)
+    }
+
+    /// The transport payload's captured bytes (empty when there is none).
+    static func payload(of packet: DecodedPacket, in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        guard packet.payloadLength > 0, packet.payloadOffset >= 0,
+            packet.payloadOffset <= bytes.count, packet.payloadLength <= bytes.count - packet.payloadOffset
+        else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(rebasing: bytes[packet.payloadOffset..<(packet.payloadOffset + packet.payloadLength)])
+    }
+
+    struct Resolved {
+        var observation: Observation
+        /// Raw flow index -> index in `observation.flows`.
+        var rawFlowOwner: [Int]
+        /// Raw place index -> index in `observation.interfaces`.
+        var interfaceOfPlace: [Int]
+    }
+
+    /// Names every raw place's interface, merges places that turn out to be the same
+    /// interface and VLANs (the same interface in two files), and merges their flows.
+    mutating func resolve(configuration: ReplayConfiguration, checker: Checker) -> Resolved {
+        tracker.finish()
+        var observation = Observation(protocolTable: tracker.table)
+        observation.sources = sources
+        var interfaceIndex: [ObservedInterface: Int] = [:]
+        var segmentIndex: [Segment: Int] = [:]
+        var segmentOfPlace: [Int] = []
+        var interfaceOfPlace: [Int] = []
+        for place in placeList {
+            let interface = Self.interface(of: place, configuration: configuration, sourceInterfaces: sourceInterfaces)
+            let interfaceSlot: Int
+            if let known = interfaceIndex[interface] {
+                interfaceSlot = known
+            } else {
+                interfaceSlot = observation.interfaces.count
+                interfaceIndex[interface] = interfaceSlot
+                observation.interfaces.append(interface)
+            }
+            let outer = place.outerVLAN == RawPlace.untagged ? nil : place.outerVLAN
+            let inner = place.innerVLAN == RawPlace.untagged ? nil : place.innerVLAN
+            let segment = Segment(
+                interface: interfaceSlot, outerVLAN: outer, innerVLAN: inner,
+                network: checker.network(interface: interface.name, outerVLAN: outer, innerVLAN: inner))
+            if let known = segmentIndex[segment] {
+                segmentOfPlace.append(known)
+            } else {
+                segmentIndex[segment] = observation.segments.count
+                segmentOfPlace.append(observation.segments.count)
+                observation.segments.append(segment)
+                observation.counters.append(SegmentCounters())
+            }
+            interfaceOfPlace.append(interfaceSlot)
+        }
+        for (place, counter) in counters.enumerated() {
+            observation.counters[segmentOfPlace[place]].add(counter)
+        }
+        var flowIndex: [FlowKey: Int] = [:]
+        var rawFlowOwner: [Int] = []
+        rawFlowOwner.reserveCapacity(tracker.flows.count)
+        for var flow in tracker.flows {
+            let segment = UInt32(segmentOfPlace[Int(flow.key.segment)])
+            flow.key = FlowKey(segment: segment, ipProtocol: flow.key.ipProtocol, flow.key.lower, flow.key.upper)
+            if let existing = flowIndex[flow.key] {
+                observation.flows[existing].absorb(flow)
+                rawFlowOwner.append(existing)
+            } else {
+                flowIndex[flow.key] = observation.flows.count
+                rawFlowOwner.append(observation.flows.count)
+                observation.flows.append(flow)
+            }
+        }
+        for (place, tally) in tracker.orphanFragments {
+            let segment = UInt32(segmentOfPlace[Int(place)])
+            observation.orphanFragments[segment, default: FragmentTally()].merge(tally)
+        }
+        return Resolved(observation: observation, rawFlowOwner: rawFlowOwner, interfaceOfPlace: interfaceOfPlace)
+    }
+
+    /// The interface a raw place is on: the SLL2 index through `--ifindex`, else the name
+    /// given with INTERFACE=PATH, else the capture's own interface name; `any` and missing
+    /// names are unattributed.
+    static func interface(
+        of place: RawPlace, configuration: ReplayConfiguration, sourceInterfaces: [[CaptureInterface]]
+    ) -> ObservedInterface {
+        let input = configuration.inputs[place.source]
+        let file = input.path
+        if place.ifindex != Int32.min {
+            if let name = configuration.ifindexNames[place.ifindex] {
+                return ObservedInterface(name: name, label: name)
+            }
+            return ObservedInterface(
+                name: nil, label: "ifindex \(place.ifindex) in \(file)", hint: "--ifindex \(place.ifindex)=NAME")
+        }
+        if let name = input.interfaceName {
+            return ObservedInterface(name: name, label: name)
+        }
+        let interfaces = sourceInterfaces[place.source]
+        if place.interface >= 0 && place.interface < interfaces.count {
+            if let name = interfaces[place.interface].name, !name.isEmpty, name != "any" {
+                return ObservedInterface(name: name, label: name)
+            }
+            if interfaces.count > 1 || interfaces[place.interface].name == "any" {
+                let why = interfaces[place.interface].name == "any" ? "captured on 'any'" : "no if_name"
+                return ObservedInterface(name: nil, label: "interface #\(place.interface) of \(file) (\(why))")
+            }
+        }
+        return ObservedInterface(
+            name: nil, label: "\(file) (no interface recorded)", hint: "INTERFACE=\(file) on the command line")
+    }
+}
