@@ -106,6 +106,7 @@ public struct Checker: Sendable {
             let record = Violation(
                 interface: interface.label, network: policy.networks[network].name,
                 protocolName: service.protocolName, service: service.name,
+                recognition: flow.recognition?.description ?? "port",
                 transport: flow.ipProtocol == 6 ? "tcp" : "udp", vlan: segment.vlan,
                 client: flow.client, server: flow.server, packets: flow.packets, bytes: flow.bytes,
                 firstSeen: flow.firstSeen, lastSeen: flow.lastSeen, flow: flowIndex)
@@ -146,6 +147,12 @@ public struct Checker: Sendable {
                         + (seen ? "saw none among its \(networks[index].packets) packets" : "was not in the replay at all"))
             }
         }
+        let unobservable = table.unobservableProtocolNames
+        for name in unobservable {
+            reasons.append(
+                "the policy lists \(name), which does not travel over IP where packet capture can see it; "
+                    + "lanekeeper cannot vouch for where it goes")
+        }
         if totals.storagePackets == 0 {
             reasons.append("no storage traffic was seen at all, so there is nothing to judge")
         }
@@ -175,7 +182,8 @@ public struct Checker: Sendable {
         let verdict: Verdict = !violations.isEmpty ? .fail : (reasons.isEmpty ? .pass : .inconclusive)
         return CheckResult(
             verdict: verdict, reasons: reasons, warnings: warnings, networks: networks, interfaces: interfaces,
-            violations: violations, allowed: allowed, totals: totals, sources: observation.sources)
+            violations: violations, allowed: allowed, unobservableProtocols: unobservable, totals: totals,
+            sources: observation.sources)
     }
 
     private static func tally(_ list: inout [ProtocolTally], _ name: String, _ flow: Flow) {

@@ -30,6 +30,8 @@ public struct Violation: Sendable {
     public var protocolName: String
     /// The service within it (`nfs`, `portmapper`, `iscsi`).
     public var service: String
+    /// How the flow was recognised as storage (`port 2049`, `rpc program 100005 v3`, ...).
+    public var recognition: String
     public var transport: String
     public var vlan: UInt16?
     public var client: Endpoint
@@ -91,6 +93,8 @@ public struct CheckResult: Sendable {
     public var violations: [Violation]
     /// Storage flows on the management network that an `allow` entry covers.
     public var allowed: [Violation]
+    /// Storage protocols the policy lists that packet capture cannot see (RDMA, Fibre Channel).
+    public var unobservableProtocols: [String]
     public var totals: Totals
     public var sources: [SourceSummary]
 

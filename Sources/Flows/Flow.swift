@@ -48,6 +48,10 @@ public struct Flow: Sendable {
     public var server: Endpoint
     /// Index of the storage service in the `ProtocolTable`, or nil when the flow is not storage.
     public var service: Int?
+    /// How the flow was recognised as storage (nil when it is not storage).
+    public var recognition: Recognition?
+    /// Payload-bearing packets inspected so far (inspection stops after a few).
+    var inspected: UInt8 = 0
     /// Packets, including IP fragments attributed to the flow.
     public var packets: Int = 0
     /// Bytes on the wire (original lengths, not captured lengths).

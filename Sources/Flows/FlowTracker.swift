@@ -23,6 +23,15 @@ public struct FlowTracker: Sendable {
     private var index: [FlowKey: Int] = [:]
     private var owners: [FragmentKey: Owner] = [:]
     private var pending: [FragmentKey: FragmentTally] = [:]
+    /// Services the portmapper said listen at an address and port (bounded).
+    private var learned: [LearnedEndpoint: Int] = [:]
+    /// Portmapper calls waiting for their reply, by flow and xid (bounded).
+    private var portmapQueries: [QueryKey: PortmapQuery] = [:]
+
+    /// Payload-bearing packets inspected per flow before giving up on recognising it.
+    public static let inspectionBudget: UInt8 = 16
+    static let maxLearned = 65_536
+    static let maxQueries = 4096
 
     /// - Parameters:
     ///   - table: which ports are storage.
@@ -57,6 +66,7 @@ public struct FlowTracker: Sendable {
         guard packet.hasPorts else { return nil }
         let flowIndex = flow(for: packet, segment: segment, at: time)
         flows[flowIndex].count(wireLength: wireLength, at: time)
+        if !payload.isEmpty { inspect(flowIndex, packet, payload) }
         if packet.isFragment {
             // The first fragment: remember its datagram and collect fragments that came early.
             let key = FragmentKey(packet, segment: segment)
@@ -111,11 +121,24 @@ public struct FlowTracker: Sendable {
         var client = source
         var server = destination
         var service = table.serviceIndex(ipProtocol: packet.ipProtocol, port: packet.destinationPort)
+        var recognition: Recognition? = service.map { _ in .port(packet.destinationPort) }
         if service == nil, let reverse = table.serviceIndex(ipProtocol: packet.ipProtocol, port: packet.sourcePort) {
             // A reply seen first (the capture started mid-flow): the source is the server.
             service = reverse
+            recognition = .port(packet.sourcePort)
             client = destination
             server = source
+        } else if service == nil, !learned.isEmpty,
+            let mapped = learned[LearnedEndpoint(destination, packet.ipProtocol)]
+                ?? learned[LearnedEndpoint(source, packet.ipProtocol)]
+        {
+            // A port the portmapper handed out (MOUNT, NLM, NSM, ...).
+            service = mapped
+            if learned[LearnedEndpoint(destination, packet.ipProtocol)] == nil {
+                client = destination
+                server = source
+            }
+            recognition = .portmapperMapping(port: server.port)
         } else if service == nil {
             // Not storage: guess the server as the SYN's destination, else the lower port.
             let isSYN = packet.ipProtocol == 6 && packet.tcpFlags & 0x12 == 0x02
@@ -124,10 +147,168 @@ public struct FlowTracker: Sendable {
                 server = source
             }
         }
-        let flow = Flow(key: key, client: client, server: server, service: service, firstSeen: time, lastSeen: time)
+        let flow = Flow(
+            key: key, client: client, server: server, service: service, recognition: recognition,
+            firstSeen: time, lastSeen: time)
         flows.append(flow)
         index[key] = flows.count - 1
         return flows.count - 1
+    }
+
+    // MARK: - Recognising storage by what it says
+
+    /// Looks at a flow's payload until the flow is recognised with certainty or the
+    /// inspection budget runs out; portmapper flows are read to the end of their budget so
+    /// that every mapping they announce is learned.
+    private mutating func inspect(_ i: Int, _ packet: DecodedPacket, _ payload: UnsafeRawBufferPointer) {
+        let isPortmapper = flows[i].service.map { table.services[$0].rpcPrograms.contains(RPC.portmapper) } ?? false
+        let budget = isPortmapper ? UInt8.max : Self.inspectionBudget
+        guard flows[i].inspected < budget else { return }
+        if !isPortmapper, let recognition = flows[i].recognition, recognition.strength >= 3 { return }
+        flows[i].inspected += 1
+
+        let isTCP = packet.ipProtocol == 6
+        if let message = RPC.parse(payload, recordMarked: isTCP) {
+            switch message {
+            case .call(let call):
+                guard let service = table.serviceIndex(rpcProgram: call.program) else { return }
+                // A call goes from client to server.
+                recognise(
+                    i, service: service, as: .rpcCall(program: call.program, version: call.version),
+                    server: Endpoint(address: packet.destination, port: packet.destinationPort),
+                    client: Endpoint(address: packet.source, port: packet.sourcePort))
+                if call.program == RPC.portmapper, let arguments = call.argumentsOffset {
+                    rememberPortmapCall(flow: i, call: call, payload: payload, at: arguments)
+                }
+            case .reply(let reply):
+                guard !portmapQueries.isEmpty,
+                    let query = portmapQueries.removeValue(forKey: QueryKey(flow: i, xid: reply.xid)),
+                    let result = reply.resultOffset
+                else { return }
+                learn(from: query, payload: payload, at: result, server: packet.source)
+            }
+            return
+        }
+        for (signature, service) in table.signatures where Signatures.matches(signature, payload) {
+            if signature == .iscsiLogin {
+                // The request goes to the target; the response comes from it.
+                let toTarget = payload[0] & 0x3f == 0x03
+                let source = Endpoint(address: packet.source, port: packet.sourcePort)
+                let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
+                recognise(
+                    i, service: service, as: .signature(signature), server: toTarget ? destination : source,
+                    client: toTarget ? source : destination)
+            } else {
+                recognise(i, service: service, as: .signature(signature), server: nil, client: nil)
+            }
+            return
+        }
+    }
+
+    /// Records a recognition when it is more certain than what the flow had, and with it
+    /// the service and (when the evidence says which end is which) client and server.
+    private mutating func recognise(
+        _ i: Int, service: Int, as recognition: Recognition, server: Endpoint?, client: Endpoint?
+    ) {
+        guard recognition.strength > (flows[i].recognition?.strength ?? 0) else { return }
+        flows[i].service = service
+        flows[i].recognition = recognition
+        if let server, let client {
+            flows[i].server = server
+            flows[i].client = client
+        }
+    }
+
+    private mutating func rememberPortmapCall(flow: Int, call: RPC.Call, payload: UnsafeRawBufferPointer, at offset: Int) {
+        var cursor = XDRCursor(payload, at: offset)
+        let query: PortmapQuery
+        switch (call.version, call.procedure) {
+        case (2, 3):  // PMAPPROC_GETPORT(prog, vers, prot, port)
+            let program = cursor.u32()
+            _ = cursor.u32()
+            let transport = cursor.u32()
+            guard !cursor.failed, transport <= 255 else { return }
+            query = .getPort(program: program, ipProtocol: UInt8(transport))
+        case (3, 3), (4, 3), (4, 9):  // RPCBPROC_GETADDR / GETVERSADDR(rpcb)
+            let program = cursor.u32()
+            _ = cursor.u32()
+            guard let netid = cursor.string(maximum: 64) else { return }
+            query = .getAddress(program: program, ipProtocol: Self.ipProtocol(netid: netid))
+        case (_, 4):  // DUMP
+            query = .dump(version: call.version)
+        default:
+            return
+        }
+        if portmapQueries.count >= Self.maxQueries { portmapQueries.removeAll() }
+        portmapQueries[QueryKey(flow: flow, xid: call.xid)] = query
+    }
+
+    /// Learns the mappings a portmapper reply announces.
+    private mutating func learn(from query: PortmapQuery, payload: UnsafeRawBufferPointer, at offset: Int, server: IPAddress) {
+        var cursor = XDRCursor(payload, at: offset)
+        switch query {
+        case .getPort(let program, let ipProtocol):
+            let port = cursor.u32()
+            guard !cursor.failed else { return }
+            remember(program: program, address: server, ipProtocol: ipProtocol, port: port)
+        case .getAddress(let program, let ipProtocol):
+            guard let universal = cursor.string(maximum: 128),
+                let (address, port) = Self.parseUniversalAddress(universal)
+            else { return }
+            remember(program: program, address: Self.isWildcard(address) ? server : address, ipProtocol: ipProtocol, port: UInt32(port))
+        case .dump(let version):
+            // A list of entries, each preceded by a "value follows" word.
+            var entries = 0
+            while entries < 1024, cursor.u32() == 1, !cursor.failed {
+                entries += 1
+                let program = cursor.u32()
+                _ = cursor.u32()
+                if version == 2 {
+                    let transport = cursor.u32()
+                    let port = cursor.u32()
+                    guard !cursor.failed, transport <= 255 else { return }
+                    remember(program: program, address: server, ipProtocol: UInt8(transport), port: port)
+                } else {
+                    guard let netid = cursor.string(maximum: 64), let universal = cursor.string(maximum: 128),
+                        cursor.skipOpaque(maximum: 256) != nil
+                    else { return }
+                    if let (address, port) = Self.parseUniversalAddress(universal) {
+                        remember(
+                            program: program, address: Self.isWildcard(address) ? server : address,
+                            ipProtocol: Self.ipProtocol(netid: netid), port: UInt32(port))
+                    }
+                }
+            }
+        }
+    }
+
+    private mutating func remember(program: UInt32, address: IPAddress, ipProtocol: UInt8, port: UInt32) {
+        guard port > 0, port <= 65_535, ipProtocol == 6 || ipProtocol == 17,
+            let service = table.serviceIndex(rpcProgram: program)
+        else { return }
+        if learned.count >= Self.maxLearned { learned.removeAll() }
+        learned[LearnedEndpoint(Endpoint(address: address, port: UInt16(port)), ipProtocol)] = service
+    }
+
+    /// `tcp`, `tcp6` -> 6; `udp`, `udp6` -> 17; anything else 0 (never learned).
+    static func ipProtocol(netid: String) -> UInt8 {
+        if netid.hasPrefix("tcp") { return 6 }
+        if netid.hasPrefix("udp") { return 17 }
+        return 0
+    }
+
+    /// An RPC universal address (RFC 5665 §5.2.3.3): the address text, then `.p1.p2` with
+    /// the port's high and low bytes.
+    static func parseUniversalAddress(_ text: String) -> (IPAddress, UInt16)? {
+        guard let last = text.lastIndex(of: "."), let high = text[..<last].lastIndex(of: ".") else { return nil }
+        guard let p1 = UInt16(text[text.index(after: high)..<last]), let p2 = UInt16(text[text.index(after: last)...]),
+            p1 <= 255, p2 <= 255, let address = IPAddress(text[..<high])
+        else { return nil }
+        return (address, p1 << 8 | p2)
+    }
+
+    static func isWildcard(_ address: IPAddress) -> Bool {
+        address.isIPv4 ? address.ipv4Value == 0 : (address.high == 0 && address.low == 0)
     }
 
     /// Drops fragment state older than the timeout; if that is not enough, drops the older
@@ -202,4 +383,27 @@ struct FragmentKey: Hashable, Sendable {
 struct Owner: Sendable {
     var flow: Int
     var lastSeen: Timestamp
+}
+
+/// An address, port and transport a portmapper announced.
+struct LearnedEndpoint: Hashable, Sendable {
+    var endpoint: Endpoint
+    var ipProtocol: UInt8
+
+    init(_ endpoint: Endpoint, _ ipProtocol: UInt8) {
+        self.endpoint = endpoint
+        self.ipProtocol = ipProtocol
+    }
+}
+
+struct QueryKey: Hashable, Sendable {
+    var flow: Int
+    var xid: UInt32
+}
+
+/// What a portmapper call asked, so that its reply can be read.
+enum PortmapQuery: Sendable {
+    case getPort(program: UInt32, ipProtocol: UInt8)
+    case getAddress(program: UInt32, ipProtocol: UInt8)
+    case dump(version: UInt32)
 }

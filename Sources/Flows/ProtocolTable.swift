@@ -6,27 +6,63 @@ public enum Transport: UInt8, Sendable, Hashable, CustomStringConvertible {
     public var description: String { self == .tcp ? "tcp" : "udp" }
 }
 
-/// One row of the protocol table: a service, the storage protocol it belongs to, and where
-/// it listens.
+/// A payload signature a service can be recognised by on any port. Each checks several
+/// fields together, so that no flow becomes storage on one coincidental value.
+public enum Signature: String, Sendable, Hashable, CaseIterable {
+    /// An iSCSI Login request or response (RFC 7143 §11.12/11.13) whose text carries
+    /// `InitiatorName=`, `TargetName=` or `SessionType=`.
+    case iscsiLogin = "iscsi login"
+    /// The Ceph messenger v1 banner `ceph v027`.
+    case cephV1 = "ceph v027 banner"
+    /// The Ceph messenger v2 banner `ceph v2\n`.
+    case cephV2 = "ceph v2 banner"
+    /// A NetBIOS session message carrying an SMB2/3 header (`\xfeSMB`).
+    case smb2 = "smb2 header"
+    /// An NVMe/TCP ICReq or ICResp PDU (NVMe/TCP 1.0 §3.6.2.2).
+    case nvmeTCP = "nvme/tcp icreq"
+    /// An iSNSP header (RFC 4171 §5.1): version 1 and a known function id.
+    case isns = "isnsp header"
+}
+
+/// One row of the protocol table: a service, the storage protocol it belongs to, where it
+/// listens, and how it is recognised on other ports.
 public struct StorageService: Sendable, Hashable {
-    /// The service's own name: `nfs`, `portmapper`, `iscsi`, ...
+    /// The service's own name: `nfs`, `portmapper`, `mount`, `iscsi`, ...
     public var name: String
     /// The storage protocol the policy speaks of (`nfs` for NFS and its helpers such as
     /// the portmapper, `iscsi`, ...).
     public var protocolName: String
     public var transports: [Transport]
+    /// Well-known ports (a flow to one of them is storage by port).
     public var ports: [UInt16]
+    /// Port ranges, inclusive (Ceph OSDs).
+    public var portRanges: [ClosedRange<UInt16>]
+    /// ONC RPC programs that identify the service on any port.
+    public var rpcPrograms: [UInt32]
+    /// A payload signature that identifies the service on any port.
+    public var signature: Signature?
+    /// False for storage that never crosses an IP network libpcap can see (RDMA, Fibre
+    /// Channel): a policy that lists it cannot be vouched for by packet capture.
+    public var observable: Bool
 
-    public init(name: String, protocolName: String, transports: [Transport], ports: [UInt16]) {
+    public init(
+        name: String, protocolName: String, transports: [Transport], ports: [UInt16],
+        portRanges: [ClosedRange<UInt16>] = [], rpcPrograms: [UInt32] = [], signature: Signature? = nil,
+        observable: Bool = true
+    ) {
         self.name = name
         self.protocolName = protocolName
         self.transports = transports
         self.ports = ports
+        self.portRanges = portRanges
+        self.rpcPrograms = rpcPrograms
+        self.signature = signature
+        self.observable = observable
     }
 }
 
-/// Which storage services lanekeeper knows and the ports they use. The table is data: the
-/// policy narrows it (`storage_protocols`) and extends it (`ports`).
+/// Which storage services lanekeeper knows, the ports they use and how they are recognised.
+/// The table is data: the policy narrows it (`storage_protocols`) and extends it (`ports`).
 public struct ProtocolTable: Sendable {
     /// Every service, in a stable order; a service's index is its identity in flows.
     public private(set) var services: [StorageService]
@@ -35,19 +71,55 @@ public struct ProtocolTable: Sendable {
     /// once, so that the per-packet lookup is two array reads.
     private var tcpPorts: [UInt8]
     private var udpPorts: [UInt8]
+    /// RPC program -> service index.
+    private var programs: [UInt32: Int]
+    /// Signatures of the observable services, with their service index.
+    public private(set) var signatures: [(signature: Signature, service: Int)]
 
     public init(services: [StorageService]) {
         self.services = services
         self.tcpPorts = []
         self.udpPorts = []
+        self.programs = [:]
+        self.signatures = []
         rebuildIndex()
     }
 
-    /// What lanekeeper recognises by port today.
+    /// GlusterFS's ONC RPC programs (glusterfs `rpc/rpc-lib/src/protocol-common.h`).
+    public static let glusterPrograms: [UInt32] = [
+        14_398_633,  // GLUSTER_HNDSK_PROGRAM
+        34_123_456,  // GLUSTER_PMAP_PROGRAM
+        52_743_234,  // GLUSTER_CBK_PROGRAM
+        1_298_437,  // GLUSTER_FOP_PROGRAM
+        29_852_134,  // GLUSTER_AGGREGATOR_PROGRAM
+        1_238_433,  // GD_MGMT_PROGRAM
+        123_451_501,  // GLUSTER_DUMP_PROGRAM
+    ]
+
+    /// What lanekeeper recognises. The first row of each protocol is its primary service
+    /// (where the policy's extra `ports` go).
     public static let builtin = ProtocolTable(services: [
-        StorageService(name: "nfs", protocolName: "nfs", transports: [.tcp, .udp], ports: [2049]),
-        StorageService(name: "portmapper", protocolName: "nfs", transports: [.tcp, .udp], ports: [111]),
-        StorageService(name: "iscsi", protocolName: "iscsi", transports: [.tcp], ports: [3260]),
+        StorageService(name: "nfs", protocolName: "nfs", transports: [.tcp, .udp], ports: [2049], rpcPrograms: [100_003]),
+        StorageService(name: "portmapper", protocolName: "nfs", transports: [.tcp, .udp], ports: [111], rpcPrograms: [100_000]),
+        StorageService(name: "mount", protocolName: "nfs", transports: [.tcp, .udp], ports: [], rpcPrograms: [100_005]),
+        StorageService(name: "nlm", protocolName: "nfs", transports: [.tcp, .udp], ports: [], rpcPrograms: [100_021]),
+        StorageService(name: "nsm", protocolName: "nfs", transports: [.tcp, .udp], ports: [], rpcPrograms: [100_024]),
+        StorageService(name: "nfs_acl", protocolName: "nfs", transports: [.tcp, .udp], ports: [], rpcPrograms: [100_227]),
+        StorageService(name: "iscsi", protocolName: "iscsi", transports: [.tcp], ports: [3260], signature: .iscsiLogin),
+        StorageService(name: "ceph-mon", protocolName: "ceph", transports: [.tcp], ports: [6789], signature: .cephV1),
+        StorageService(name: "ceph-msgr2", protocolName: "ceph", transports: [.tcp], ports: [3300], signature: .cephV2),
+        StorageService(name: "ceph-osd", protocolName: "ceph", transports: [.tcp], ports: [], portRanges: [6800...7300]),
+        StorageService(name: "smb", protocolName: "smb", transports: [.tcp], ports: [445], signature: .smb2),
+        StorageService(name: "nvme-tcp", protocolName: "nvme-tcp", transports: [.tcp], ports: [4420], signature: .nvmeTCP),
+        StorageService(name: "isns", protocolName: "isns", transports: [.tcp, .udp], ports: [3205], signature: .isns),
+        // Bricks listen from 49152, inside the ephemeral port range, so they are recognised
+        // by their RPC programs, never by port.
+        StorageService(
+            name: "glusterd", protocolName: "glusterfs", transports: [.tcp], ports: [24007, 24008],
+            rpcPrograms: ProtocolTable.glusterPrograms),
+        StorageService(name: "iser", protocolName: "iser", transports: [], ports: [], observable: false),
+        StorageService(name: "nvme-rdma", protocolName: "nvme-rdma", transports: [], ports: [], observable: false),
+        StorageService(name: "fibre-channel", protocolName: "fc", transports: [], ports: [], observable: false),
     ])
 
     /// The storage protocol names (what `storage_protocols`, `ports` and `allow` name), in table order.
@@ -59,6 +131,16 @@ public struct ProtocolTable: Sendable {
         return seen
     }
 
+    /// The protocols whose traffic packet capture can see (the default for a policy).
+    public var observableProtocolNames: [String] {
+        protocolNames.filter { name in services.contains { $0.protocolName == name && $0.observable } }
+    }
+
+    /// The protocols in this table that packet capture cannot see.
+    public var unobservableProtocolNames: [String] {
+        protocolNames.filter { name in !services.contains { $0.protocolName == name && $0.observable } }
+    }
+
     /// The table restricted to the services of the named protocols.
     public func restricted(to protocolNames: [String]) -> ProtocolTable {
         ProtocolTable(services: services.filter { protocolNames.contains($0.protocolName) })
@@ -68,7 +150,9 @@ public struct ProtocolTable: Sendable {
     /// e.g. `nfs` itself rather than its portmapper). Returns false for an unknown protocol.
     @discardableResult
     public mutating func addPorts(_ ports: [UInt16], toProtocol protocolName: String) -> Bool {
-        guard let index = services.firstIndex(where: { $0.protocolName == protocolName }) else { return false }
+        guard let index = services.firstIndex(where: { $0.protocolName == protocolName && $0.observable }) else {
+            return false
+        }
         for port in ports where !services[index].ports.contains(port) {
             services[index].ports.append(port)
         }
@@ -88,17 +172,35 @@ public struct ProtocolTable: Sendable {
         return slot == 0 ? nil : Int(slot) - 1
     }
 
+    /// The service an ONC RPC program belongs to, if the table has it.
+    public func serviceIndex(rpcProgram: UInt32) -> Int? {
+        programs[rpcProgram]
+    }
+
+    /// The service a signature belongs to, if the table has it.
+    public func serviceIndex(signature: Signature) -> Int? {
+        signatures.first { $0.signature == signature }?.service
+    }
+
     private mutating func rebuildIndex() {
         var tcp = [UInt8](repeating: 0, count: 65_536)
         var udp = [UInt8](repeating: 0, count: 65_536)
-        // Earlier rows win when two services claim the same port.
-        for (index, service) in services.enumerated().reversed() where index < 255 {
-            for port in service.ports {
-                if service.transports.contains(.tcp) { tcp[Int(port)] = UInt8(index + 1) }
-                if service.transports.contains(.udp) { udp[Int(port)] = UInt8(index + 1) }
+        var programs: [UInt32: Int] = [:]
+        var signatures: [(Signature, Int)] = []
+        // Earlier rows win when two services claim the same port or program.
+        for (index, service) in services.enumerated().reversed() where index < 255 && service.observable {
+            var ports = service.ports.map(Int.init)
+            for range in service.portRanges { ports += Int(range.lowerBound)...Int(range.upperBound) }
+            for port in ports {
+                if service.transports.contains(.tcp) { tcp[port] = UInt8(index + 1) }
+                if service.transports.contains(.udp) { udp[port] = UInt8(index + 1) }
             }
+            for program in service.rpcPrograms { programs[program] = index }
+            if let signature = service.signature { signatures.insert((signature, index), at: 0) }
         }
         tcpPorts = tcp
         udpPorts = udp
+        self.programs = programs
+        self.signatures = signatures
     }
 }

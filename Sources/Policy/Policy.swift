@@ -83,7 +83,7 @@ public struct Policy: Sendable {
     /// The networks, in file order.
     public let networks: [NetworkSpec]
     /// The protocols that count as storage traffic, resolved: when the file does not say,
-    /// every protocol of `ProtocolTable.builtin`.
+    /// every protocol of `ProtocolTable.builtin` that packet capture can see.
     public let storageProtocols: [String]
     /// Extra ports per protocol, as the file's `ports` gives them.
     public let extraPorts: [String: [UInt16]]

@@ -32,7 +32,9 @@ struct PolicyReader: YAMLFieldReading {
         // Everything in file order would be nicer, but `ports` and `allow` are checked
         // against `storage_protocols`, so that comes first.
         let known = ProtocolTable.builtin.protocolNames
-        var protocols = known
+        // By default every protocol packet capture can see; RDMA and Fibre Channel storage
+        // only when the policy names them (and then the report says it cannot be vouched for).
+        var protocols = ProtocolTable.builtin.observableProtocolNames
         if let entry = top["storage_protocols"] {
             protocols = try storageProtocols(entry.value, known: known)
         }
@@ -176,8 +178,8 @@ struct PolicyReader: YAMLFieldReading {
         let key = "storage_protocols"
         let elements = try list(node, key: key, of: "protocol names")
         guard !elements.isEmpty else {
-            throw fail(node, key, "the list is empty; leave storage_protocols out to check every known protocol ("
-                + known.joined(separator: ", ") + ")")
+            throw fail(node, key, "the list is empty; leave storage_protocols out to check every protocol "
+                + "packet capture can see (" + ProtocolTable.builtin.observableProtocolNames.joined(separator: ", ") + ")")
         }
         var names: [String] = []
         for (index, element) in elements.enumerated() {
@@ -200,6 +202,9 @@ struct PolicyReader: YAMLFieldReading {
         for item in map.entries {
             guard protocols.contains(item.name) else {
                 throw fail(item.keyNode, item.path, Self.notChecked(item.name, protocols))
+            }
+            guard !ProtocolTable.builtin.unobservableProtocolNames.contains(item.name) else {
+                throw fail(item.keyNode, item.path, "\(item.name) does not run over IP ports that packet capture can see")
             }
             var ports: [UInt16] = []
             for (index, element) in try list(item.value, key: item.path, of: "port numbers").enumerated() {

@@ -24,6 +24,7 @@ public enum JSONReport {
             ("interfaces", .array(result.interfaces.map(interface))),
             ("violations", .array(result.violations.map(violation))),
             ("allowed", .array(result.allowed.map(violation))),
+            ("unobservable_protocols", .array(result.unobservableProtocols.map(JSONValue.string))),
             ("totals", totals(result.totals)),
             ("captures", .array(result.sources.map(source))),
         ]
@@ -64,6 +65,7 @@ public enum JSONReport {
             ("network", .string(record.network)),
             ("protocol", .string(record.protocolName)),
             ("service", .string(record.service)),
+            ("recognized_by", .string(record.recognition)),
             ("transport", .string(record.transport)),
             ("vlan", record.vlan.map { .int(Int($0)) } ?? .null),
             ("client", .string(record.client.description)),

@@ -61,7 +61,7 @@ public enum TextReport {
             out += "  \(number + 1). \(record.protocolName)\(service) over \(record.transport) on \(record.interface)"
                 + " [\(record.network)\(vlan)]: \(record.client) -> \(record.server)\n"
             out += "     \(record.packets) packets, \(Checker.formatBytes(record.bytes)), "
-                + "\(record.firstSeen.rfc3339) to \(record.lastSeen.rfc3339)\n"
+                + "\(record.firstSeen.rfc3339) to \(record.lastSeen.rfc3339); recognised by \(record.recognition)\n"
         }
         return out
     }

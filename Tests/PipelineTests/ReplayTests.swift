@@ -110,6 +110,8 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
         #expect(violations[0]["protocol"] as? String == "iscsi")
         #expect(violations[0]["vlan"] is NSNull)
         #expect(violations[0]["server"] as? String == "198.51.100.20:3260")
+        #expect(violations[0]["recognized_by"] as? String == "port 3260")
+        #expect(object["unobservable_protocols"] as? [String] == [])
         #expect((violations[0]["first_seen"] as? String)?.hasSuffix("Z") == true)
     }
 
@@ -199,6 +201,15 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
         #expect(result.verdict == .pass)
         #expect(result.allowed.count == 1)
         #expect(result.violations.isEmpty)
+    }
+
+    @Test func protocolsPacketCaptureCannotSeeAreNeverSilentlyPassed() throws {
+        let dir = TemporaryDirectory()
+        try Fixtures.writePcapng(dir.file("c.pcapng"), noise + nfsOnStorage)
+        let result = try replay(Fixtures.policy("storage_protocols: [nfs, iser]"), [dir.file("c.pcapng")]).result
+        #expect(result.verdict == .inconclusive)
+        #expect(result.unobservableProtocols == ["iser"])
+        #expect(result.reasons.contains { $0.contains("iser") && $0.contains("cannot vouch") })
     }
 
     @Test func noStorageAnywhereIsInconclusive() throws {

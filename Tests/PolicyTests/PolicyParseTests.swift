@@ -67,11 +67,11 @@ func prefix(_ text: String) -> IPPrefix { IPPrefix(text)! }
             """, path: "p.yaml")
         #expect(policy.networks == [NetworkSpec(name: "management", interfaces: ["eth0"])])
         #expect(policy.storage == nil)
-        #expect(policy.storageProtocols == ProtocolTable.builtin.protocolNames)
-        #expect(policy.storageProtocols == ["nfs", "iscsi"])
+        #expect(policy.storageProtocols == ProtocolTable.builtin.observableProtocolNames)
+        #expect(policy.storageProtocols == ["nfs", "iscsi", "ceph", "smb", "nvme-tcp", "isns", "glusterfs"])
         #expect(policy.extraPorts.isEmpty)
         #expect(policy.allow.isEmpty)
-        #expect(policy.protocolTable.services == ProtocolTable.builtin.services)
+        #expect(policy.protocolTable.services == ProtocolTable.builtin.services.filter(\.observable))
     }
 
     @Test func networkForAddressPrefersTheLongestPrefix() throws {

@@ -1,0 +1,267 @@
+/// How a flow was recognised as storage, from a guess to a certainty. Reports show it so a
+/// user can tell a port match from a decoded protocol.
+public enum Recognition: Sendable, Hashable, CustomStringConvertible {
+    /// One end is on a well-known (or policy-given) port of the service.
+    case port(UInt16)
+    /// A portmapper/rpcbind reply in the capture said the service listens on this port.
+    case portmapperMapping(port: UInt16)
+    /// A payload signature of the service (banner, header layout).
+    case signature(Signature)
+    /// An ONC RPC call to one of the service's programs (RPC version, message type,
+    /// program, version, procedure and credentials all valid).
+    case rpcCall(program: UInt32, version: UInt32)
+
+    /// Higher is more certain; a flow keeps its most certain recognition.
+    var strength: Int {
+        switch self {
+        case .port: 1
+        case .portmapperMapping: 2
+        case .signature: 3
+        case .rpcCall: 4
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .port(let port): "port \(port)"
+        case .portmapperMapping(let port): "portmapper mapping to port \(port)"
+        case .signature(let signature): signature.rawValue
+        case .rpcCall(let program, let version): "rpc program \(program) v\(version)"
+        }
+    }
+}
+
+/// Reads big-endian XDR words from untrusted bytes. Once a read runs past the end the cursor
+/// is poisoned: every later read returns 0 and `failed` stays set (Zeek's XDR style), so a
+/// parser checks once, at the end, instead of after every field.
+struct XDRCursor {
+    let bytes: UnsafeRawBufferPointer
+    private(set) var offset: Int
+    private(set) var failed = false
+
+    init(_ bytes: UnsafeRawBufferPointer, at offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = offset
+        self.failed = offset < 0 || offset > bytes.count
+    }
+
+    var remaining: Int { failed ? 0 : bytes.count - offset }
+
+    mutating func u32() -> UInt32 {
+        guard !failed, bytes.count - offset >= 4 else {
+            failed = true
+            return 0
+        }
+        // In bounds: offset + 4 <= count was checked just above.
+        let value = UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16
+            | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3])
+        offset += 4
+        return value
+    }
+
+    /// Skips variable-length opaque data (a length word, then the bytes padded to 4).
+    /// - Returns: the unpadded length, or nil when it exceeds `maximum` (the cursor fails).
+    @discardableResult
+    mutating func skipOpaque(maximum: Int) -> Int? {
+        let length = Int(u32())
+        guard !failed, length <= maximum else {
+            failed = true
+            return nil
+        }
+        let padded = (length + 3) & ~3
+        guard padded <= bytes.count - offset else {
+            failed = true
+            return nil
+        }
+        offset += padded
+        return length
+    }
+
+    /// Reads an XDR string of at most `maximum` bytes (ASCII expected; others are replaced).
+    mutating func string(maximum: Int) -> String? {
+        let start = offset + 4
+        guard let length = skipOpaque(maximum: maximum) else { return nil }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)]), as: UTF8.self)
+    }
+}
+
+/// ONC RPC (RFC 5531) message recognition. A call is accepted only when the RPC version, the
+/// message type, the program, its version and procedure, and the credential and verifier
+/// flavours and lengths are all plausible together, as Wireshark and nDPI do.
+enum RPC {
+    static let portmapper: UInt32 = 100_000
+
+    struct Call {
+        var xid: UInt32
+        var program: UInt32
+        var version: UInt32
+        var procedure: UInt32
+        /// Offset of the procedure's arguments, when the credentials and verifier were complete.
+        var argumentsOffset: Int?
+    }
+
+    struct Reply {
+        var xid: UInt32
+        /// Offset of the result, for an accepted, successful reply whose verifier was complete.
+        var resultOffset: Int?
+    }
+
+    enum Message {
+        case call(Call)
+        case reply(Reply)
+    }
+
+    /// Parses the start of `payload` as an RPC message: over TCP behind a record mark
+    /// (RFC 5531 §11), over UDP bare.
+    static func parse(_ payload: UnsafeRawBufferPointer, recordMarked: Bool) -> Message? {
+        var cursor = XDRCursor(payload)
+        if recordMarked {
+            let mark = cursor.u32()
+            let length = mark & 0x7fff_ffff
+            guard !cursor.failed, length >= 24, length <= 1 << 26 else { return nil }
+        }
+        let xid = cursor.u32()
+        let type = cursor.u32()
+        guard !cursor.failed else { return nil }
+        switch type {
+        case 0:
+            let rpcVersion = cursor.u32()
+            let program = cursor.u32()
+            let version = cursor.u32()
+            let procedure = cursor.u32()
+            guard !cursor.failed, rpcVersion == 2, plausible(program: program, version: version, procedure: procedure)
+            else { return nil }
+            // Credentials must be present and sane; the verifier may be cut by the snaplen.
+            guard skipAuth(&cursor, needComplete: true) else { return nil }
+            let verifierOK = skipAuth(&cursor, needComplete: false)
+            return .call(Call(
+                xid: xid, program: program, version: version, procedure: procedure,
+                argumentsOffset: verifierOK && !cursor.failed ? cursor.offset : nil))
+        case 1:
+            let replyStatus = cursor.u32()
+            guard !cursor.failed, replyStatus <= 1 else { return nil }
+            guard replyStatus == 0, skipAuth(&cursor, needComplete: true) else {
+                return .reply(Reply(xid: xid, resultOffset: nil))
+            }
+            let acceptStatus = cursor.u32()
+            guard !cursor.failed, acceptStatus <= 5 else { return nil }
+            return .reply(Reply(xid: xid, resultOffset: acceptStatus == 0 ? cursor.offset : nil))
+        default:
+            return nil
+        }
+    }
+
+    /// Skips an opaque_auth (flavour + body of at most 400 bytes, RFC 5531 §8.2).
+    private static func skipAuth(_ cursor: inout XDRCursor, needComplete: Bool) -> Bool {
+        let flavor = cursor.u32()
+        guard !cursor.failed else { return !needComplete }
+        // AUTH_NONE, AUTH_SYS, AUTH_SHORT, AUTH_DH, RPCSEC_GSS, AUTH_TLS.
+        guard [0, 1, 2, 3, 6, 7].contains(flavor) else { return false }
+        let before = cursor.remaining
+        if cursor.skipOpaque(maximum: 400) == nil {
+            // Too long is wrong; cut short is acceptable only when the caller allows it.
+            return !needComplete && before < 4 + 400 + 3
+        }
+        return true
+    }
+
+    /// Programs lanekeeper knows, with the versions and procedures each defines.
+    static func plausible(program: UInt32, version: UInt32, procedure: UInt32) -> Bool {
+        switch program {
+        case 100_000:  // portmapper / rpcbind
+            switch version {
+            case 2: return procedure <= 5
+            case 3: return procedure <= 8
+            case 4: return procedure <= 12
+            default: return false
+            }
+        case 100_003:  // NFS
+            switch version {
+            case 2: return procedure <= 17
+            case 3: return procedure <= 21
+            case 4: return procedure <= 1
+            default: return false
+            }
+        case 100_005: return (1...3).contains(version) && procedure <= 7  // MOUNT
+        case 100_021: return (1...4).contains(version) && procedure <= 23  // NLM
+        case 100_024: return version == 1 && procedure <= 6  // NSM
+        case 100_227: return (2...3).contains(version) && procedure <= 4  // NFS ACL
+        default:
+            return ProtocolTable.glusterPrograms.contains(program) && (1...500).contains(version) && procedure <= 100
+        }
+    }
+}
+
+/// Payload signatures, each checking several fields together.
+enum Signatures {
+    static func matches(_ signature: Signature, _ p: UnsafeRawBufferPointer) -> Bool {
+        switch signature {
+        case .iscsiLogin: return iscsiLogin(p)
+        case .cephV1: return hasPrefix(p, cephV1Banner)
+        case .cephV2: return hasPrefix(p, cephV2Banner)
+        case .smb2:
+            // NetBIOS session message (type 0, 24-bit length >= 64), then the SMB2 header:
+            // protocol id \xfeSMB and StructureSize 64 (RFC 1002; MS-SMB2 §2.2.1).
+            guard p.count >= 10, p[0] == 0 else { return false }
+            let length = Int(p[1]) << 16 | Int(p[2]) << 8 | Int(p[3])
+            return length >= 64 && p[4] == 0xfe && p[5] == 0x53 && p[6] == 0x4d && p[7] == 0x42
+                && p[8] == 64 && p[9] == 0
+        case .nvmeTCP:
+            // ICReq (type 0) or ICResp (type 1): flags 0, HLEN 128, PDO 0, PLEN 128, PFV 0.
+            guard p.count >= 10 else { return false }
+            return p[0] <= 1 && p[1] == 0 && p[2] == 128 && p[3] == 0
+                && p[4] == 128 && p[5] == 0 && p[6] == 0 && p[7] == 0 && p[8] == 0 && p[9] == 0
+        case .isns:
+            // iSNSP version 1, a known function id (request or response), a PDU length that
+            // is a multiple of 4 (RFC 4171 §5.1, §6.1).
+            guard p.count >= 12, p[0] == 0, p[1] == 1 else { return false }
+            let function = UInt16(p[2]) << 8 | UInt16(p[3])
+            let length = Int(p[4]) << 8 | Int(p[5])
+            return ((1...0x13).contains(function) || (0x8001...0x8013).contains(function)) && length % 4 == 0
+        }
+    }
+
+    static let cephV1Banner = Array("ceph v027".utf8)
+    static let cephV2Banner = Array("ceph v2\n".utf8)
+
+    private static func hasPrefix(_ p: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
+        guard p.count >= prefix.count else { return false }
+        for (index, byte) in prefix.enumerated() where p[index] != byte { return false }
+        return true
+    }
+
+    static let iscsiKeys: [[UInt8]] = ["InitiatorName=", "TargetName=", "SessionType="].map { Array($0.utf8) }
+
+    /// An iSCSI Login request (opcode 0x03) or response (0x23): the Basic Header Segment's
+    /// reserved bits clear, version fields 0, stages valid, a text data segment, and the
+    /// text carrying one of the login keys (RFC 7143 §11.12, §11.13).
+    static func iscsiLogin(_ p: UnsafeRawBufferPointer) -> Bool {
+        guard p.count > 48 else { return false }
+        let opcode = p[0] & 0x3f
+        guard opcode == 0x03 || opcode == 0x23, p[0] & 0x80 == 0 else { return false }
+        let flags = p[1]
+        let currentStage = (flags >> 2) & 0x03
+        let nextStage = flags & 0x03
+        guard flags & 0x30 == 0, currentStage != 2, nextStage != 2, p[2] == 0, p[3] == 0 else { return false }
+        let dataLength = Int(p[5]) << 16 | Int(p[6]) << 8 | Int(p[7])
+        let dataStart = 48 + Int(p[4]) * 4
+        guard dataLength > 0, dataStart < p.count else { return false }
+        let end = min(p.count, dataStart + dataLength)
+        // Keys start the data segment or follow a NUL separator.
+        var index = dataStart
+        while index < end {
+            if index == dataStart || p[index - 1] == 0 {
+                for key in iscsiKeys where end - index >= key.count {
+                    var match = true
+                    for (k, byte) in key.enumerated() where p[index + k] != byte {
+                        match = false
+                        break
+                    }
+                    if match { return true }
+                }
+            }
+            index += 1
+        }
+        return false
+    }
+}

@@ -1,0 +1,281 @@
+import Decode
+import Flows
+import Frames
+import Testing
+
+/// XDR words, big-endian.
+func xdr(_ words: [UInt32]) -> [UInt8] {
+    words.flatMap { [UInt8($0 >> 24), UInt8(($0 >> 16) & 0xff), UInt8(($0 >> 8) & 0xff), UInt8($0 & 0xff)] }
+}
+
+/// An XDR string: length, bytes, padding.
+func xdrString(_ text: String) -> [UInt8] {
+    let bytes = Array(text.utf8)
+    return xdr([UInt32(bytes.count)]) + bytes + [UInt8](repeating: 0, count: (4 - bytes.count % 4) % 4)
+}
+
+/// An ONC RPC call with AUTH_SYS credentials and an AUTH_NONE verifier.
+func rpcCall(xid: UInt32, program: UInt32, version: UInt32, procedure: UInt32, arguments: [UInt8] = [],
+             rpcVersion: UInt32 = 2, tcp: Bool) -> [UInt8] {
+    let credentials = xdr([1, 20]) + xdr([0x1234, 0]) + xdr([0, 0, 0])  // stamp, empty machine name, uid, gid, no gids
+    let body = xdr([xid, 0, rpcVersion, program, version, procedure]) + credentials + xdr([0, 0]) + arguments
+    return tcp ? xdr([0x8000_0000 | UInt32(body.count)]) + body : body
+}
+
+/// An accepted, successful ONC RPC reply.
+func rpcReply(xid: UInt32, result: [UInt8], tcp: Bool) -> [UInt8] {
+    let body = xdr([xid, 1, 0, 0, 0, 0]) + result
+    return tcp ? xdr([0x8000_0000 | UInt32(body.count)]) + body : body
+}
+
+/// Feeds one packet with a payload into the tracker.
+@discardableResult
+func feed(_ tracker: inout FlowTracker, _ ipProtocol: UInt8, _ source: String, _ sourcePort: UInt16, _ destination: String,
+          _ destinationPort: UInt16, payload: [UInt8], at seconds: Int64 = 1) -> Int? {
+    let p = packet(ipProtocol, source, sourcePort, destination, destinationPort)
+    return payload.withUnsafeBytes { bytes in
+        tracker.observe(p, payload: bytes, segment: 0, wireLength: 66 + payload.count, at: at(seconds))
+    }
+}
+
+func serviceName(_ tracker: FlowTracker, _ flow: Int?) -> String? {
+    guard let flow, let service = tracker.flows[flow].service else { return nil }
+    return tracker.table.services[service].name
+}
+
+@Suite struct RPCRecognitionTests {
+    @Test func nfsOnANonStandardTCPPortIsRecognisedByItsCall() {
+        var tracker = FlowTracker(table: .builtin)
+        // The handshake comes first; the flow is not storage yet.
+        let handshake = tracker.observe(packet(6, "198.51.100.10", 800, "198.51.100.20", 12049, flags: 0x02),
+                                        segment: 0, wireLength: 74, at: at(1))
+        #expect(serviceName(tracker, handshake) == nil)
+        let getattr = rpcCall(xid: 7, program: 100_003, version: 3, procedure: 1, arguments: xdrString("fh"), tcp: true)
+        let flow = feed(&tracker, 6, "198.51.100.10", 800, "198.51.100.20", 12049, payload: getattr)
+        #expect(flow == handshake)
+        #expect(serviceName(tracker, flow) == "nfs")
+        #expect(tracker.flows[0].recognition == .rpcCall(program: 100_003, version: 3))
+        #expect(tracker.flows[0].server.port == 12049)
+        // Every packet of the flow counts, the handshake included.
+        #expect(tracker.flows[0].packets == 2)
+    }
+
+    @Test func aPortMatchIsUpgradedToTheCallThatConfirmsIt() {
+        var tracker = FlowTracker(table: .builtin)
+        feed(&tracker, 6, "203.0.113.10", 801, "203.0.113.20", 2049, payload: [])
+        #expect(tracker.flows[0].recognition == .port(2049))
+        feed(&tracker, 6, "203.0.113.10", 801, "203.0.113.20", 2049,
+             payload: rpcCall(xid: 1, program: 100_003, version: 4, procedure: 1, tcp: true))
+        #expect(tracker.flows[0].recognition == .rpcCall(program: 100_003, version: 4))
+    }
+
+    @Test func mountOverUDPWithNoPortmapperIsStorage() {
+        var tracker = FlowTracker(table: .builtin)
+        let mnt = rpcCall(xid: 9, program: 100_005, version: 3, procedure: 1, arguments: xdrString("/export"), tcp: false)
+        let flow = feed(&tracker, 17, "198.51.100.10", 901, "198.51.100.20", 20048, payload: mnt)
+        #expect(serviceName(tracker, flow) == "mount")
+        #expect(tracker.table.services[tracker.flows[0].service!].protocolName == "nfs")
+    }
+
+    @Test func aReplySeenFirstIsCorrectedByTheCall() {
+        var tracker = FlowTracker(table: .builtin)
+        // The capture starts with a reply from the server's high port to the client's low port.
+        feed(&tracker, 6, "198.51.100.20", 40_000, "198.51.100.10", 700, payload: [1, 2, 3, 4])
+        feed(&tracker, 6, "198.51.100.10", 700, "198.51.100.20", 40_000,
+             payload: rpcCall(xid: 3, program: 100_021, version: 4, procedure: 2, tcp: true))
+        #expect(serviceName(tracker, 0) == "nlm")
+        #expect(tracker.flows[0].server.port == 40_000)
+        #expect(tracker.flows[0].client.port == 700)
+    }
+
+    @Test func portmapperGetportRepliesTeachPorts() {
+        var tracker = FlowTracker(table: .builtin)
+        let call = rpcCall(xid: 42, program: 100_000, version: 2, procedure: 3,
+                           arguments: xdr([100_005, 3, 6, 0]), tcp: false)
+        feed(&tracker, 17, "198.51.100.10", 1000, "198.51.100.20", 111, payload: call)
+        feed(&tracker, 17, "198.51.100.20", 111, "198.51.100.10", 1000, payload: rpcReply(xid: 42, result: xdr([20048]), tcp: false))
+        // A later TCP connection to that port is storage before any call on it.
+        let flow = tracker.observe(packet(6, "198.51.100.10", 1001, "198.51.100.20", 20048, flags: 0x02),
+                                   segment: 0, wireLength: 74, at: at(2))
+        #expect(serviceName(tracker, flow) == "mount")
+        #expect(tracker.flows[flow!].recognition == .portmapperMapping(port: 20048))
+        // Only that transport, address and port were learned.
+        let other = tracker.observe(packet(17, "198.51.100.10", 1002, "198.51.100.20", 20048),
+                                    segment: 0, wireLength: 74, at: at(2))
+        #expect(serviceName(tracker, other) == nil)
+    }
+
+    @Test func rpcbindGetaddrAndDumpRepliesTeachPorts() {
+        var tracker = FlowTracker(table: .builtin)
+        let getaddr = rpcCall(xid: 5, program: 100_000, version: 4, procedure: 3,
+                              arguments: xdr([100_021, 4]) + xdrString("tcp6") + xdrString("") + xdrString(""), tcp: true)
+        feed(&tracker, 6, "2001:db8:0:198::10", 1000, "2001:db8:0:198::20", 111, payload: getaddr)
+        // 2001:db8:0:198::20 port 0x9c41 = 40001
+        feed(&tracker, 6, "2001:db8:0:198::20", 111, "2001:db8:0:198::10", 1000,
+             payload: rpcReply(xid: 5, result: xdrString("2001:db8:0:198::20.156.65"), tcp: true))
+        let nlm = tracker.observe(packet(6, "2001:db8:0:198::10", 1003, "2001:db8:0:198::20", 40001, flags: 0x02),
+                                  segment: 0, wireLength: 94, at: at(2))
+        #expect(serviceName(tracker, nlm) == "nlm")
+
+        let dump = rpcCall(xid: 6, program: 100_000, version: 2, procedure: 4, tcp: true)
+        feed(&tracker, 6, "198.51.100.10", 1004, "198.51.100.20", 111, payload: dump)
+        let list = xdr([1, 100_000, 2, 6, 111]) + xdr([1, 100_024, 1, 17, 33333]) + xdr([1, 100_005, 3, 6, 20048]) + xdr([0])
+        feed(&tracker, 6, "198.51.100.20", 111, "198.51.100.10", 1004, payload: rpcReply(xid: 6, result: list, tcp: true))
+        let nsm = tracker.observe(packet(17, "198.51.100.10", 1005, "198.51.100.20", 33333), segment: 0, wireLength: 80, at: at(3))
+        #expect(serviceName(tracker, nsm) == "nsm")
+    }
+
+    @Test func aReplyToAnUnknownXidTeachesNothing() {
+        var tracker = FlowTracker(table: .builtin)
+        feed(&tracker, 17, "198.51.100.20", 111, "198.51.100.10", 1000, payload: rpcReply(xid: 99, result: xdr([20048]), tcp: false))
+        let flow = tracker.observe(packet(6, "198.51.100.10", 1001, "198.51.100.20", 20048, flags: 0x02),
+                                   segment: 0, wireLength: 74, at: at(2))
+        #expect(serviceName(tracker, flow) == nil)
+    }
+
+    @Test func oneCoincidentalValueIsNotEnough() {
+        // Each variant keeps the program number 100003 but breaks one other field.
+        let variants: [[UInt8]] = [
+            rpcCall(xid: 1, program: 100_003, version: 3, procedure: 1, rpcVersion: 3, tcp: true),  // RPC version
+            rpcCall(xid: 1, program: 100_003, version: 7, procedure: 1, tcp: true),  // NFS version
+            rpcCall(xid: 1, program: 100_003, version: 3, procedure: 99, tcp: true),  // procedure
+            xdr([0x8000_0040, 1, 2, 2, 100_003, 3, 1, 1, 20]),  // message type 2
+            xdr([0x8000_0040, 1, 0, 2, 100_003, 3, 1, 9, 20]),  // credential flavour 9
+            xdr([0x8000_0040, 1, 0, 2, 100_003, 3, 1, 1, 4000]),  // credential length 4000
+            xdr([0x0000_0004, 1, 0, 2, 100_003, 3, 1, 1, 20]),  // record mark too short
+            xdr([100_003, 100_003, 100_003, 100_003, 100_003, 100_003, 100_003, 100_003]),
+        ]
+        for payload in variants {
+            var tracker = FlowTracker(table: .builtin)
+            let flow = feed(&tracker, 6, "198.51.100.10", 40_000, "198.51.100.20", 50_000, payload: payload)
+            #expect(serviceName(tracker, flow) == nil, "\(payload)")
+        }
+    }
+
+    @Test func everyPrefixOfACallIsSafeAndOnlyTheCompleteHeaderCounts() {
+        let call = rpcCall(xid: 1, program: 100_005, version: 3, procedure: 1, arguments: xdrString("/export"), tcp: true)
+        for length in 0...call.count {
+            var tracker = FlowTracker(table: .builtin)
+            let flow = feed(&tracker, 6, "198.51.100.10", 40_000, "198.51.100.20", 50_000, payload: Array(call.prefix(length)))
+            // Record mark + 6 words + credentials (8 + 20 bytes) is the least that is enough.
+            let enough = length >= 4 + 24 + 28
+            #expect((serviceName(tracker, flow) == "mount") == enough, "prefix \(length)")
+        }
+    }
+}
+
+@Suite struct SignatureRecognitionTests {
+    static func iscsiLogin(request: Bool, text: String) -> [UInt8] {
+        var bhs = [UInt8](repeating: 0, count: 48)
+        bhs[0] = request ? 0x43 : 0x23  // immediate Login request / Login response
+        bhs[1] = 0x87  // T, CSG 1 (operational), NSG 3 (full feature)
+        let data = Array(text.utf8)
+        bhs[5] = UInt8(data.count >> 16)
+        bhs[6] = UInt8((data.count >> 8) & 0xff)
+        bhs[7] = UInt8(data.count & 0xff)
+        return bhs + data + [UInt8](repeating: 0, count: (4 - data.count % 4) % 4)
+    }
+
+    @Test func iscsiLoginOnAnyPortIsISCSI() {
+        var tracker = FlowTracker(table: .builtin)
+        let login = Self.iscsiLogin(request: true, text: "InitiatorName=iqn.2026-11.org.example:host\0SessionType=Normal\0")
+        let flow = feed(&tracker, 6, "198.51.100.10", 40_000, "198.51.100.20", 13260, payload: login)
+        #expect(serviceName(tracker, flow) == "iscsi")
+        #expect(tracker.flows[0].recognition == .signature(.iscsiLogin))
+        #expect(tracker.flows[0].server.port == 13260)
+
+        var reply = FlowTracker(table: .builtin)
+        let response = Self.iscsiLogin(request: false, text: "TargetName=iqn.2026-11.org.example:lab\0")
+        feed(&reply, 6, "198.51.100.20", 13260, "198.51.100.10", 40_001, payload: response)
+        #expect(serviceName(reply, 0) == "iscsi")
+        #expect(reply.flows[0].server.port == 13260)
+    }
+
+    @Test func anISCSIHeaderWithoutLoginTextIsNotEnough() {
+        var tracker = FlowTracker(table: .builtin)
+        let login = Self.iscsiLogin(request: true, text: "HeaderDigest=None\0")
+        feed(&tracker, 6, "198.51.100.10", 40_000, "198.51.100.20", 13260, payload: login)
+        #expect(serviceName(tracker, 0) == nil)
+    }
+
+    @Test func bannersAndHeadersOfOtherStorageProtocols() {
+        let cases: [(payload: [UInt8], port: UInt16, service: String)] = [
+            (Array("ceph v027".utf8) + [UInt8](repeating: 0, count: 20), 16789, "ceph-mon"),
+            (Array("ceph v2\n".utf8) + [0x10, 0], 13300, "ceph-msgr2"),
+            ([0, 0, 0, 100, 0xfe, 0x53, 0x4d, 0x42, 64, 0] + [UInt8](repeating: 0, count: 60), 10445, "smb"),
+            ([0, 0, 128, 0, 128, 0, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 118), 14420, "nvme-tcp"),
+            (xdr([0x0001_0001, 0x0010_0000, 1]), 13205, "isns"),
+            (rpcCall(xid: 2, program: 1_298_437, version: 400, procedure: 27, tcp: true), 49153, "glusterd"),
+        ]
+        for item in cases {
+            var tracker = FlowTracker(table: .builtin)
+            let flow = feed(&tracker, 6, "198.51.100.10", 40_000, "198.51.100.20", item.port, payload: item.payload)
+            #expect(serviceName(tracker, flow) == item.service, "\(item.service)")
+        }
+    }
+
+    @Test func disabledProtocolsAreNotRecognised() {
+        var tracker = FlowTracker(table: ProtocolTable.builtin.restricted(to: ["nfs"]))
+        let login = Self.iscsiLogin(request: true, text: "InitiatorName=iqn.2026-11.org.example:host\0")
+        feed(&tracker, 6, "198.51.100.10", 40_000, "198.51.100.20", 3260, payload: login)
+        #expect(tracker.flows[0].service == nil)
+    }
+}
+
+@Suite struct NoiseIsNotStorageTests {
+    @Test func ordinaryProtocolsNeverClassifyAsStorage() {
+        let noise: [(UInt8, UInt16, [UInt8])] = [
+            (6, 22, Array("SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n".utf8)),
+            (6, 443, [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03] + [UInt8](repeating: 0x5a, count: 64)),
+            (6, 8250, [0x16, 0x03, 0x03, 0x00, 0x7a, 0x02] + [UInt8](repeating: 0x11, count: 40)),
+            (6, 8080, Array("GET /client/api?command=listHosts HTTP/1.1\r\nHost: 198.51.100.1\r\n\r\n".utf8)),
+            (17, 53, [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 7] + Array("example".utf8) + [3] + Array("com".utf8) + [0, 0, 1, 0, 1]),
+            (17, 123, [0x23] + [UInt8](repeating: 0, count: 47)),
+        ]
+        for (ipProtocol, port, payload) in noise {
+            var tracker = FlowTracker(table: .builtin)
+            for _ in 0..<20 {
+                feed(&tracker, ipProtocol, "198.51.100.10", 40_000, "198.51.100.1", port, payload: payload)
+                feed(&tracker, ipProtocol, "198.51.100.1", port, "198.51.100.10", 40_000, payload: payload)
+            }
+            #expect(tracker.flows.allSatisfy { $0.service == nil }, "port \(port)")
+        }
+    }
+
+    @Test func randomPayloadsOnRandomPortsAreNotStorage() {
+        var generator = SplitMix64(seed: 0x1a2e_5ee9)
+        var tracker = FlowTracker(table: .builtin)
+        let table = ProtocolTable.builtin
+        var fed = 0
+        for round in 0..<100_000 {
+            let ipProtocol: UInt8 = round % 2 == 0 ? 6 : 17
+            let sourcePort = UInt16(truncatingIfNeeded: 32768 + generator.next() % 28000)
+            var destinationPort = UInt16(truncatingIfNeeded: 1024 + generator.next() % 30000)
+            if table.serviceIndex(ipProtocol: ipProtocol, port: destinationPort) != nil { destinationPort = 1023 }
+            let length = Int(generator.next() % 200)
+            var payload = (0..<length).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+            // Half of them start with a plausible record mark and RPC call words, but random after.
+            if round % 4 == 1 && length >= 16 {
+                payload.replaceSubrange(0..<12, with: xdr([0x8000_0000 | UInt32(length - 4), 77, 0]))
+            }
+            feed(&tracker, ipProtocol, "198.51.100.10", sourcePort, "198.51.100.1", destinationPort, payload: payload)
+            fed += 1
+        }
+        #expect(fed == 100_000)
+        let storage = tracker.flows.filter { $0.service != nil }
+        #expect(storage.isEmpty, "\(storage.count) random flows classified as storage: \(storage.prefix(3).map(\.recognition))")
+    }
+}
+
+/// A small deterministic generator (SplitMix64) so random tests repeat exactly.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
