@@ -28,6 +28,9 @@ public struct FlowTracker: Sendable {
     /// Portmapper calls waiting for their reply, by flow and xid (bounded).
     private var portmapQueries: [QueryKey: PortmapQuery] = [:]
 
+    /// The portmapper's row, whose flows are read for the mappings they announce.
+    private let portmapperService: Int?
+
     /// Payload-bearing packets inspected per flow before giving up on recognising it.
     public static let inspectionBudget: UInt8 = 16
     static let maxLearned = 65_536
@@ -40,6 +43,7 @@ public struct FlowTracker: Sendable {
     ///     (Linux keeps fragments 30 s).
     public init(table: ProtocolTable, maxFragmentEntries: Int = 65_536, fragmentTimeout: Int64 = 30_000_000_000) {
         self.table = table
+        self.portmapperService = table.serviceIndex(rpcProgram: RPC.portmapper)
         self.maxFragmentEntries = max(16, maxFragmentEntries)
         self.fragmentTimeout = fragmentTimeout
     }
@@ -161,7 +165,7 @@ public struct FlowTracker: Sendable {
     /// inspection budget runs out; portmapper flows are read to the end of their budget so
     /// that every mapping they announce is learned.
     private mutating func inspect(_ i: Int, _ packet: DecodedPacket, _ payload: UnsafeRawBufferPointer) {
-        let isPortmapper = flows[i].service.map { table.services[$0].rpcPrograms.contains(RPC.portmapper) } ?? false
+        let isPortmapper = portmapperService != nil && flows[i].service == portmapperService
         let budget = isPortmapper ? UInt8.max : Self.inspectionBudget
         guard flows[i].inspected < budget else { return }
         if !isPortmapper, let recognition = flows[i].recognition, recognition.strength >= 3 { return }
