@@ -9,12 +9,12 @@ public struct DecodeError: Error, Hashable, Sendable, CustomStringConvertible {
         case invalidField
         /// The link type is not one lanekeeper decodes.
         case unsupportedLinkType
-        /// More IPv6 extension headers or VLAN tags than lanekeeper follows.
+        /// More IPv6 extension headers, VLAN tags or tunnel levels than lanekeeper follows.
         case tooManyHeaders
     }
 
     public enum Layer: String, Hashable, Sendable {
-        case link, vlan, ipv4, ipv6, ipv6Extension, tcp, udp
+        case link, vlan, ipv4, ipv6, ipv6Extension, tcp, udp, vxlan, gre
     }
 
     /// What set the end of the bytes a `.tooShort` layer had to fit in (etherparse's
@@ -27,6 +27,8 @@ public struct DecodeError: Error, Hashable, Sendable, CustomStringConvertible {
         case ipv4TotalLength
         /// The IPv6 Payload Length field.
         case ipv6PayloadLength
+        /// The UDP Length field (the room a VXLAN header and its inner frame had).
+        case udpLength
     }
 
     public var code: Code
@@ -70,16 +72,15 @@ public struct DecodeError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch code {
         case .tooShort:
+            let room: String
             switch lengthSource {
             case .capture:
                 return "\(layer.rawValue) at offset \(offset): \(field) needs \(required) bytes, \(available) captured"
-            case .ipv4TotalLength:
-                return
-                    "\(layer.rawValue) at offset \(offset): \(field) needs \(required) bytes, IPv4 total length leaves \(available)"
-            case .ipv6PayloadLength:
-                return
-                    "\(layer.rawValue) at offset \(offset): \(field) needs \(required) bytes, IPv6 payload length leaves \(available)"
+            case .ipv4TotalLength: room = "IPv4 total length"
+            case .ipv6PayloadLength: room = "IPv6 payload length"
+            case .udpLength: room = "UDP length"
             }
+            return "\(layer.rawValue) at offset \(offset): \(field) needs \(required) bytes, \(room) leaves \(available)"
         case .invalidField:
             return "\(layer.rawValue) at offset \(offset): invalid \(field)"
         case .unsupportedLinkType:

@@ -6,7 +6,27 @@ import Frames
 /// Decoding is lax: every layer that could be read is filled in even when a later one
 /// could not (`stop` says why and where), and a frame cut short by the snaplen is decoded
 /// as far as its bytes go with `truncated` set.
+///
+/// Tunnels (VXLAN, GRE): the link-layer fields always describe the frame as it was seen
+/// (its VLAN tags say where it was seen), while the network and transport fields describe
+/// the innermost IP packet decoded. When a tunnel's inner IP header was decoded, `tunnel`
+/// says which tunnel, the `outer…` fields hold the outer IP header, and the network and
+/// transport fields hold the inner packet, so that flows form on the inner 5-tuple. When
+/// it was not (the tunnel carries ARP or another non-IP frame, or the inner frame is cut
+/// or malformed before its IP header), `tunnel` is `.none` and the fields describe the
+/// outer UDP or GRE packet; `stop` then says what went wrong inside, if anything did.
 public struct DecodedPacket: Sendable {
+    /// The tunnel whose inner packet the network and transport fields describe.
+    public enum Tunnel: UInt8, Sendable {
+        /// Not tunnelled (or the tunnel's inner packet is not IP).
+        case none = 0
+        /// VXLAN (RFC 7348), UDP destination port 4789: an inner Ethernet frame.
+        case vxlan = 1
+        /// GRE version 0 (RFC 2784, RFC 2890): an inner Ethernet frame (transparent Ethernet
+        /// bridging, protocol 0x6558) or an inner IPv4/IPv6 packet.
+        case gre = 2
+    }
+
     // MARK: Link layer
     /// Number of 802.1Q / 802.1ad tags seen (can exceed 2; only two are kept).
     public var vlanCount: UInt8 = 0
@@ -18,10 +38,29 @@ public struct DecodedPacket: Sendable {
     public var sllInterfaceIndex: Int32? = nil
     /// The SLL/SLL2 packet type (0 to us, 1 broadcast, 2 multicast, 3 to others, 4 outgoing).
     public var sllPacketType: UInt8? = nil
-    /// The EtherType (or SLL protocol) after all tags; 0 when the link layer has none.
+    /// The EtherType (or SLL protocol) after all tags; 0 when the link layer has none. For a
+    /// tunnelled packet, the outer frame's.
     public var etherType: UInt16 = 0
 
-    // MARK: Network layer
+    // MARK: Tunnel (one level; a tunnel inside a tunnel is not followed)
+    /// The tunnel the packet was carried in; `.none` unless an inner IP header was decoded.
+    public var tunnel: Tunnel = .none
+    /// The VXLAN Network Identifier (24 bits) or the GRE key; 0 when there is none.
+    public var tunnelID: UInt32 = 0
+    /// The outer IP header's version (4 or 6) when `tunnel != .none`, else 0.
+    public var outerIPVersion: UInt8 = 0
+    public var outerSource: IPAddress = .zeroIPv4
+    public var outerDestination: IPAddress = .zeroIPv4
+    /// The outer protocol: 17 (UDP) for VXLAN, 47 for GRE; 0 when not tunnelled.
+    public var outerIPProtocol: UInt8 = 0
+    /// Number of VLAN tags on the frame inside the tunnel (an Ethernet frame inside VXLAN or
+    /// GRE); they say nothing about where the frame was seen, so they are kept apart from
+    /// `vlanCount`.
+    public var tunnelVLANCount: UInt8 = 0
+    /// VLAN id of the outermost tag inside the tunnel, valid when `tunnelVLANCount >= 1`.
+    public var tunnelVLAN: UInt16 = 0
+
+    // MARK: Network layer (the inner packet's when tunnelled)
     /// 4 or 6 when an IP header was decoded, 0 otherwise.
     public var ipVersion: UInt8 = 0
     public var source: IPAddress = .zeroIPv4
@@ -56,6 +95,19 @@ public struct DecodedPacket: Sendable {
     public var stop: DecodeError? = nil
 
     public init() {}
+
+    /// A packet with `other`'s link-layer fields and `truncated` only: what the fields of a
+    /// tunnel's inner packet start from. Every other field (network, transport, and any
+    /// added later) starts from its default.
+    init(linkLayerOf other: DecodedPacket) {
+        vlanCount = other.vlanCount
+        outerVLAN = other.outerVLAN
+        innerVLAN = other.innerVLAN
+        sllInterfaceIndex = other.sllInterfaceIndex
+        sllPacketType = other.sllPacketType
+        etherType = other.etherType
+        truncated = other.truncated
+    }
 
     /// True when this packet is a non-first fragment (carries no transport header).
     public var isLaterFragment: Bool { isFragment && fragmentOffset != 0 }

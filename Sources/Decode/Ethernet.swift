@@ -14,7 +14,7 @@
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
 ///
-/// Valid after `init`: all 14 bytes are inside the buffer.
+/// Valid after `init`: all 14 bytes lie before `limit.end`.
 struct EthernetHeader {
     enum Field {
         static let destination = 0..<6
@@ -27,9 +27,11 @@ struct EthernetHeader {
     let bytes: UnsafeRawBufferPointer
     let start: Int
 
-    /// - Throws: `.tooShort` (layer `.link`) when fewer than 14 bytes were captured.
-    init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
-        try checkLength(start: start, limit: Limit(capture: bytes), length: Self.length, layer: .link, field: "ethernet header")
+    /// - Parameter limit: the end of the bytes the frame may occupy: the capture's, or the
+    ///   end of the tunnel payload that carries it.
+    /// - Throws: `.tooShort` (layer `.link`) when the 14 bytes run past `limit.end`.
+    init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
+        try checkLength(start: start, limit: limit, length: Self.length, layer: .link, field: "ethernet header")
         self.bytes = bytes
         self.start = start
     }
@@ -66,7 +68,7 @@ enum EtherType {
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
 ///
-/// Valid after `init`: all 4 bytes are inside the buffer.
+/// Valid after `init`: all 4 bytes lie before `limit.end`.
 struct VLANTag {
     enum Field {
         static let tci = 0..<2
@@ -80,9 +82,9 @@ struct VLANTag {
     let bytes: UnsafeRawBufferPointer
     let start: Int
 
-    /// - Throws: `.tooShort` (layer `.vlan`) when the tag is cut short.
-    init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
-        try checkLength(start: start, limit: Limit(capture: bytes), length: Self.length, layer: .vlan, field: "vlan tag")
+    /// - Throws: `.tooShort` (layer `.vlan`) when the tag runs past `limit.end`.
+    init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
+        try checkLength(start: start, limit: limit, length: Self.length, layer: .vlan, field: "vlan tag")
         self.bytes = bytes
         self.start = start
     }

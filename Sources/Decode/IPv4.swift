@@ -18,7 +18,7 @@
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
 ///
-/// Valid after `init`: the 20 fixed bytes are inside the buffer. The options
+/// Valid after `init`: the 20 fixed bytes lie before the limit `init` was given. The options
 /// (`headerLength - 20` bytes) are not checked by `init`; `checkOptions(limit:)` does that.
 struct IPv4Header {
     enum Field {
@@ -43,9 +43,11 @@ struct IPv4Header {
     let bytes: UnsafeRawBufferPointer
     let start: Int
 
-    /// - Throws: `.tooShort` (layer `.ipv4`) when the 20 fixed bytes were not captured.
-    init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
-        try checkLength(start: start, limit: Limit(capture: bytes), length: Self.minimumLength, layer: .ipv4, field: "header")
+    /// - Parameter limit: the end of the bytes the packet may occupy: the capture's, or the
+    ///   end of the tunnel payload that carries it.
+    /// - Throws: `.tooShort` (layer `.ipv4`) when the 20 fixed bytes run past `limit.end`.
+    init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
+        try checkLength(start: start, limit: limit, length: Self.minimumLength, layer: .ipv4, field: "header")
         self.bytes = bytes
         self.start = start
     }

@@ -26,7 +26,7 @@
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
 ///
-/// Valid after `init`: all 40 bytes are inside the buffer.
+/// Valid after `init`: all 40 bytes lie before the limit `init` was given.
 struct IPv6Header {
     enum Field {
         static let versionTrafficClassFlowLabel = 0..<4
@@ -42,9 +42,11 @@ struct IPv6Header {
     let bytes: UnsafeRawBufferPointer
     let start: Int
 
-    /// - Throws: `.tooShort` (layer `.ipv6`) when the 40 bytes were not captured.
-    init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
-        try checkLength(start: start, limit: Limit(capture: bytes), length: Self.length, layer: .ipv6, field: "header")
+    /// - Parameter limit: the end of the bytes the packet may occupy: the capture's, or the
+    ///   end of the tunnel payload that carries it.
+    /// - Throws: `.tooShort` (layer `.ipv6`) when the 40 bytes run past `limit.end`.
+    init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
+        try checkLength(start: start, limit: limit, length: Self.length, layer: .ipv6, field: "header")
         self.bytes = bytes
         self.start = start
     }

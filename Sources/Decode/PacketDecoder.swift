@@ -1,11 +1,12 @@
 import Frames
 
-/// Decodes a frame's headers, from its link layer down to TCP/UDP, into a `DecodedPacket`.
+/// Decodes a frame's headers, from its link layer down to TCP/UDP, into a `DecodedPacket`,
+/// through one level of tunnel (VXLAN, GRE).
 ///
 /// Never traps and never reads outside `bytes`, whatever the bytes say; allocation-free.
 ///
 /// Each header has a view type in its own file (`Ethernet.swift`, `LinuxSLL.swift`,
-/// `Loopback.swift`, `IPv4.swift`, `IPv6.swift`, `TCP.swift`, `UDP.swift`) whose
+/// `Loopback.swift`, `IPv4.swift`, `IPv6.swift`, `TCP.swift`, `UDP.swift`, `Tunnel.swift`) whose
 /// initialiser checks the header's length once; this type walks the views in order and
 /// records what they say. Decoding is lax (style anchors §6.2): a view that cannot be built
 /// ends the walk with `stop` set, keeping every layer already decoded, and a header cut
@@ -17,6 +18,20 @@ import Frames
 ///   were captured";
 /// - a UDP length below 8 or beyond the IP payload is ignored (a first fragment's UDP
 ///   length covers the whole datagram); only a sane one clips the payload.
+///
+/// Tunnels: a UDP datagram to port 4789 is VXLAN (its I flag must be set) carrying an
+/// Ethernet frame; IP protocol 47 is GRE version 0 carrying an Ethernet frame (protocol
+/// type 0x6558) or an IPv4/IPv6 packet (other protocol types, and GRE versions other than
+/// 0, are not followed, without an error). The inner frame is decoded with the same views,
+/// confined to the tunnel's payload (the UDP length, else the outer IP length, else the
+/// capture): a header that runs past it is `.tooShort` with that length source, and
+/// `truncated` only when the capture ended it. An inner IP length longer than the tunnel
+/// payload is clipped to it. Not followed, so that no frame can make decoding recurse:
+/// - an outer IP fragment (even the first, which holds the tunnel header): it stays a UDP
+///   or GRE fragment, whose datagram a reassembler would have to rebuild;
+/// - a tunnel inside the tunnel: decoding stops at the inner UDP or GRE packet with
+///   `.tooManyHeaders` (field "tunnel levels").
+/// See `DecodedPacket` for which fields describe the outer and which the inner packet.
 public struct PacketDecoder: Sendable {
     public init() {}
 
@@ -51,18 +66,19 @@ public struct PacketDecoder: Sendable {
     private static func decodeLink(
         _ bytes: UnsafeRawBufferPointer, linkType: LinkType, into packet: inout DecodedPacket
     ) throws(DecodeError) {
+        let capture = Limit(capture: bytes)
         switch linkType {
         case .ethernet:
-            let ethernet = try EthernetHeader(bytes, at: 0)
+            let ethernet = try EthernetHeader(bytes, at: 0, limit: capture)
             packet.etherType = ethernet.etherType
-            try decodeEtherType(bytes, at: EthernetHeader.length, into: &packet)
+            try decodeEtherType(bytes, ethernet.etherType, at: EthernetHeader.length, limit: capture, into: &packet)
 
         case .linuxSLL:
             let sll = try LinuxSLLHeader(bytes, at: 0)
             packet.sllPacketType = UInt8(truncatingIfNeeded: sll.packetType)
             packet.etherType = sll.protocolType
             guard sll.hardwareType != HardwareType.netlink else { return }
-            try decodeEtherType(bytes, at: LinuxSLLHeader.length, into: &packet)
+            try decodeEtherType(bytes, sll.protocolType, at: LinuxSLLHeader.length, limit: capture, into: &packet)
 
         case .linuxSLL2:
             let sll2 = try LinuxSLL2Header(bytes, at: 0)
@@ -70,29 +86,29 @@ public struct PacketDecoder: Sendable {
             packet.sllPacketType = sll2.packetType
             packet.etherType = sll2.protocolType
             guard sll2.hardwareType != HardwareType.netlink else { return }
-            try decodeEtherType(bytes, at: LinuxSLL2Header.length, into: &packet)
+            try decodeEtherType(bytes, sll2.protocolType, at: LinuxSLL2Header.length, limit: capture, into: &packet)
 
         case .raw:
-            try checkLength(start: 0, limit: Limit(capture: bytes), length: 1, layer: .link, field: "ip version")
+            try checkLength(start: 0, limit: capture, length: 1, layer: .link, field: "ip version")
             // count >= 1 was just checked.
             switch bytes.uncheckedUInt8(at: 0) >> 4 {
-            case 4: try decodeIPv4(bytes, at: 0, into: &packet)
-            case 6: try decodeIPv6(bytes, at: 0, into: &packet)
+            case 4: try decodeIPv4(bytes, at: 0, limit: capture, into: &packet)
+            case 6: try decodeIPv6(bytes, at: 0, limit: capture, into: &packet)
             default: throw DecodeError(code: .invalidField, layer: .link, offset: 0, field: "ip version")
             }
 
         case .ipv4:
-            try decodeIPv4(bytes, at: 0, into: &packet)
+            try decodeIPv4(bytes, at: 0, limit: capture, into: &packet)
 
         case .ipv6:
-            try decodeIPv6(bytes, at: 0, into: &packet)
+            try decodeIPv6(bytes, at: 0, limit: capture, into: &packet)
 
         case .null, .loop:
             let loopback = try LoopbackHeader(bytes, at: 0)
             let family = linkType == .null ? loopback.hostOrderFamily : loopback.networkOrderFamily
             switch LoopbackHeader.ipVersion(forFamily: family) {
-            case 4: try decodeIPv4(bytes, at: LoopbackHeader.length, into: &packet)
-            case 6: try decodeIPv6(bytes, at: LoopbackHeader.length, into: &packet)
+            case 4: try decodeIPv4(bytes, at: LoopbackHeader.length, limit: capture, into: &packet)
+            case 6: try decodeIPv6(bytes, at: LoopbackHeader.length, limit: capture, into: &packet)
             default: return  // not IP: nothing more to decode, nothing wrong
             }
 
@@ -101,41 +117,62 @@ public struct PacketDecoder: Sendable {
         }
     }
 
-    /// Follows VLAN tags from `etherType` (already in `packet.etherType`) at `start`, then
-    /// decodes IPv4 or IPv6. Other EtherTypes end decoding without an error.
+    /// Follows VLAN tags from `etherType` at `start`, then decodes IPv4 or IPv6. The tags go
+    /// to `vlanCount`/`outerVLAN`/`innerVLAN` and `etherType` of the frame as seen, or to
+    /// `tunnelVLANCount`/`tunnelVLAN` for the frame inside a tunnel. Other EtherTypes end
+    /// decoding without an error.
     private static func decodeEtherType(
-        _ bytes: UnsafeRawBufferPointer, at start: Int, into packet: inout DecodedPacket
+        _ bytes: UnsafeRawBufferPointer, _ etherType: UInt16, at start: Int, limit: Limit,
+        into packet: inout DecodedPacket
     ) throws(DecodeError) {
+        let tunnelled = packet.tunnel != .none
+        var etherType = etherType
         var cursor = start
         var tags = 0
-        while EtherType.isVLANTag(packet.etherType) {
+        while EtherType.isVLANTag(etherType) {
             guard tags < VLANTag.maximumCount else {
                 throw DecodeError(code: .tooManyHeaders, layer: .vlan, offset: cursor, field: "vlan tags")
             }
-            let tag = try VLANTag(bytes, at: cursor)
+            let tag = try VLANTag(bytes, at: cursor, limit: limit)
             tags &+= 1  // at most maximumCount
-            packet.vlanCount = UInt8(truncatingIfNeeded: tags)
-            if tags == 1 {
-                packet.outerVLAN = tag.vlanID
-            } else if tags == 2 {
-                packet.innerVLAN = tag.vlanID
+            etherType = tag.etherType
+            if tunnelled {
+                packet.tunnelVLANCount = UInt8(truncatingIfNeeded: tags)
+                if tags == 1 { packet.tunnelVLAN = tag.vlanID }
+            } else {
+                packet.vlanCount = UInt8(truncatingIfNeeded: tags)
+                if tags == 1 {
+                    packet.outerVLAN = tag.vlanID
+                } else if tags == 2 {
+                    packet.innerVLAN = tag.vlanID
+                }
+                packet.etherType = etherType
             }
-            packet.etherType = tag.etherType
             cursor &+= VLANTag.length  // the tag's 4 bytes were inside the buffer
         }
-        switch packet.etherType {
-        case EtherType.ipv4: try decodeIPv4(bytes, at: cursor, into: &packet)
-        case EtherType.ipv6: try decodeIPv6(bytes, at: cursor, into: &packet)
+        try decodeNetwork(bytes, etherType: etherType, at: cursor, limit: limit, into: &packet)
+    }
+
+    /// Decodes the IPv4 or IPv6 packet an EtherType announces; others end decoding without an error.
+    @inline(__always)
+    private static func decodeNetwork(
+        _ bytes: UnsafeRawBufferPointer, etherType: UInt16, at start: Int, limit: Limit, into packet: inout DecodedPacket
+    ) throws(DecodeError) {
+        switch etherType {
+        case EtherType.ipv4: try decodeIPv4(bytes, at: start, limit: limit, into: &packet)
+        case EtherType.ipv6: try decodeIPv6(bytes, at: start, limit: limit, into: &packet)
         default: return
         }
     }
 
     // MARK: Network layer
 
+    /// Decodes the IPv4 packet at `start`, which may occupy the bytes up to `room.end` (the
+    /// capture's end, or a tunnel payload's).
     private static func decodeIPv4(
-        _ bytes: UnsafeRawBufferPointer, at start: Int, into packet: inout DecodedPacket
+        _ bytes: UnsafeRawBufferPointer, at start: Int, limit room: Limit, into packet: inout DecodedPacket
     ) throws(DecodeError) {
-        let ip = try IPv4Header(bytes, at: start)
+        let ip = try IPv4Header(bytes, at: start, limit: room)
         guard ip.version == 4 else {
             throw DecodeError(code: .invalidField, layer: .ipv4, offset: start, field: "version")
         }
@@ -152,21 +189,22 @@ public struct PacketDecoder: Sendable {
         packet.moreFragments = ip.moreFragments
         packet.isFragment = packet.moreFragments || packet.fragmentOffset != 0
 
-        // The IPv4 header lies inside the buffer, so start <= count.
-        let captured = bytes.count &- start
+        // The IPv4 header lies before room.end, so start <= room.end.
+        let available = room.end &- start
         let totalLength = Int(ip.totalLength)
         let limit: Limit
         if totalLength == 0 {
-            limit = Limit(capture: bytes)  // segmentation offload: the length was never filled in
+            limit = room  // segmentation offload: the length was never filled in
         } else {
             guard totalLength >= headerLength else {
                 throw DecodeError(code: .invalidField, layer: .ipv4, offset: start, field: "total length")
             }
-            if totalLength > captured {
-                packet.truncated = true
-                limit = Limit(capture: bytes)
+            if totalLength > available {
+                // Cut by the snaplen, or (inside a tunnel) longer than its carrier: clipped.
+                if room.source == .capture { packet.truncated = true }
+                limit = room
             } else {
-                // <= count: just compared. Drops Ethernet padding after a short packet.
+                // <= room.end: just compared. Drops Ethernet padding after a short packet.
                 limit = Limit(end: start &+ totalLength, source: .ipv4TotalLength)
             }
         }
@@ -175,10 +213,12 @@ public struct PacketDecoder: Sendable {
         try decodeTransport(bytes, protocol: packet.ipProtocol, at: start &+ headerLength, limit: limit, into: &packet)
     }
 
+    /// Decodes the IPv6 packet at `start`, which may occupy the bytes up to `room.end` (the
+    /// capture's end, or a tunnel payload's).
     private static func decodeIPv6(
-        _ bytes: UnsafeRawBufferPointer, at start: Int, into packet: inout DecodedPacket
+        _ bytes: UnsafeRawBufferPointer, at start: Int, limit room: Limit, into packet: inout DecodedPacket
     ) throws(DecodeError) {
-        let ip = try IPv6Header(bytes, at: start)
+        let ip = try IPv6Header(bytes, at: start, limit: room)
         guard ip.version == 6 else {
             throw DecodeError(code: .invalidField, layer: .ipv6, offset: start, field: "version")
         }
@@ -187,18 +227,19 @@ public struct PacketDecoder: Sendable {
         packet.destination = ip.destination
         packet.ipProtocol = ip.nextHeader
 
-        // The 40-byte header lies inside the buffer, so headerEnd <= count.
+        // The 40-byte header lies before room.end, so headerEnd <= room.end.
         let headerEnd = start &+ IPv6Header.length
-        let captured = bytes.count &- headerEnd
+        let available = room.end &- headerEnd
         let payloadLength = Int(ip.payloadLength)
         let limit: Limit
         if payloadLength == 0 {
-            limit = Limit(capture: bytes)  // jumbogram (RFC 2675) or segmentation offload
-        } else if payloadLength > captured {
-            packet.truncated = true
-            limit = Limit(capture: bytes)
+            limit = room  // jumbogram (RFC 2675) or segmentation offload
+        } else if payloadLength > available {
+            // Cut by the snaplen, or (inside a tunnel) longer than its carrier: clipped.
+            if room.source == .capture { packet.truncated = true }
+            limit = room
         } else {
-            limit = Limit(end: headerEnd &+ payloadLength, source: .ipv6PayloadLength)  // <= count: just compared
+            limit = Limit(end: headerEnd &+ payloadLength, source: .ipv6PayloadLength)  // <= room.end: just compared
         }
 
         var cursor = headerEnd
@@ -253,7 +294,8 @@ public struct PacketDecoder: Sendable {
 
     // MARK: Transport layer
 
-    /// Decodes TCP or UDP in `start..<limit.end`; other protocols end decoding without an error.
+    /// Decodes TCP or UDP in `start..<limit.end`, and the tunnel a UDP datagram to port 4789
+    /// or a GRE packet carries; other protocols end decoding without an error.
     private static func decodeTransport(
         _ bytes: UnsafeRawBufferPointer, protocol protocolNumber: UInt8, at start: Int, limit: Limit,
         into packet: inout DecodedPacket
@@ -284,12 +326,95 @@ public struct PacketDecoder: Sendable {
             // start + 8 <= limit.end was checked by UDPHeader, so limit.end - start cannot overflow.
             let udpLength = Int(udp.length)
             let room = limit.end &- start
-            let payloadEnd = udpLength >= UDPHeader.length && udpLength <= room ? start &+ udpLength : limit.end
+            let saneLength = udpLength >= UDPHeader.length && udpLength <= room
+            let payloadEnd = saneLength ? start &+ udpLength : limit.end
             packet.payloadOffset = start &+ UDPHeader.length
             packet.payloadLength = payloadEnd &- packet.payloadOffset
+            guard ports.destinationPort == VXLANHeader.port, !packet.isFragment else { return }
+            try checkNotTunnelled(packet, layer: .vxlan, offset: packet.payloadOffset)
+            let payload =
+                payloadEnd == limit.end ? limit : Limit(end: payloadEnd, source: .udpLength)  // <= limit.end
+            try decodeVXLAN(bytes, at: packet.payloadOffset, limit: payload, into: &packet)
+
+        case GREHeader.ipProtocol:
+            guard !packet.isFragment else { return }
+            try checkNotTunnelled(packet, layer: .gre, offset: start)
+            try decodeGRE(bytes, at: start, limit: limit, into: &packet)
 
         default:
             return
         }
+    }
+
+    // MARK: Tunnels
+
+    /// Stops at a tunnel inside a tunnel: one level is followed, never more.
+    @inline(__always)
+    private static func checkNotTunnelled(
+        _ packet: DecodedPacket, layer: DecodeError.Layer, offset: Int
+    ) throws(DecodeError) {
+        guard packet.tunnel == .none else {
+            throw DecodeError(code: .tooManyHeaders, layer: layer, offset: offset, field: "tunnel levels")
+        }
+    }
+
+    /// Decodes the VXLAN header at `start` (a UDP payload ending at `limit.end`) and the
+    /// Ethernet frame it carries.
+    private static func decodeVXLAN(
+        _ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit, into packet: inout DecodedPacket
+    ) throws(DecodeError) {
+        let vxlan = try VXLANHeader(bytes, at: start, limit: limit)
+        guard vxlan.flags & VXLANHeader.validIdentifierFlag != 0 else {
+            throw DecodeError(code: .invalidField, layer: .vxlan, offset: start, field: "flags (I bit clear)")
+        }
+        try decodeTunnelPayload(
+            bytes, .vxlan, id: vxlan.networkIdentifier, protocolType: GREHeader.transparentEthernetBridging,
+            at: start &+ VXLANHeader.length, limit: limit, into: &packet)
+    }
+
+    /// Decodes the GRE header at `start` (an IP payload ending at `limit.end`) and what it carries.
+    private static func decodeGRE(
+        _ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit, into packet: inout DecodedPacket
+    ) throws(DecodeError) {
+        let gre = try GREHeader(bytes, at: start, limit: limit)
+        guard gre.version == 0 else { return }  // PPTP's enhanced GRE and the like: not followed
+        guard gre.flags & GREHeader.routingPresent == 0 else {
+            throw DecodeError(code: .invalidField, layer: .gre, offset: start, field: "flags (routing present)")
+        }
+        try gre.checkOptionalFields(limit: limit)
+        try decodeTunnelPayload(
+            bytes, .gre, id: gre.hasKey ? gre.key : 0, protocolType: gre.protocolType,
+            at: start &+ gre.length, limit: limit, into: &packet)  // the header lies before limit.end
+    }
+
+    /// Decodes a tunnel's payload at `start`: an Ethernet frame when `protocolType` is
+    /// 0x6558, else the packet of that EtherType. When an inner IP header is decoded, the
+    /// network and transport fields describe the inner packet and the outer IP header moves
+    /// to the `outer…` fields; otherwise the outer packet stands as it was decoded.
+    private static func decodeTunnelPayload(
+        _ bytes: UnsafeRawBufferPointer, _ tunnel: DecodedPacket.Tunnel, id: UInt32, protocolType: UInt16,
+        at start: Int, limit: Limit, into packet: inout DecodedPacket
+    ) throws(DecodeError) {
+        let outer = packet  // a plain value: no allocation
+        packet = DecodedPacket(linkLayerOf: outer)
+        packet.tunnel = tunnel
+        packet.tunnelID = id
+        packet.outerIPVersion = outer.ipVersion
+        packet.outerSource = outer.source
+        packet.outerDestination = outer.destination
+        packet.outerIPProtocol = outer.ipProtocol
+        do throws(DecodeError) {
+            if protocolType == GREHeader.transparentEthernetBridging {
+                let ethernet = try EthernetHeader(bytes, at: start, limit: limit)
+                try decodeEtherType(
+                    bytes, ethernet.etherType, at: start &+ EthernetHeader.length, limit: limit, into: &packet)
+            } else {
+                try decodeNetwork(bytes, etherType: protocolType, at: start, limit: limit, into: &packet)
+            }
+        } catch {
+            if packet.ipVersion == 0 { packet = outer }
+            throw error
+        }
+        if packet.ipVersion == 0 { packet = outer }  // not IP inside (ARP, ...): the outer packet stands
     }
 }

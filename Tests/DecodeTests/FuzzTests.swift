@@ -32,6 +32,10 @@ struct SplitMix64: RandomNumberGenerator {
             && packet.payloadLength <= count - packet.payloadOffset && packet.vlanCount <= 8
             && (!packet.hasPorts || packet.ipProtocol == 6 || packet.ipProtocol == 17)
             && (packet.payloadOffset == 0 || packet.hasPorts)
+            && (packet.tunnel == .none
+                ? packet.outerIPVersion == 0 && packet.tunnelID == 0
+                : packet.ipVersion != 0 && packet.outerIPVersion != 0
+                    && (packet.outerIPProtocol == 17 || packet.outerIPProtocol == 47))
         if !sane {
             expectSane(packet, count: count)
         }
@@ -66,6 +70,18 @@ struct SplitMix64: RandomNumberGenerator {
         }
     }
 
+    /// Changes 1 to 4 random bytes of `frame`, and sometimes cuts it short.
+    static func mutate(_ frame: inout [UInt8], using generator: inout SplitMix64) {
+        let mutations = Int.random(in: 1...4, using: &generator)
+        for _ in 0..<mutations {
+            let at = Int.random(in: 0..<frame.count, using: &generator)
+            frame[at] = UInt8.random(in: 0...255, using: &generator)
+        }
+        if Bool.random(using: &generator) {
+            frame.removeLast(Int.random(in: 0...frame.count, using: &generator))
+        }
+    }
+
     /// Random mutations of the golden frames reach much deeper than random bytes: a few
     /// bytes changed, and sometimes the frame cut short.
     @Test func mutatedGoldenFrames() {
@@ -75,19 +91,41 @@ struct SplitMix64: RandomNumberGenerator {
         for iteration in 0..<100_000 {
             let sample = GoldenFrames.all[iteration % GoldenFrames.all.count]
             var frame = sample.bytes
-            let mutations = Int.random(in: 1...4, using: &generator)
-            for _ in 0..<mutations {
-                let at = Int.random(in: 0..<frame.count, using: &generator)
-                frame[at] = UInt8.random(in: 0...255, using: &generator)
-            }
-            if Bool.random(using: &generator) {
-                frame.removeLast(Int.random(in: 0...frame.count, using: &generator))
-            }
+            Self.mutate(&frame, using: &generator)
             let count = frame.count
             frame.withUnsafeMutableBytes { Self.check($0, count: count, linkType: sample.linkType, into: &packet) }
             if packet.hasPorts { deepDecodes += 1 }
         }
         // The mutations must not all be caught at the first layer, or the test proves little.
         #expect(deepDecodes > 20_000)
+    }
+
+    /// The same for the tunnelled frames, nested ones included; half of the time the
+    /// mutations land only in what the tunnel carries, so that the inner decode is reached.
+    @Test func mutatedTunnelFrames() {
+        var generator = SplitMix64(state: 4789)
+        var packet = DecodedPacket()
+        var tunnelled = 0
+        var innerPorts = 0
+        for iteration in 0..<100_000 {
+            let seed = TunnelFrames.fuzzSeeds[iteration % TunnelFrames.fuzzSeeds.count]
+            var frame = seed.bytes
+            if Bool.random(using: &generator) {
+                Self.mutate(&frame, using: &generator)
+            } else {
+                // Keep the outer headers (the first 50 bytes reach every tunnel header), mutate the rest.
+                var tail = Array(frame[50...])
+                Self.mutate(&tail, using: &generator)
+                frame = Array(frame[..<50]) + tail
+            }
+            let count = frame.count
+            frame.withUnsafeMutableBytes { Self.check($0, count: count, linkType: seed.linkType, into: &packet) }
+            if packet.tunnel != .none {
+                tunnelled += 1
+                if packet.hasPorts { innerPorts += 1 }
+            }
+        }
+        #expect(tunnelled > 25_000)
+        #expect(innerPorts > 15_000)
     }
 }

@@ -31,6 +31,14 @@ func expectFields(
     #expect(actual.sllInterfaceIndex == expected.sllInterfaceIndex, "sllInterfaceIndex", sourceLocation: sourceLocation)
     #expect(actual.sllPacketType == expected.sllPacketType, "sllPacketType", sourceLocation: sourceLocation)
     #expect(actual.etherType == expected.etherType, "etherType", sourceLocation: sourceLocation)
+    #expect(actual.tunnel == expected.tunnel, "tunnel", sourceLocation: sourceLocation)
+    #expect(actual.tunnelID == expected.tunnelID, "tunnelID", sourceLocation: sourceLocation)
+    #expect(actual.outerIPVersion == expected.outerIPVersion, "outerIPVersion", sourceLocation: sourceLocation)
+    #expect(actual.outerSource == expected.outerSource, "outerSource", sourceLocation: sourceLocation)
+    #expect(actual.outerDestination == expected.outerDestination, "outerDestination", sourceLocation: sourceLocation)
+    #expect(actual.outerIPProtocol == expected.outerIPProtocol, "outerIPProtocol", sourceLocation: sourceLocation)
+    #expect(actual.tunnelVLANCount == expected.tunnelVLANCount, "tunnelVLANCount", sourceLocation: sourceLocation)
+    #expect(actual.tunnelVLAN == expected.tunnelVLAN, "tunnelVLAN", sourceLocation: sourceLocation)
     #expect(actual.ipVersion == expected.ipVersion, "ipVersion", sourceLocation: sourceLocation)
     #expect(actual.source == expected.source, "source", sourceLocation: sourceLocation)
     #expect(actual.destination == expected.destination, "destination", sourceLocation: sourceLocation)
@@ -63,6 +71,13 @@ func expectSane(_ packet: DecodedPacket, count: Int, sourceLocation: SourceLocat
     }
     if packet.payloadOffset != 0 {
         #expect(packet.hasPorts, sourceLocation: sourceLocation)
+    }
+    if packet.tunnel == .none {
+        #expect(packet.outerIPVersion == 0 && packet.tunnelID == 0, sourceLocation: sourceLocation)
+    } else {
+        #expect(packet.ipVersion == 4 || packet.ipVersion == 6, sourceLocation: sourceLocation)
+        #expect(packet.outerIPVersion == 4 || packet.outerIPVersion == 6, sourceLocation: sourceLocation)
+        #expect(packet.outerIPProtocol == 17 || packet.outerIPProtocol == 47, sourceLocation: sourceLocation)
     }
     if let stop = packet.stop, stop.code == .tooShort {
         #expect(stop.required > stop.available, sourceLocation: sourceLocation)
