@@ -6,7 +6,7 @@ import PackageDescription
 // `Pipeline` wires the stages together; `lanekeeper` is the command line.
 let package = Package(
     name: "lanekeeper",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "lanekeeper", targets: ["lanekeeper"])
     ],
@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(
             name: "lanekeeper",
             dependencies: [
-                "Pipeline", "Policy", "Check", "Report", "Expectations",
+                "Pipeline", "Policy", "Check", "Report", "Expectations", "Capture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

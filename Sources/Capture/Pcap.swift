@@ -30,6 +30,27 @@ package struct PcapError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     package var description: String { "\(function): \(message)" }
+
+    /// The failures a live capture explains to the user, by `status`.
+    package enum Kind: Sendable, Equatable {
+        /// `PCAP_ERROR_NO_SUCH_DEVICE`: the interface does not exist.
+        case noSuchDevice
+        /// `PCAP_ERROR_PERM_DENIED`: no permission to capture (CAP_NET_RAW on Linux).
+        case permissionDenied
+        /// `PCAP_ERROR_IFACE_NOT_UP`: the interface exists but is down.
+        case interfaceNotUp
+        /// Anything else.
+        case other
+    }
+
+    package var kind: Kind {
+        switch status {
+        case PCAP_ERROR_NO_SUCH_DEVICE: .noSuchDevice
+        case PCAP_ERROR_PERM_DENIED: .permissionDenied
+        case PCAP_ERROR_IFACE_NOT_UP: .interfaceNotUp
+        default: .other
+        }
+    }
 }
 
 /// The per-packet header libpcap returns, as Swift values.
@@ -73,6 +94,21 @@ package final class PcapFilterProgram {
     fileprivate init() {
         program = .allocate(capacity: 1)
         program.initialize(to: bpf_program())
+    }
+
+    /// Whether the program accepts a packet, as the kernel would (for tests of filters
+    /// compiled on a handle from `PcapHandle.openDead(linkType:snapLength:)`).
+    ///
+    /// - Parameters:
+    ///   - bytes: The captured bytes, starting with the link-layer header.
+    ///   - wireLength: The packet's length on the wire (at least `bytes.count`).
+    /// The corresponding C function is `pcap_offline_filter`.
+    package func matches(_ bytes: UnsafeRawBufferPointer, wireLength: Int? = nil) -> Bool {
+        var header = pcap_pkthdr()
+        header.caplen = UInt32(clamping: bytes.count)
+        header.len = UInt32(clamping: max(wireLength ?? bytes.count, bytes.count))
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
+        return pcap_offline_filter(program, &header, base) != 0
     }
 
     /// The corresponding C function is `pcap_freecode`.
@@ -123,6 +159,20 @@ package final class PcapHandle {
         }
         guard let handle else {
             throw PcapError(function: "pcap_create", status: -1, message: message)
+        }
+        return PcapHandle(raw: handle)
+    }
+
+    /// A handle attached to no interface or file, for compiling filters for a link type.
+    ///
+    /// - Parameters:
+    ///   - linkType: A DLT value (1 Ethernet, 276 Linux SLL2, ...).
+    ///   - snapLength: The snapshot length the filter is compiled for.
+    /// The corresponding C function is `pcap_open_dead_with_tstamp_precision`.
+    package static func openDead(linkType: Int32, snapLength: Int32 = 262_144) throws(PcapError) -> PcapHandle {
+        guard let handle = pcap_open_dead_with_tstamp_precision(linkType, snapLength, UInt32(PCAP_TSTAMP_PRECISION_NANO))
+        else {
+            throw PcapError(function: "pcap_open_dead_with_tstamp_precision", status: -1, message: "out of memory")
         }
         return PcapHandle(raw: handle)
     }
@@ -203,6 +253,14 @@ package final class PcapHandle {
         default:
             return .error(lastError)
         }
+    }
+
+    /// How many units of `PcapPacketHeader.fraction` make a second: 10^9 when the handle
+    /// delivers nanoseconds, else 10^6.
+    ///
+    /// The corresponding C function is `pcap_get_tstamp_precision`.
+    package var timestampUnitsPerSecond: Int64 {
+        pcap_get_tstamp_precision(raw) == PCAP_TSTAMP_PRECISION_NANO ? 1_000_000_000 : 1_000_000
     }
 
     /// The handle's link-layer type as a DLT value.

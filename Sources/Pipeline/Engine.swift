@@ -22,6 +22,11 @@ struct RawPlace: Hashable, Sendable {
         self.outerVLAN = packet.vlanCount >= 1 ? packet.outerVLAN : Self.untagged
         self.innerVLAN = packet.vlanCount >= 2 ? packet.innerVLAN : Self.untagged
     }
+
+    /// The outermost VLAN id, when tagged.
+    var outer: UInt16? { outerVLAN == Self.untagged ? nil : outerVLAN }
+    /// The second VLAN id, when tagged twice.
+    var inner: UInt16? { innerVLAN == Self.untagged ? nil : innerVLAN }
 }
 
 /// The reading pass: decodes every frame of every source and classifies it into flows,
@@ -133,14 +138,26 @@ struct Engine {
     /// Names every raw place's interface, merges places that turn out to be the same
     /// interface and VLANs (the same interface in two files), and merges their flows.
     mutating func resolve(configuration: ReplayConfiguration, checker: Checker) -> Resolved {
-        tracker.finish()
-        var observation = Observation(protocolTable: tracker.table)
-        observation.sources = sources
+        var engines = [self]
+        defer { self = engines[0] }
+        return Self.resolve(&engines, configuration: configuration, checker: checker)
+    }
+
+    /// Resolves engines that read side by side (one per live interface, each on its own
+    /// thread) as one. The engines' sources, in engine order, are `configuration.inputs`;
+    /// raw place and flow indices in the result count engine by engine (engine 0's first).
+    static func resolve(_ engines: inout [Engine], configuration: ReplayConfiguration, checker: Checker) -> Resolved {
+        guard let table = engines.first?.tracker.table else {
+            return Resolved(observation: Observation(protocolTable: ProtocolTable(services: [])), rawFlowOwner: [], interfaceOfPlace: [])
+        }
+        var observation = Observation(protocolTable: table)
+        observation.sources = engines.flatMap(\.sources)
+        let sourceInterfaces = engines.flatMap(\.sourceInterfaces)
         var interfaceIndex: [ObservedInterface: Int] = [:]
         var segmentIndex: [Segment: Int] = [:]
         var segmentOfPlace: [Int] = []
         var interfaceOfPlace: [Int] = []
-        for place in placeList {
+        for place in engines.flatMap(\.placeList) {
             let interface = Self.interface(of: place, configuration: configuration, sourceInterfaces: sourceInterfaces)
             let interfaceSlot: Int
             if let known = interfaceIndex[interface] {
@@ -150,11 +167,9 @@ struct Engine {
                 interfaceIndex[interface] = interfaceSlot
                 observation.interfaces.append(interface)
             }
-            let outer = place.outerVLAN == RawPlace.untagged ? nil : place.outerVLAN
-            let inner = place.innerVLAN == RawPlace.untagged ? nil : place.innerVLAN
             let segment = Segment(
-                interface: interfaceSlot, outerVLAN: outer, innerVLAN: inner,
-                network: checker.network(interface: interface.name, outerVLAN: outer, innerVLAN: inner))
+                interface: interfaceSlot, outerVLAN: place.outer, innerVLAN: place.inner,
+                network: checker.network(interface: interface.name, outerVLAN: place.outer, innerVLAN: place.inner))
             if let known = segmentIndex[segment] {
                 segmentOfPlace.append(known)
             } else {
@@ -165,27 +180,32 @@ struct Engine {
             }
             interfaceOfPlace.append(interfaceSlot)
         }
-        for (place, counter) in counters.enumerated() {
-            observation.counters[segmentOfPlace[place]].add(counter)
-        }
         var flowIndex: [FlowKey: Int] = [:]
         var rawFlowOwner: [Int] = []
-        rawFlowOwner.reserveCapacity(tracker.flows.count)
-        for var flow in tracker.flows {
-            let segment = UInt32(segmentOfPlace[Int(flow.key.segment)])
-            flow.key = FlowKey(segment: segment, ipProtocol: flow.key.ipProtocol, flow.key.lower, flow.key.upper)
-            if let existing = flowIndex[flow.key] {
-                observation.flows[existing].absorb(flow)
-                rawFlowOwner.append(existing)
-            } else {
-                flowIndex[flow.key] = observation.flows.count
-                rawFlowOwner.append(observation.flows.count)
-                observation.flows.append(flow)
+        var placeBase = 0
+        for index in engines.indices {
+            engines[index].tracker.finish()
+            let engine = engines[index]
+            for (place, counter) in engine.counters.enumerated() {
+                observation.counters[segmentOfPlace[placeBase + place]].add(counter)
             }
-        }
-        for (place, tally) in tracker.orphanFragments {
-            let segment = UInt32(segmentOfPlace[Int(place)])
-            observation.orphanFragments[segment, default: FragmentTally()].merge(tally)
+            for var flow in engine.tracker.flows {
+                let segment = UInt32(segmentOfPlace[placeBase + Int(flow.key.segment)])
+                flow.key = FlowKey(segment: segment, ipProtocol: flow.key.ipProtocol, flow.key.lower, flow.key.upper)
+                if let existing = flowIndex[flow.key] {
+                    observation.flows[existing].absorb(flow)
+                    rawFlowOwner.append(existing)
+                } else {
+                    flowIndex[flow.key] = observation.flows.count
+                    rawFlowOwner.append(observation.flows.count)
+                    observation.flows.append(flow)
+                }
+            }
+            for (place, tally) in engine.tracker.orphanFragments {
+                let segment = UInt32(segmentOfPlace[placeBase + Int(place)])
+                observation.orphanFragments[segment, default: FragmentTally()].merge(tally)
+            }
+            placeBase += engine.placeList.count
         }
         return Resolved(observation: observation, rawFlowOwner: rawFlowOwner, interfaceOfPlace: interfaceOfPlace)
     }

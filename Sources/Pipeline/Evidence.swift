@@ -3,33 +3,29 @@ import Check
 import Decode
 import Flows
 import Frames
+import Synchronization
 
-/// Writes the evidence file: every packet of every violating flow, in capture order, in a
-/// pcapng file with one named interface block per interface the packets were seen on (so
-/// Wireshark's `frame.interface_name` shows where each was seen).
+/// Writes the evidence file: every packet of every violating flow, in a pcapng file with one
+/// named interface block per interface the packets were seen on (so Wireshark's
+/// `frame.interface_name` shows where each was seen).
 ///
-/// It is a second pass over the captures. The reading pass is deterministic, so replaying
-/// the same files through a fresh `FlowTracker` with the same places numbers every flow
-/// exactly as the first pass did; a packet is written when its flow is one of `rawFlows`.
-/// Non-first IP fragments that arrive before their first fragment are held (bounded) until
-/// the first fragment says which flow they belong to.
+/// For a replay it is a second pass over the captures. The reading pass is deterministic, so
+/// replaying the same files through a fresh `FlowTracker` with the same places numbers every
+/// flow exactly as the first pass did; a packet is written when its flow is one of
+/// `rawFlows`. A live watch has no second pass: each reading thread offers its packets to
+/// its own `EvidenceRecorder` as they come (see `InterfaceWorker`), all writing to one
+/// `EvidenceSink`.
 enum Evidence {
-    /// Fragments held while waiting for their first fragment, at most.
-    static let maxHeldFragments = 4096
-
-    struct HeldFragment {
-        var source: IPAddress
-        var destination: IPAddress
-        var identification: UInt32
-        var ipProtocol: UInt8
-        var interface: InterfaceKey
-        var bytes: [UInt8]
-        var wireLength: Int
-        var timestamp: Timestamp
-    }
-
     struct Failure: Error, CustomStringConvertible {
         var description: String
+
+        init(description: String) {
+            self.description = description
+        }
+
+        init(_ error: CaptureWriteError) {
+            description = "cannot write the evidence file \(error.path): \(error.detail)"
+        }
     }
 
     /// - Returns: the number of packets written.
@@ -37,32 +33,24 @@ enum Evidence {
         to path: String, inputs: [ReplayInput], places: [RawPlace: UInt32], table: ProtocolTable,
         rawFlows: Set<Int>, interfaceOfPlace: [Int], interfaces: [ObservedInterface]
     ) throws(Failure) -> Int {
+        let sink: EvidenceSink
         do {
-            return try writeUnchecked(
-                to: path, inputs: inputs, places: places, table: table, rawFlows: rawFlows,
-                interfaceOfPlace: interfaceOfPlace, interfaces: interfaces)
-        } catch let error as Failure {
-            throw error
+            sink = try EvidenceSink(path: path)
         } catch {
-            throw Failure(description: "cannot write the evidence file \(path): \(error)")
+            throw Failure(error)
         }
-    }
-
-    private static func writeUnchecked(
-        to path: String, inputs: [ReplayInput], places: [RawPlace: UInt32], table: ProtocolTable,
-        rawFlows: Set<Int>, interfaceOfPlace: [Int], interfaces: [ObservedInterface]
-    ) throws -> Int {
-        let writer = try PcapngWriter(path: path)
+        var recorder = EvidenceRecorder(sink: sink)
         var tracker = FlowTracker(table: table)
         let decoder = PacketDecoder()
         var packet = DecodedPacket()
-        var written = 0
-        var held: [HeldFragment] = []
-        var interfaceIDs: [InterfaceKey: UInt32] = [:]
-
         for (sourceIndex, input) in inputs.enumerated() {
-            var source = try CaptureFile.open(path: input.path)
-            var failure: Error?
+            var source: any FrameSource
+            do {
+                source = try CaptureFile.open(path: input.path)
+            } catch {
+                throw Failure(description: "cannot write the evidence file \(path): \(error)")
+            }
+            var failure: Failure?
             _ = source.read { frame in
                 guard failure == nil else { return }
                 decoder.decode(frame.bytes, linkType: frame.linkType, into: &packet)
@@ -71,66 +59,142 @@ enum Evidence {
                 let flow = tracker.observe(
                     packet, payload: Engine.payload(of: packet, in: frame.bytes), segment: segment,
                     wireLength: frame.wireLength, at: frame.timestamp)
-                do {
-                    let key = InterfaceKey(interface: interfaceOfPlace[Int(segment)], linkType: frame.linkType)
-                    // Interface blocks are written only for interfaces that carry evidence.
-                    func interfaceID(_ key: InterfaceKey) throws -> UInt32 {
-                        if let known = interfaceIDs[key] { return known }
-                        let observed = interfaces[key.interface]
-                        let id = try writer.interfaceID(name: observed.name ?? observed.label, linkType: key.linkType)
-                        interfaceIDs[key] = id
-                        return id
-                    }
-                    guard let flow else {
-                        if packet.isLaterFragment {
-                            if held.count >= maxHeldFragments { held.removeFirst(held.count / 2) }
-                            held.append(
-                                HeldFragment(
-                                    source: packet.source, destination: packet.destination,
-                                    identification: packet.fragmentID, ipProtocol: packet.ipProtocol,
-                                    interface: key, bytes: Array(frame.bytes), wireLength: frame.wireLength,
-                                    timestamp: frame.timestamp))
-                        }
-                        return
-                    }
-                    guard rawFlows.contains(flow) else { return }
-                    try writer.write(
-                        frameBytes: frame.bytes, wireLength: frame.wireLength, timestamp: frame.timestamp,
-                        interface: try interfaceID(key))
-                    written += 1
-                    if packet.isFragment && !packet.isLaterFragment && !held.isEmpty {
-                        // Fragments of this datagram that came before its first fragment.
-                        var kept: [HeldFragment] = []
-                        for fragment in held {
-                            if fragment.source == packet.source && fragment.destination == packet.destination
-                                && fragment.identification == packet.fragmentID
-                                && fragment.ipProtocol == packet.ipProtocol && fragment.interface.interface == key.interface
-                            {
-                                let id = try interfaceID(fragment.interface)
-                                try fragment.bytes.withUnsafeBytes { bytes in
-                                    try writer.write(
-                                        frameBytes: bytes, wireLength: fragment.wireLength,
-                                        timestamp: fragment.timestamp, interface: id)
-                                }
-                                written += 1
-                            } else {
-                                kept.append(fragment)
-                            }
-                        }
-                        held = kept
-                    }
+                let observed = interfaces[interfaceOfPlace[Int(segment)]]
+                do throws(Evidence.Failure) {
+                    try recorder.offer(
+                        frame, packet: packet, flow: flow, isEvidence: flow.map(rawFlows.contains) ?? false,
+                        interface: observed.name ?? observed.label)
                 } catch {
                     failure = error
                 }
             }
             if let failure { throw failure }
         }
-        try writer.close()
-        return written
+        do {
+            try sink.close()
+        } catch {
+            throw Failure(error)
+        }
+        return recorder.written
+    }
+}
+
+/// The evidence file, shared by the threads that write to it: every use of `writer` is
+/// under `lock`.
+final class EvidenceSink: @unchecked Sendable {
+    let path: String
+    private let writer: PcapngWriter
+    private let lock = Mutex(())
+
+    /// Creates (or truncates) the file, so that an unwritable path fails before any capture.
+    init(path: String) throws(CaptureWriteError) {
+        self.path = path
+        writer = try PcapngWriter(path: path)
     }
 
-    struct InterfaceKey: Hashable {
-        var interface: Int
+    /// Writes one frame seen on the interface called `interface`.
+    func write(
+        _ bytes: UnsafeRawBufferPointer, wireLength: Int, timestamp: Timestamp, linkType: LinkType, interface: String
+    ) throws(CaptureWriteError) {
+        try lock.withLock { (_) throws(CaptureWriteError) in
+            let id = try writer.interfaceID(name: interface, linkType: linkType)
+            try writer.write(frameBytes: bytes, wireLength: wireLength, timestamp: timestamp, interface: id)
+        }
+    }
+
+    /// Puts everything written so far into the file (a watch does so periodically, so that
+    /// even a killed watch leaves the evidence it had).
+    func flush() throws(CaptureWriteError) {
+        try lock.withLock { (_) throws(CaptureWriteError) in try writer.flush() }
+    }
+
+    func close() throws(CaptureWriteError) {
+        try lock.withLock { (_) throws(CaptureWriteError) in try writer.close() }
+    }
+}
+
+/// Offers one reading pass's packets to the evidence file: writes a packet of an evidence
+/// flow, and holds (bounded) non-first IP fragments that arrive before their first
+/// fragment, until the first fragment says which flow they belong to.
+struct EvidenceRecorder {
+    /// Fragments held while waiting for their first fragment, at most.
+    static let maxHeldFragments = 4096
+
+    struct HeldFragment {
+        var source: IPAddress
+        var destination: IPAddress
+        var identification: UInt32
+        var ipProtocol: UInt8
+        var interface: String
         var linkType: LinkType
+        var bytes: [UInt8]
+        var wireLength: Int
+        var timestamp: Timestamp
+    }
+
+    let sink: EvidenceSink
+    private var held: [HeldFragment] = []
+    /// Packets written.
+    private(set) var written = 0
+
+    init(sink: EvidenceSink) {
+        self.sink = sink
+    }
+
+    /// - Parameters:
+    ///   - frame: the packet as read.
+    ///   - packet: its decode.
+    ///   - flow: the flow it joined, if any (nil: held when it is a non-first fragment).
+    ///   - isEvidence: whether `flow` is one whose packets are evidence.
+    ///   - interface: the name the evidence file gives the packet's interface.
+    mutating func offer(
+        _ frame: Frame, packet: DecodedPacket, flow: Int?, isEvidence: Bool, interface: String
+    ) throws(Evidence.Failure) {
+        do throws(CaptureWriteError) {
+            guard flow != nil else {
+                if packet.isLaterFragment {
+                    if held.count >= Self.maxHeldFragments { held.removeFirst(held.count / 2) }
+                    held.append(
+                        HeldFragment(
+                            source: packet.source, destination: packet.destination, identification: packet.fragmentID,
+                            ipProtocol: packet.ipProtocol, interface: interface, linkType: frame.linkType,
+                            bytes: Array(frame.bytes), wireLength: frame.wireLength, timestamp: frame.timestamp))
+                }
+                return
+            }
+            guard isEvidence else { return }
+            try sink.write(
+                frame.bytes, wireLength: frame.wireLength, timestamp: frame.timestamp, linkType: frame.linkType,
+                interface: interface)
+            written += 1
+            guard packet.isFragment && !packet.isLaterFragment && !held.isEmpty else { return }
+            // Fragments of this datagram that came before its first fragment.
+            var kept: [HeldFragment] = []
+            for fragment in held {
+                guard
+                    fragment.source == packet.source && fragment.destination == packet.destination
+                        && fragment.identification == packet.fragmentID && fragment.ipProtocol == packet.ipProtocol
+                        && fragment.interface == interface
+                else {
+                    kept.append(fragment)
+                    continue
+                }
+                var failure: CaptureWriteError?
+                fragment.bytes.withUnsafeBytes { bytes in
+                    do throws(CaptureWriteError) {
+                        try sink.write(
+                            bytes, wireLength: fragment.wireLength, timestamp: fragment.timestamp,
+                            linkType: fragment.linkType, interface: interface)
+                    } catch {
+                        failure = error
+                    }
+                }
+                if let failure { throw failure }
+                written += 1
+            }
+            held = kept
+        } catch {
+            throw Evidence.Failure(error)
+        }
     }
 }

@@ -12,7 +12,7 @@ struct Lanekeeper: ParsableCommand {
             64 usage error, 65 unusable input (a capture or policy that cannot be read), 66 a file that does not exist.
             """,
         version: "0.1.0",
-        subcommands: [ReplayCommand.self, CheckCommand.self]
+        subcommands: [ReplayCommand.self, CheckCommand.self, WatchCommand.self]
     )
 
     /// Without a subcommand there is nothing to do: show the usage and exit 64.
@@ -28,6 +28,7 @@ enum ExitStatus {
     static let dataError: Int32 = 65
     static let noInput: Int32 = 66
     static let ioError: Int32 = 74
+    static let noPermission: Int32 = 77
 }
 
 /// Writes to standard error.

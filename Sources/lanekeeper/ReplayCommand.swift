@@ -5,10 +5,6 @@ import Pipeline
 import Policy
 import Report
 
-enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, json
-}
-
 struct ReplayCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
@@ -20,19 +16,7 @@ struct ReplayCommand: ParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The policy (YAML).", valueName: "POLICY.yaml"))
-    var policy: String
-
-    @Option(name: .long, help: "Report format.")
-    var format: ReportFormat = .text
-
-    @Option(name: .long, help: ArgumentHelp("Write the report to FILE instead of standard output.", valueName: "FILE"))
-    var output: String?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp("Write every packet of every violating flow to a pcapng file.", valueName: "FILE.pcapng"))
-    var evidence: String?
+    @OptionGroup var report: ReportOptions
 
     @Option(
         name: .long,
@@ -65,16 +49,9 @@ struct ReplayCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loadedPolicy: Policy
-        do {
-            loadedPolicy = try Policy.load(path: policy)
-        } catch {
-            printError(error.description)
-            throw ExitCode(error.code == .notFound ? ExitStatus.noInput : ExitStatus.dataError)
-        }
         let configuration = ReplayConfiguration(
-            policy: loadedPolicy, inputs: captures.map(ReplayInput.init(argument:)),
-            ifindexNames: try ifindexNames(), evidencePath: evidence)
+            policy: try report.loadPolicy(), inputs: captures.map(ReplayInput.init(argument:)),
+            ifindexNames: try ifindexNames(), evidencePath: report.evidence)
         let outcome: ReplayOutcome
         do {
             outcome = try Replay.run(configuration)
@@ -88,21 +65,10 @@ struct ReplayCommand: ParsableCommand {
         }
         let result = outcome.result
         let text: String
-        switch format {
+        switch report.format {
         case .text: text = TextReport.render(result)
-        case .json: text = JSONReport.render(result, policyPath: policy)
+        case .json: text = JSONReport.render(result, policyPath: report.policy)
         }
-        do {
-            try emit(text, to: output)
-        } catch {
-            printError("cannot write the report to \(output ?? "standard output"): \(error.localizedDescription)")
-            printError("verdict: \(result.verdict.rawValue)")
-            throw ExitCode(ExitStatus.ioError)
-        }
-        if let evidenceError = outcome.evidenceError {
-            printError("\(evidenceError) (the verdict, \(result.verdict.rawValue), stands)")
-            throw ExitCode(ExitStatus.ioError)
-        }
-        throw ExitCode(result.verdict.exitStatus)
+        try report.finish(report: text, verdict: result.verdict, evidenceError: outcome.evidenceError)
     }
 }

@@ -1,0 +1,272 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Frames
+
+/// How to open a live capture.
+public struct LiveCaptureOptions: Sendable, Equatable {
+    /// Bytes kept of each packet (libpcap's snapshot length).
+    public var snapLength: Int
+    /// The kernel ring buffer, in bytes. libpcap's immediate mode uses a ring of fixed-size
+    /// slots (TPACKET_V2), one per packet, each as large as the interface's MTU allows (or
+    /// the snaplen, whichever is smaller), so a buffer holds about `bufferBytes / (MTU + 100)`
+    /// packets.
+    public var bufferBytes: Int
+    /// How often a read with nothing to read wakes up, to notice a stop or a lost interface.
+    public var timeoutMilliseconds: Int
+
+    public static let defaultSnapLength = 262_144
+    public static let defaultBufferBytes = 64 << 20
+
+    public init(
+        snapLength: Int = defaultSnapLength, bufferBytes: Int = defaultBufferBytes, timeoutMilliseconds: Int = 100
+    ) {
+        self.snapLength = snapLength
+        self.bufferBytes = bufferBytes
+        self.timeoutMilliseconds = timeoutMilliseconds
+    }
+}
+
+/// An interface that could not be opened for capture.
+public struct LiveCaptureError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: Sendable, Equatable {
+        /// The interface does not exist (in this network namespace).
+        case noSuchDevice
+        /// This process may not capture (no CAP_NET_RAW).
+        case permissionDenied
+        /// The interface exists but is down.
+        case notUp
+        /// Anything else libpcap refused (the detail says what).
+        case failed
+    }
+
+    public var code: Code
+    public var interface: String
+    /// What went wrong, with libpcap's own words.
+    public var detail: String
+
+    public init(code: Code, interface: String, detail: String) {
+        self.code = code
+        self.interface = interface
+        self.detail = detail
+    }
+
+    public var description: String { "\(interface): \(detail)" }
+}
+
+/// Counters of a live capture since it was opened, widened from libpcap's wrapping 32-bit
+/// counters.
+public struct LiveCaptureStatistics: Sendable, Equatable {
+    /// Packets the kernel handed to the capture (after the filter).
+    public var received = 0
+    /// Packets the kernel dropped because the capture's buffer was full (`ps_drop`).
+    public var kernelDropped = 0
+    /// Packets the interface dropped (`ps_ifdrop`; libpcap on Linux counts it in promiscuous
+    /// mode only).
+    public var interfaceDropped = 0
+
+    public init() {}
+
+    public var dropped: Int { kernelDropped + interfaceDropped }
+}
+
+/// How a live capture's read loop ended.
+public struct LiveCaptureOutcome: Sendable, Equatable {
+    /// Frames handed to the callback.
+    public var frames = 0
+    /// What went wrong on the way, in words (the interface went down, disappeared, a read
+    /// failed); empty for a capture that saw everything until it was stopped.
+    public var problems: [String] = []
+    /// True when the interface is gone (deleted or renamed), so the loop ended by itself.
+    public var interfaceLost = false
+
+    public init() {}
+}
+
+/// A live capture on one interface through libpcap.
+///
+/// Concurrency: confined to the thread that calls `run`, except `breakLoop()`, which any
+/// thread may call (`pcap_breakloop` is documented as thread-safe and wakes a blocked read).
+public final class LiveCapture: @unchecked Sendable {
+    public let interface: String
+    public let linkType: LinkType
+    /// The filter installed in the kernel, if any.
+    public let filterExpression: String?
+    /// libpcap's warning from activation (e.g. a timestamp type it could not honour).
+    public let warning: String?
+    public let options: LiveCaptureOptions
+
+    private let handle: PcapHandle
+    private let unitsPerSecond: Int64
+    /// The interface's index when it was opened; a different index later means it was
+    /// deleted (and maybe re-created).
+    private let interfaceIndex: UInt32
+    private var statisticsBase = Raw()
+    private var statisticsTotal = LiveCaptureStatistics()
+
+    private struct Raw {
+        var received: UInt32 = 0
+        var dropped: UInt32 = 0
+        var interfaceDropped: UInt32 = 0
+    }
+
+    private init(
+        interface: String, handle: PcapHandle, filterExpression: String?, warning: String?,
+        options: LiveCaptureOptions, interfaceIndex: UInt32
+    ) {
+        self.interface = interface
+        self.handle = handle
+        self.linkType = LinkType(dlt: handle.dataLink)
+        self.unitsPerSecond = handle.timestampUnitsPerSecond
+        self.filterExpression = filterExpression
+        self.warning = warning
+        self.options = options
+        self.interfaceIndex = interfaceIndex
+    }
+
+    /// Opens `interface`: create, snaplen, immediate mode, buffer, timeout, nanosecond
+    /// timestamps, activate, then the filter for the interface's link type.
+    ///
+    /// - Parameters:
+    ///   - interface: The interface's name in this network namespace.
+    ///   - options: Snaplen, buffer and timeout.
+    ///   - filter: The kernel prefilter; nil keeps every packet.
+    /// - Throws: `LiveCaptureError` saying why, with libpcap's words.
+    public static func open(
+        interface: String, options: LiveCaptureOptions = LiveCaptureOptions(), filter: CaptureFilter?
+    ) throws(LiveCaptureError) -> LiveCapture {
+        let handle: PcapHandle
+        let warning: String?
+        do {
+            handle = try PcapHandle.create(device: interface)
+            try handle.setSnapLength(Int32(clamping: options.snapLength))
+            try handle.setImmediateMode(true)
+            try handle.setBufferSize(Int32(clamping: options.bufferBytes))
+            try handle.setTimeout(milliseconds: Int32(clamping: options.timeoutMilliseconds))
+            // Microseconds when the kernel cannot do better; `unitsPerSecond` follows.
+            try? handle.setNanosecondPrecision()
+            warning = try handle.activate()
+        } catch {
+            switch error.kind {
+            case .noSuchDevice:
+                throw LiveCaptureError(code: .noSuchDevice, interface: interface, detail: "no such interface")
+            case .permissionDenied:
+                throw LiveCaptureError(code: .permissionDenied, interface: interface, detail: error.message)
+            case .interfaceNotUp:
+                throw LiveCaptureError(code: .notUp, interface: interface, detail: "the interface is down (\(error.message))")
+            case .other:
+                throw LiveCaptureError(code: .failed, interface: interface, detail: error.description)
+            }
+        }
+        var expression: String?
+        if let filter {
+            let text = filter.expression(for: LinkType(dlt: handle.dataLink))
+            do {
+                try handle.setFilter(try handle.compile(text))
+            } catch {
+                throw LiveCaptureError(
+                    code: .failed, interface: interface, detail: "cannot install the capture filter '\(text)': \(error.message)")
+            }
+            expression = text
+        }
+        return LiveCapture(
+            interface: interface, handle: handle, filterExpression: expression, warning: warning, options: options,
+            interfaceIndex: if_nametoindex(interface))
+    }
+
+    /// Reads until `breakLoop()` is called or the interface disappears.
+    ///
+    /// - Parameters:
+    ///   - tickNanoseconds: How often `onTick` is called, at least (on read timeouts and
+    ///     when a packet's timestamp passes the next tick).
+    ///   - onPacket: Called once per packet; the frame's bytes are valid only during the call.
+    ///     `Frame.interface` is 0 and `fileOffset` is the packet's ordinal (from 1).
+    ///   - onTick: Called periodically on this thread, e.g. to read `statistics()`.
+    public func run(
+        tickNanoseconds: Int64 = 250_000_000, onPacket: (Frame) -> Void, onTick: () -> Void
+    ) -> LiveCaptureOutcome {
+        var outcome = LiveCaptureOutcome()
+        var nextTick = Self.now() + tickNanoseconds
+        var isDown = false
+        var consecutiveErrors = 0
+        loop: while true {
+            switch handle.next() {
+            case .packet(let header, let bytes):
+                consecutiveErrors = 0
+                isDown = false
+                outcome.frames += 1
+                let timestamp = Timestamp(seconds: header.seconds, fraction: header.fraction, unitsPerSecond: unitsPerSecond)
+                onPacket(
+                    Frame(
+                        interface: 0, timestamp: timestamp, linkType: linkType, wireLength: Int(header.wireLength),
+                        bytes: bytes, fileOffset: Int64(outcome.frames)))
+                if timestamp.nanoseconds < nextTick { continue }
+            case .timeout:
+                consecutiveErrors = 0
+            case .end:
+                break loop
+            case .error(let message):
+                consecutiveErrors += 1
+                if !isStillThere() {
+                    outcome.problems.append("\(interface) disappeared during the capture (\(message))")
+                    outcome.interfaceLost = true
+                    break loop
+                }
+                if !isDown {
+                    isDown = true
+                    outcome.problems.append("\(interface) went down during the capture (\(message))")
+                }
+                if consecutiveErrors >= 100 {
+                    outcome.problems.append("reading \(interface) failed repeatedly; the capture stopped (\(message))")
+                    break loop
+                }
+                // A downed interface reports once, then reads block until it is up again.
+                usleep(10_000)
+            }
+            nextTick = Self.now() + tickNanoseconds
+            onTick()
+            if !isStillThere() {
+                outcome.problems.append("\(interface) disappeared during the capture")
+                outcome.interfaceLost = true
+                break loop
+            }
+        }
+        return outcome
+    }
+
+    /// Makes `run` return soon. Safe to call from any thread.
+    public func breakLoop() {
+        handle.breakLoop()
+    }
+
+    /// Counters since the capture was opened. Call on the reading thread, at least once per
+    /// 2^32 packets (the kernel's counters are 32-bit and wrap).
+    public func statistics() -> LiveCaptureStatistics {
+        guard let raw = try? handle.statistics() else { return statisticsTotal }
+        statisticsTotal.received += Int(raw.received &- statisticsBase.received)
+        statisticsTotal.kernelDropped += Int(raw.dropped &- statisticsBase.dropped)
+        statisticsTotal.interfaceDropped += Int(raw.interfaceDropped &- statisticsBase.interfaceDropped)
+        statisticsBase = Raw(received: raw.received, dropped: raw.dropped, interfaceDropped: raw.interfaceDropped)
+        return statisticsTotal
+    }
+
+    /// Whether an interface of this name, and the same index, still exists.
+    private func isStillThere() -> Bool {
+        let index = if_nametoindex(interface)
+        return index != 0 && (interfaceIndex == 0 || index == interfaceIndex)
+    }
+
+    /// The time now, as packet timestamps count it (the wall clock).
+    public static func wallClock() -> Timestamp {
+        Timestamp(nanoseconds: now())
+    }
+
+    /// Wall-clock nanoseconds (packet timestamps are wall-clock too).
+    static func now() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
+    }
+}

@@ -1,0 +1,149 @@
+import Capture
+import Check
+import Decode
+import Flows
+import Frames
+import Policy
+import Synchronization
+
+/// One watched interface: its live capture, read on its own thread into its own `Engine`
+/// (flows are keyed by place, and a place includes the source, so two interfaces never
+/// share a flow and the hot path takes no lock), writing evidence as it goes.
+///
+/// Concurrency: `run()` and everything it touches are confined to the worker's thread until
+/// it returns; the session reads the results only after joining the thread. Other threads
+/// read the `published` counters and call `capture.breakLoop()`.
+final class InterfaceWorker: @unchecked Sendable {
+    let name: String
+    let sourceIndex: Int
+    let capture: LiveCapture?
+    /// Why the interface could not be opened, when it could not.
+    let openError: LiveCaptureError?
+    let published = PublishedCounters()
+
+    private(set) var engine: Engine
+    private(set) var outcome = LiveCaptureOutcome()
+    private(set) var statistics = LiveCaptureStatistics()
+    private(set) var start: Timestamp?
+    private(set) var end: Timestamp?
+    private(set) var evidenceError: String?
+    var evidenceWritten: Int { recorder?.written ?? 0 }
+
+    private let policy: Policy
+    private let checker: Checker
+    private var recorder: EvidenceRecorder?
+    /// Per raw place of `engine`: whether it is in the management network.
+    private var placeIsManagement: [Bool] = []
+    /// Per flow of `engine`: what the flow was when last judged.
+    private var flowStates: [FlowState] = []
+    private var packets = 0
+    private var storagePackets = 0
+
+    private struct FlowState {
+        var service: Int?
+        var isEvidence = false
+    }
+
+    /// Counters another thread may read while the worker runs (the status line).
+    final class PublishedCounters: Sendable {
+        let packets = Atomic<Int>(0)
+        let storagePackets = Atomic<Int>(0)
+        let dropped = Atomic<Int>(0)
+        let finished = Atomic<Bool>(false)
+    }
+
+    init(
+        name: String, sourceIndex: Int, capture: LiveCapture?, openError: LiveCaptureError?, policy: Policy,
+        evidence: EvidenceSink?
+    ) {
+        self.name = name
+        self.sourceIndex = sourceIndex
+        self.capture = capture
+        self.openError = openError
+        self.policy = policy
+        self.checker = Checker(policy: policy)
+        self.engine = Engine(table: policy.protocolTable)
+        self.recorder = evidence.map(EvidenceRecorder.init(sink:))
+        if capture == nil {
+            finishSource(linkType: .ethernet, snapLength: 0)
+        }
+    }
+
+    /// Reads until the capture is stopped or the interface is lost. Call once, on the
+    /// worker's own thread.
+    func run() {
+        defer { published.finished.store(true, ordering: .releasing) }
+        guard let capture else { return }
+        start = LiveCapture.wallClock()
+        outcome = capture.run(onPacket: { frame in ingest(frame) }, onTick: { publish() })
+        end = LiveCapture.wallClock()
+        publish()
+        finishSource(linkType: capture.linkType, snapLength: capture.options.snapLength)
+    }
+
+    private func finishSource(linkType: LinkType, snapLength: Int) {
+        engine.finishSource(
+            path: name, frames: outcome.frames, end: .endOfFile, warnings: [],
+            interfaces: [CaptureInterface(name: name, linkType: linkType, snapLength: UInt32(clamping: snapLength))])
+    }
+
+    private func publish() {
+        if let capture { statistics = capture.statistics() }
+        published.packets.store(packets, ordering: .relaxed)
+        published.storagePackets.store(storagePackets, ordering: .relaxed)
+        published.dropped.store(statistics.dropped, ordering: .relaxed)
+    }
+
+    private func ingest(_ frame: Frame) {
+        let (place, flow) = engine.ingest(frame, source: sourceIndex)
+        packets += 1
+        guard let flow else {
+            // A fragment whose datagram is not known yet: the recorder holds it.
+            if engine.packet.isLaterFragment { offer(frame, flow: nil, isEvidence: false) }
+            return
+        }
+        let state = judge(flow, place: place)
+        if state.service != nil { storagePackets += 1 }
+        if state.isEvidence { offer(frame, flow: flow, isEvidence: true) }
+    }
+
+    private func offer(_ frame: Frame, flow: Int?, isEvidence: Bool) {
+        guard recorder != nil, evidenceError == nil else { return }
+        do {
+            try recorder?.offer(frame, packet: engine.packet, flow: flow, isEvidence: isEvidence, interface: name)
+        } catch {
+            evidenceError = error.description
+        }
+    }
+
+    /// Whether `flow` is storage and its packets are evidence: storage in the management
+    /// network that no `allow` entry covers, as the checker will judge it at the end.
+    ///
+    /// Judged again whenever the flow's service changes: deep classification can make a
+    /// flow storage after its first packets. Those earlier packets are not in the evidence
+    /// file (a live watch keeps no copy of packets it has not judged to be evidence); the
+    /// report still counts them.
+    private func judge(_ flow: Int, place: UInt32) -> FlowState {
+        let record = engine.tracker.flows[flow]
+        if flow < flowStates.count, flowStates[flow].service == record.service { return flowStates[flow] }
+        var state = FlowState(service: record.service)
+        if let service = record.service, recorder != nil, isManagement(place) {
+            let protocolName = policy.protocolTable.services[service].protocolName
+            state.isEvidence = !policy.allow.contains {
+                $0.covers(protocolName: protocolName, client: record.client.address, server: record.server.address)
+            }
+        }
+        while flowStates.count <= flow { flowStates.append(FlowState()) }
+        flowStates[flow] = state
+        return state
+    }
+
+    private func isManagement(_ place: UInt32) -> Bool {
+        while placeIsManagement.count < engine.placeList.count {
+            let raw = engine.placeList[placeIsManagement.count]
+            let network = checker.network(interface: name, outerVLAN: raw.outer, innerVLAN: raw.inner)
+            placeIsManagement.append(network.map { policy.networks[$0].role == .management } ?? false)
+        }
+        return placeIsManagement[Int(place)]
+    }
+}

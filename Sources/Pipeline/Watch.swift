@@ -1,0 +1,282 @@
+import Capture
+import Check
+import Dispatch
+import Flows
+import Foundation
+import Frames
+import Policy
+
+/// Everything a live watch needs.
+public struct WatchConfiguration: Sendable {
+    public var policy: Policy
+    public var options: LiveCaptureOptions
+    /// Where to write every packet of every violating flow, if anywhere.
+    public var evidencePath: String?
+
+    public init(policy: Policy, options: LiveCaptureOptions = LiveCaptureOptions(), evidencePath: String? = nil) {
+        self.policy = policy
+        self.options = options
+        self.evidencePath = evidencePath
+    }
+
+    /// Every interface the policy's networks name, in policy order, each once.
+    public var interfaces: [String] {
+        var seen = Set<String>()
+        return policy.networks.flatMap(\.interfaces).filter { seen.insert($0).inserted }
+    }
+
+    /// The kernel prefilter: the storage ports of the policy's protocol table (so a policy's
+    /// `ports` and `storage_protocols` shape it), plus IP fragments, tagged or not.
+    public var filter: CaptureFilter {
+        Self.filter(for: policy.protocolTable)
+    }
+
+    public static func filter(for table: ProtocolTable) -> CaptureFilter {
+        var tcp: [UInt16] = []
+        var udp: [UInt16] = []
+        for service in table.services {
+            if service.transports.contains(.tcp) { tcp += service.ports }
+            if service.transports.contains(.udp) { udp += service.ports }
+        }
+        return CaptureFilter(tcpPorts: tcp, udpPorts: udp)
+    }
+}
+
+/// A watch that could not start.
+public struct WatchError: Error, Sendable, CustomStringConvertible {
+    public enum Code: Sendable {
+        /// The policy names no interface to capture on.
+        case noInterfaces
+        /// An interface the policy names does not exist.
+        case noSuchInterface
+        /// This process may not capture.
+        case permissionDenied
+        /// The evidence file cannot be created.
+        case evidence
+    }
+
+    public var code: Code
+    public var message: String
+
+    public var description: String { message }
+}
+
+/// What the status line shows.
+public struct WatchStatus: Sendable, Equatable {
+    public var packets = 0
+    public var storagePackets = 0
+    public var dropped = 0
+}
+
+/// How one watched interface's capture went.
+public struct LiveInterfaceReport: Sendable {
+    public var name: String
+    /// False when it could not be opened (`problems` says why).
+    public var opened: Bool
+    /// The kernel filter installed.
+    public var filter: String?
+    public var frames: Int
+    public var statistics: LiveCaptureStatistics
+    public var start: Timestamp?
+    public var end: Timestamp?
+    /// Why this interface's capture was not complete, in words.
+    public var problems: [String]
+    /// libpcap's activation warning, if any.
+    public var warning: String?
+}
+
+/// A finished watch: the verdict and what each capture saw.
+public struct WatchOutcome: Sendable {
+    public var result: CheckResult
+    public var interfaces: [LiveInterfaceReport]
+    /// Packets written to the evidence file.
+    public var evidencePackets = 0
+    /// Why the evidence file could not be written in full, if it could not (the verdict stands).
+    public var evidenceError: String?
+}
+
+/// A live watch: one capture per interface the policy names, each read on its own thread
+/// into its own engine, judged together at the end exactly as a replay of the same packets.
+///
+/// ```swift
+/// let session = try WatchSession.open(configuration)   // every capture is active from here
+/// session.start()
+/// ... session.status() ...
+/// session.stop()
+/// let outcome = session.finish()
+/// ```
+public final class WatchSession: @unchecked Sendable {
+    public let configuration: WatchConfiguration
+    private let workers: [InterfaceWorker]
+    private let evidence: EvidenceSink?
+    private let group = DispatchGroup()
+    private var started = false
+
+    private init(configuration: WatchConfiguration, workers: [InterfaceWorker], evidence: EvidenceSink?) {
+        self.configuration = configuration
+        self.workers = workers
+        self.evidence = evidence
+    }
+
+    /// Creates the evidence file and opens (activates, filters) every interface.
+    ///
+    /// - Throws: `WatchError` when the policy names no interface, an interface does not
+    ///   exist, this process may not capture, or the evidence file cannot be created. An
+    ///   interface that exists but cannot be opened otherwise (it is down, ...) does not
+    ///   throw: the watch goes on without it and the verdict is at best inconclusive.
+    public static func open(_ configuration: WatchConfiguration) throws(WatchError) -> WatchSession {
+        let names = configuration.interfaces
+        if names.isEmpty {
+            throw WatchError(
+                code: .noInterfaces,
+                message: "the policy names no interface (networks.NAME.interfaces); a watch captures on the interfaces "
+                    + "the policy names, so name at least one")
+        }
+        var sink: EvidenceSink?
+        if let path = configuration.evidencePath {
+            do {
+                sink = try EvidenceSink(path: path)
+            } catch {
+                throw WatchError(code: .evidence, message: Evidence.Failure(error).description)
+            }
+        }
+        var workers: [InterfaceWorker] = []
+        for (index, name) in names.enumerated() {
+            var capture: LiveCapture?
+            var failure: LiveCaptureError?
+            do {
+                capture = try LiveCapture.open(interface: name, options: configuration.options, filter: configuration.filter)
+            } catch {
+                switch error.code {
+                case .noSuchDevice:
+                    throw WatchError(
+                        code: .noSuchInterface,
+                        message: "interface \(name), which the policy names, does not exist on this host "
+                            + "(in this network namespace)")
+                case .permissionDenied:
+                    throw WatchError(code: .permissionDenied, message: "cannot capture on \(name): \(error.detail)")
+                case .notUp, .failed:
+                    failure = error
+                }
+            }
+            workers.append(
+                InterfaceWorker(
+                    name: name, sourceIndex: index, capture: capture, openError: failure, policy: configuration.policy,
+                    evidence: sink))
+        }
+        return WatchSession(configuration: configuration, workers: workers, evidence: sink)
+    }
+
+    /// libpcap's warnings from opening the interfaces, for the user.
+    public var warnings: [String] {
+        workers.compactMap { worker in worker.capture?.warning.map { "\(worker.name): \($0)" } }
+    }
+
+    /// Interfaces that could not be opened, and why.
+    public var unopened: [LiveCaptureError] {
+        workers.compactMap(\.openError)
+    }
+
+    /// Starts one reading thread per opened interface.
+    public func start() {
+        guard !started else { return }
+        started = true
+        for worker in workers where worker.capture != nil {
+            group.enter()
+            let thread = Thread { [group] in
+                worker.run()
+                group.leave()
+            }
+            thread.name = "lanekeeper \(worker.name)"
+            thread.qualityOfService = .userInteractive
+            thread.start()
+        }
+    }
+
+    /// Packets, storage packets and drops so far, summed over the interfaces.
+    public func status() -> WatchStatus {
+        var status = WatchStatus()
+        for worker in workers {
+            status.packets += worker.published.packets.load(ordering: .relaxed)
+            status.storagePackets += worker.published.storagePackets.load(ordering: .relaxed)
+            status.dropped += worker.published.dropped.load(ordering: .relaxed)
+        }
+        return status
+    }
+
+    /// True when no capture is reading any more (every interface was lost, or none opened).
+    public var allCapturesEnded: Bool {
+        workers.allSatisfy { $0.capture == nil || $0.published.finished.load(ordering: .acquiring) }
+    }
+
+    /// Puts the evidence written so far into the file.
+    public func flushEvidence() {
+        try? evidence?.flush()
+    }
+
+    /// Makes every reading thread stop soon. Safe to call from any thread, more than once.
+    public func stop() {
+        for worker in workers { worker.capture?.breakLoop() }
+    }
+
+    /// Stops, waits for the reading threads, closes the evidence file and judges everything
+    /// that was read.
+    public func finish() -> WatchOutcome {
+        stop()
+        group.wait()
+        var engines = workers.map(\.engine)
+        let replay = ReplayConfiguration(
+            policy: configuration.policy,
+            inputs: workers.map { ReplayInput(path: $0.name, interfaceName: $0.name) })
+        let checker = Checker(policy: configuration.policy)
+        var observation = Engine.resolve(&engines, configuration: replay, checker: checker).observation
+        for worker in workers where !observation.interfaces.contains(where: { $0.name == worker.name }) {
+            // Every watched interface is reported, even one that saw nothing.
+            observation.interfaces.append(ObservedInterface(name: worker.name, label: worker.name))
+        }
+        var result = checker.check(observation)
+        let reports = workers.map(Self.report(of:))
+        var reasons: [String] = []
+        for (worker, report) in zip(workers, reports) {
+            reasons += report.problems
+            if report.statistics.dropped > 0 {
+                reasons.append(
+                    "\(report.statistics.dropped) packets were dropped on \(worker.name) before lanekeeper could read "
+                        + "them (kernel buffer \(Self.mebibytes(configuration.options.bufferBytes)); raise --buffer-mib)")
+            }
+            if let warning = report.warning { result.warnings.append("\(worker.name): libpcap: \(warning)") }
+        }
+        Self.add(reasons, to: &result)
+        var outcome = WatchOutcome(result: result, interfaces: reports)
+        outcome.evidencePackets = workers.reduce(0) { $0 + $1.evidenceWritten }
+        outcome.evidenceError = workers.lazy.compactMap(\.evidenceError).first
+        if let evidence {
+            do {
+                try evidence.close()
+            } catch {
+                outcome.evidenceError = outcome.evidenceError ?? Evidence.Failure(error).description
+            }
+        }
+        return outcome
+    }
+
+    /// Adds reasons that make a verdict at best inconclusive: a fail stays a fail.
+    static func add(_ reasons: [String], to result: inout CheckResult) {
+        guard !reasons.isEmpty else { return }
+        result.reasons += reasons
+        if result.verdict == .pass { result.verdict = .inconclusive }
+    }
+
+    private static func report(of worker: InterfaceWorker) -> LiveInterfaceReport {
+        LiveInterfaceReport(
+            name: worker.name, opened: worker.capture != nil, filter: worker.capture?.filterExpression,
+            frames: worker.outcome.frames, statistics: worker.statistics, start: worker.start, end: worker.end,
+            problems: worker.openError.map { ["\(worker.name) could not be opened, so nothing on it was checked: \($0.detail)"] }
+                ?? worker.outcome.problems,
+            warning: worker.capture?.warning)
+    }
+
+    static func mebibytes(_ bytes: Int) -> String {
+        bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
+    }
+}
