@@ -8,7 +8,13 @@ discovery), so this speaks ONC RPC over UDP itself:
   READ over UDP in CHUNK-byte datagrams, which IP fragments at MTU 1500.
 Data read back is compared with what was written; exits non-zero on error.
 
+--mount-only speaks only the MOUNT protocol (program 100005 v3), straight to
+PORT (no portmapper), over UDP and then over TCP (record marking): NULL,
+EXPORT, MNT, DUMP, UMNT -- what a client that already knows the MOUNT port
+sends.
+
 usage: nfs3udp.py SERVER EXPORT FILENAME CHUNK COUNT
+       nfs3udp.py --mount-only SERVER EXPORT PORT
 """
 import os, socket, struct, sys, time
 
@@ -62,12 +68,40 @@ class XDR:
 
 
 class RPC:
-    def __init__(self, server, port):
+    def __init__(self, server, port, tcp=False):
         fam = socket.AF_INET6 if ":" in server else socket.AF_INET
-        self.s = socket.socket(fam, socket.SOCK_DGRAM)
+        self.tcp = tcp
+        self.s = socket.socket(fam, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM)
         self.s.settimeout(2.0)
         self.s.connect((server, port))
         self.xid = (os.getpid() << 16) ^ int(time.time())
+
+    def send(self, msg):
+        if self.tcp:  # one record, one fragment: last-fragment bit + length
+            msg = struct.pack("!I", 0x80000000 | len(msg)) + msg
+        if self.tcp:
+            self.s.sendall(msg)
+        else:
+            self.s.send(msg)
+
+    def recv(self):
+        if not self.tcp:
+            return self.s.recv(65536)
+        data, last = b"", False
+        while not last:
+            mark = struct.unpack("!I", self.exact(4))[0]
+            last = bool(mark & 0x80000000)
+            data += self.exact(mark & 0x7FFFFFFF)
+        return data
+
+    def exact(self, n):
+        b = b""
+        while len(b) < n:
+            chunk = self.s.recv(n - len(b))
+            if not chunk:
+                raise SystemExit("rpc over tcp: connection closed")
+            b += chunk
+        return b
 
     def call(self, prog, vers, proc, args):
         self.xid = (self.xid + 1) & 0xFFFFFFFF
@@ -75,10 +109,10 @@ class RPC:
         msg = (XDR.u32(self.xid) + XDR.u32(0) + XDR.u32(2) + XDR.u32(prog) + XDR.u32(vers) + XDR.u32(proc)
                + XDR.u32(1) + XDR.opaque(cred) + XDR.u32(0) + XDR.u32(0) + args)
         for attempt in range(4):
-            self.s.send(msg)
+            self.send(msg)
             try:
                 while True:
-                    data = self.s.recv(65536)
+                    data = self.recv()
                     x = XDR(data)
                     if x.gu32() == self.xid:
                         break
@@ -91,7 +125,7 @@ class RPC:
             if st != 0:
                 raise SystemExit("rpc %d/%d/%d: accept_stat %d" % (prog, vers, proc, st))
             return x
-        raise SystemExit("rpc %d/%d/%d: no reply over UDP" % (prog, vers, proc))
+        raise SystemExit("rpc %d/%d/%d: no reply" % (prog, vers, proc))
 
 
 def getport(server, prog, vers):
@@ -116,7 +150,34 @@ def nfs_ok(x, what):
     return x
 
 
+def mount_only(server, export, port):
+    """MOUNT v3 straight to `port`, over UDP then TCP; no portmapper."""
+    for tcp in (False, True):
+        r = RPC(server, port, tcp)
+        r.call(MOUNT, 3, 0, b"")  # NULL
+        x = r.call(MOUNT, 3, 5, b"")  # EXPORT: a list of (dir, groups)
+        dirs = []
+        while x.gu32():
+            dirs.append(x.gopaque().decode())
+            while x.gu32():
+                x.gopaque()
+        if export not in dirs:
+            raise SystemExit("MOUNT3 EXPORT does not list %s: %s" % (export, dirs))
+        m = r.call(MOUNT, 3, 1, XDR.string(export))  # MNT
+        if m.gu32() != 0:
+            raise SystemExit("MOUNT3 MNT %s failed" % export)
+        root = m.gopaque()
+        r.call(MOUNT, 3, 2, b"")  # DUMP
+        r.call(MOUNT, 3, 3, XDR.string(export))  # UMNT
+        r.s.close()
+        print("nfs3udp: MOUNT v3 to %s:%d over %s: EXPORT lists %s, MNT gave a %d-byte root handle"
+              % (server, port, "TCP" if tcp else "UDP", export, len(root)))
+
+
 def main():
+    if sys.argv[1] == "--mount-only":
+        mount_only(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
     server, export, name, chunk, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
     mport = getport(server, MOUNT, 3)
     nport = getport(server, NFS, 3)
