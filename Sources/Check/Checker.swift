@@ -108,7 +108,11 @@ public struct Checker: Sendable {
                 protocolName: service.protocolName, service: service.name,
                 recognition: flow.recognition?.description ?? "port",
                 transport: flow.ipProtocol == 6 ? "tcp" : "udp", vlan: segment.vlan,
-                client: flow.client, server: flow.server, packets: flow.packets, bytes: flow.bytes,
+                client: flow.client, server: flow.server,
+                tunnel: flow.tunnel.flatMap { tunnel in
+                    flow.outerAddresses.map { (tunnel.kind, tunnel.id, $0.client, $0.server) }
+                },
+                packets: flow.packets, bytes: flow.bytes,
                 firstSeen: flow.firstSeen, lastSeen: flow.lastSeen, flow: flowIndex)
             let covered = policy.allow.contains {
                 $0.covers(protocolName: service.protocolName, client: flow.client.address, server: flow.server.address)

@@ -36,6 +36,8 @@ public struct Violation: Sendable {
     public var vlan: UInt16?
     public var client: Endpoint
     public var server: Endpoint
+    /// For storage carried in an overlay: the tunnel and the outer addresses of each end.
+    public var tunnel: (kind: String, id: UInt32, outerClient: IPAddress, outerServer: IPAddress)?
     public var packets: Int
     public var bytes: Int
     public var firstSeen: Timestamp

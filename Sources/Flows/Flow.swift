@@ -39,6 +39,19 @@ public struct FlowKey: Hashable, Sendable {
     }
 }
 
+/// The overlay a flow was carried in (VXLAN or GRE), with the outer addresses of each of
+/// its ends.
+public struct TunnelInfo: Sendable, Hashable {
+    /// `vxlan` or `gre`.
+    public var kind: String
+    /// The VXLAN VNI or GRE key (0 when GRE has none).
+    public var id: UInt32
+    /// The outer (underlay) address that carried the key's lower endpoint.
+    public var outerOfLower: IPAddress
+    /// The outer address that carried the key's upper endpoint.
+    public var outerOfUpper: IPAddress
+}
+
 /// What is known about one flow.
 public struct Flow: Sendable {
     public var key: FlowKey
@@ -50,6 +63,9 @@ public struct Flow: Sendable {
     public var service: Int?
     /// How the flow was recognised as storage (nil when it is not storage).
     public var recognition: Recognition?
+    /// The overlay that carried it, when it was seen inside a tunnel (flows are keyed by
+    /// their inner 5-tuple).
+    public var tunnel: TunnelInfo?
     /// Payload-bearing packets inspected so far (inspection stops after a few).
     var inspected: UInt8 = 0
     /// Packets, including IP fragments attributed to the flow.
@@ -62,6 +78,13 @@ public struct Flow: Sendable {
     public var lastSeen: Timestamp
 
     public var segment: UInt32 { key.segment }
+
+    /// The outer (underlay) addresses of the client and the server, for a tunnelled flow.
+    public var outerAddresses: (client: IPAddress, server: IPAddress)? {
+        guard let tunnel else { return nil }
+        let clientIsLower = client == key.lower
+        return clientIsLower ? (tunnel.outerOfLower, tunnel.outerOfUpper) : (tunnel.outerOfUpper, tunnel.outerOfLower)
+    }
     public var ipProtocol: UInt8 { key.ipProtocol }
     public var isStorage: Bool { service != nil }
 

@@ -151,8 +151,16 @@ public struct FlowTracker: Sendable {
                 server = source
             }
         }
+        var tunnel: TunnelInfo?
+        if packet.tunnel != .none {
+            let sourceIsLower = key.lower == source
+            tunnel = TunnelInfo(
+                kind: packet.tunnel == .vxlan ? "vxlan" : "gre", id: packet.tunnelID,
+                outerOfLower: sourceIsLower ? packet.outerSource : packet.outerDestination,
+                outerOfUpper: sourceIsLower ? packet.outerDestination : packet.outerSource)
+        }
         let flow = Flow(
-            key: key, client: client, server: server, service: service, recognition: recognition,
+            key: key, client: client, server: server, service: service, recognition: recognition, tunnel: tunnel,
             firstSeen: time, lastSeen: time)
         flows.append(flow)
         index[key] = flows.count - 1

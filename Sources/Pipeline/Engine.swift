@@ -102,7 +102,11 @@ struct Engine {
         counters[s].bytes += frame.wireLength
         // Each packet lands in exactly one of decoded, truncated, undecodable. A header cut
         // by the snaplen is truncated (normal); a header that lies is undecodable.
-        if let stop = packet.stop, stop.code != .tooShort || !frame.isTruncated {
+        // A packet whose flow is known (ports, or a fragment of a known datagram) is decoded
+        // even when something inside it could not be (a tunnel's broken inner frame).
+        if let stop = packet.stop, !packet.hasPorts, !packet.isLaterFragment,
+            stop.code != .tooShort || !frame.isTruncated
+        {
             counters[s].undecodable += 1
             if stop.code == .unsupportedLinkType {
                 counters[s].unsupportedLinkType += 1

@@ -70,6 +70,16 @@ public enum JSONReport {
             ("vlan", record.vlan.map { .int(Int($0)) } ?? .null),
             ("client", .string(record.client.description)),
             ("server", .string(record.server.description)),
+            (
+                "tunnel",
+                record.tunnel.map {
+                    .object([
+                        ("kind", .string($0.kind)), ("id", .int(Int($0.id))),
+                        ("outer_client", .string($0.outerClient.description)),
+                        ("outer_server", .string($0.outerServer.description)),
+                    ])
+                } ?? .null
+            ),
             ("packets", .int(record.packets)),
             ("bytes", .int(record.bytes)),
             ("first_seen", .string(record.firstSeen.rfc3339)),
