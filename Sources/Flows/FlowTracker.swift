@@ -27,6 +27,9 @@ public struct FlowTracker: Sendable {
     private var learned: [LearnedEndpoint: Int] = [:]
     /// Portmapper calls waiting for their reply, by flow and xid (bounded).
     private var portmapQueries: [QueryKey: PortmapQuery] = [:]
+    /// Recognised RPC calls by connection and xid, so that replies seen elsewhere (asymmetric
+    /// routing: calls leave by one interface, replies return by another) are recognised too.
+    private var calls: [CallKey: (service: Int, program: UInt32, version: UInt32)] = [:]
 
     /// The portmapper's row, whose flows are read for the mappings they announce.
     private let portmapperService: Int?
@@ -192,7 +195,16 @@ public struct FlowTracker: Sendable {
                 if call.program == RPC.portmapper, let arguments = call.argumentsOffset {
                     rememberPortmapCall(flow: i, call: call, payload: payload, at: arguments)
                 }
+                if calls.count >= Self.maxLearned { calls.removeAll() }
+                calls[CallKey(packet, xid: call.xid, reply: false)] = (service, call.program, call.version)
             case .reply(let reply):
+                if let call = calls[CallKey(packet, xid: reply.xid, reply: true)] {
+                    // The reply to a call seen (possibly on another interface): the source serves.
+                    recognise(
+                        i, service: call.service, as: .rpcReply(program: call.program, version: call.version),
+                        server: Endpoint(address: packet.source, port: packet.sourcePort),
+                        client: Endpoint(address: packet.destination, port: packet.destinationPort))
+                }
                 guard !portmapQueries.isEmpty,
                     let query = portmapQueries.removeValue(forKey: QueryKey(flow: i, xid: reply.xid)),
                     let result = reply.resultOffset
@@ -405,6 +417,24 @@ struct LearnedEndpoint: Hashable, Sendable {
     init(_ endpoint: Endpoint, _ ipProtocol: UInt8) {
         self.endpoint = endpoint
         self.ipProtocol = ipProtocol
+    }
+}
+
+/// An RPC conversation (client, server, transport) and a transaction id.
+struct CallKey: Hashable, Sendable {
+    var client: Endpoint
+    var server: Endpoint
+    var ipProtocol: UInt8
+    var xid: UInt32
+
+    /// For a call the packet goes client -> server; for a reply, server -> client.
+    init(_ packet: DecodedPacket, xid: UInt32, reply: Bool) {
+        let source = Endpoint(address: packet.source, port: packet.sourcePort)
+        let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
+        client = reply ? destination : source
+        server = reply ? source : destination
+        ipProtocol = packet.ipProtocol
+        self.xid = xid
     }
 }
 

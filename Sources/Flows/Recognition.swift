@@ -10,6 +10,9 @@ public enum Recognition: Sendable, Hashable, CustomStringConvertible {
     /// An ONC RPC call to one of the service's programs (RPC version, message type,
     /// program, version, procedure and credentials all valid).
     case rpcCall(program: UInt32, version: UInt32)
+    /// The reply (matched by xid and connection) to such a call seen elsewhere, e.g. on
+    /// another interface when requests and replies take different routes.
+    case rpcReply(program: UInt32, version: UInt32)
 
     /// Higher is more certain; a flow keeps its most certain recognition.
     var strength: Int {
@@ -17,7 +20,7 @@ public enum Recognition: Sendable, Hashable, CustomStringConvertible {
         case .port: 1
         case .portmapperMapping: 2
         case .signature: 3
-        case .rpcCall: 4
+        case .rpcCall, .rpcReply: 4
         }
     }
 
@@ -27,6 +30,7 @@ public enum Recognition: Sendable, Hashable, CustomStringConvertible {
         case .portmapperMapping(let port): "portmapper mapping to port \(port)"
         case .signature(let signature): signature.rawValue
         case .rpcCall(let program, let version): "rpc program \(program) v\(version)"
+        case .rpcReply(let program, let version): "rpc reply to program \(program) v\(version)"
         }
     }
 }

@@ -88,6 +88,30 @@ func serviceName(_ tracker: FlowTracker, _ flow: Int?) -> String? {
         #expect(tracker.flows[0].client.port == 700)
     }
 
+    @Test func repliesSeenOnAnotherInterfaceAreMatchedByXid() {
+        // Asymmetric routing: calls leave by stor0 (segment 0), replies return by mgmt0 (segment 1).
+        var tracker = FlowTracker(table: .builtin)
+        let call = rpcCall(xid: 0xfeed, program: 100_003, version: 3, procedure: 6, tcp: true)
+        feed(&tracker, 6, "203.0.113.10", 900, "203.0.113.20", 12049, payload: call)
+        let reply = rpcReply(xid: 0xfeed, result: xdr([0, 1, 2, 3]), tcp: true)
+        let onOther = reply.withUnsafeBytes { bytes in
+            tracker.observe(packet(6, "203.0.113.20", 12049, "203.0.113.10", 900), payload: bytes, segment: 1,
+                            wireLength: 120, at: at(2))
+        }
+        #expect(onOther == 1)
+        #expect(serviceName(tracker, onOther) == "nfs")
+        #expect(tracker.flows[1].recognition == .rpcReply(program: 100_003, version: 3))
+        #expect(tracker.flows[1].server.port == 12049)
+        // A reply with another xid, or from another server, is not matched.
+        var other = FlowTracker(table: .builtin)
+        feed(&other, 6, "203.0.113.10", 900, "203.0.113.20", 12049, payload: call)
+        let stranger = rpcReply(xid: 0xbeef, result: xdr([0]), tcp: true).withUnsafeBytes { bytes in
+            other.observe(packet(6, "203.0.113.20", 12049, "203.0.113.10", 900), payload: bytes, segment: 1,
+                          wireLength: 120, at: at(2))
+        }
+        #expect(serviceName(other, stranger) == nil)
+    }
+
     @Test func portmapperGetportRepliesTeachPorts() {
         var tracker = FlowTracker(table: .builtin)
         let call = rpcCall(xid: 42, program: 100_000, version: 2, procedure: 3,
