@@ -226,6 +226,10 @@ struct Engine {
             if let name = configuration.ifindexNames[place.ifindex] {
                 return ObservedInterface(name: name, label: name)
             }
+            // An SLL2 capture of one interface, named on the command line.
+            if let name = input.interfaceName {
+                return ObservedInterface(name: name, label: name)
+            }
             return ObservedInterface(
                 name: nil, label: "ifindex \(place.ifindex) in \(file)", hint: "--ifindex \(place.ifindex)=NAME")
         }

@@ -154,6 +154,13 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
         let unnamed = try replay(Fixtures.policy(), [path], ifindex: [2: "mgmt0"]).result
         #expect(unnamed.verdict == .inconclusive)
         #expect(unnamed.reasons.contains { $0.contains("could not be attributed") && $0.contains("--ifindex 3=NAME") })
+
+        // An SLL2 capture of a single interface can be named like any other file.
+        let single = dir.file("stor0-sll2.pcap")
+        try Fixtures.writePcap(single, linkType: .linuxSLL2, stor.map { ($0.seconds, $0.bytes) })
+        let byName = try replay(Fixtures.policy(), ["stor0=" + single]).result
+        #expect(byName.verdict == .pass)
+        #expect(network(byName, "storage")?.storagePackets == 5)
     }
 
     @Test func perInterfacePcapFilesAreNamedOnTheCommandLine() throws {
