@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "Check", dependencies: ["Frames", "Decode", "Flows", "Policy"]),
         .target(name: "Report", dependencies: ["Frames", "Decode", "Flows", "Policy", "Check"]),
         .target(name: "Pipeline", dependencies: ["Frames", "Capture", "Decode", "Flows", "Policy", "Check", "Report"]),
+        .target(name: "Audit", dependencies: ["Decode", "Policy", "Check", "Report"]),
         .target(
             name: "Expectations",
             dependencies: ["Pipeline", "Policy", "Check", .product(name: "Yams", package: "Yams")]
@@ -35,7 +36,7 @@ let package = Package(
         .executableTarget(
             name: "lanekeeper",
             dependencies: [
-                "Pipeline", "Policy", "Check", "Report", "Expectations", "Capture",
+                "Pipeline", "Policy", "Check", "Report", "Expectations", "Capture", "Audit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -45,6 +46,7 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Flows", "Decode"]),
         .testTarget(name: "ExpectationsTests", dependencies: ["Expectations", "Check", "Policy"]),
         .testTarget(name: "CLITests"),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "Policy", "Check", "Decode", "Report"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Check", "Report", "Policy", "Capture", "Frames"],
                     resources: []),
     ],

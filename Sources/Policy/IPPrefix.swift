@@ -59,6 +59,15 @@ public struct IPPrefix: Hashable, Sendable, CustomStringConvertible {
         self.length = length
     }
 
+    /// The prefix of `length` bits that contains `address` (its host bits cleared), as an
+    /// interface address with its prefix length names its connected subnet; nil for a length
+    /// the address family cannot have.
+    public init?(network address: IPAddress, length: Int) {
+        guard length >= 0, length <= (address.isIPv4 ? 32 : 128) else { return nil }
+        self.address = IPPrefix.masked(address, length: length)
+        self.length = length
+    }
+
     /// `address/length`, with IPv6 in RFC 5952 form.
     public var description: String { "\(address)/\(length)" }
 

@@ -91,13 +91,17 @@ public struct Policy: Sendable {
     public let allow: [AllowRule]
     /// `ProtocolTable.builtin` restricted to `storageProtocols`, with `extraPorts` added.
     public let protocolTable: ProtocolTable
+    /// The storage servers `lanekeeper audit` checks the routes to (`storage_targets`), in file
+    /// order; replay does not use them.
+    public let storageTargets: [IPAddress]
 
     private let indexByVLAN: [UInt16: Int]
     private let indexByInterface: [String: Int]
 
     init(version: Int, networks: [NetworkSpec], storageProtocols: [String], extraPorts: [String: [UInt16]],
-         allow: [AllowRule]) {
+         allow: [AllowRule], storageTargets: [IPAddress] = []) {
         self.version = version
+        self.storageTargets = storageTargets
         self.networks = networks
         self.storageProtocols = storageProtocols
         self.extraPorts = extraPorts

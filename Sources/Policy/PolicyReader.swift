@@ -7,7 +7,7 @@ import Yams
 struct PolicyReader: YAMLFieldReading {
     let path: String
 
-    static let topLevelKeys = ["version", "networks", "storage_protocols", "ports", "allow"]
+    static let topLevelKeys = ["version", "networks", "storage_protocols", "ports", "allow", "storage_targets"]
     static let networkKeys = ["interfaces", "vlans", "subnets", "expect_storage_traffic"]
     static let allowKeys = ["protocol", "peer"]
 
@@ -41,7 +41,29 @@ struct PolicyReader: YAMLFieldReading {
         let networks = try readNetworks(top["networks"], root: root)
         let ports = try top["ports"].map { entry throws(PolicyError) in try extraPorts(entry.value, protocols: protocols) } ?? [:]
         let allow = try top["allow"].map { entry throws(PolicyError) in try allowRules(entry.value, protocols: protocols) } ?? []
-        return Policy(version: version, networks: networks, storageProtocols: protocols, extraPorts: ports, allow: allow)
+        let targets = try top["storage_targets"].map { entry throws(PolicyError) in try storageTargets(entry.value) } ?? []
+        return Policy(version: version, networks: networks, storageProtocols: protocols, extraPorts: ports, allow: allow,
+                      storageTargets: targets)
+    }
+
+    /// `storage_targets`: the storage servers' addresses, each once.
+    private func storageTargets(_ node: Node) throws(PolicyError) -> [IPAddress] {
+        var targets: [IPAddress] = []
+        var nodes: [IPAddress: Node] = [:]
+        for (index, element) in try list(node, key: "storage_targets", of: "IP addresses").enumerated() {
+            let key = "storage_targets[\(index)]"
+            let text = try string(element, key: key, what: "an IP address")
+            guard let address = IPAddress(text) else {
+                let hint = text.contains("/") ? " (a single address, not a prefix)" : ""
+                throw fail(element, key, "\"\(text)\" is not an IPv4 or IPv6 address\(hint)")
+            }
+            if let earlier = nodes[address] {
+                throw fail(element, key, "\(address) is already listed (line \(earlier.mark?.line ?? 0))")
+            }
+            nodes[address] = element
+            targets.append(address)
+        }
+        return targets
     }
 
     // MARK: - Networks

@@ -76,7 +76,7 @@ public enum TextReport {
     }
 
     /// Left-aligned columns, except the ones listed, with two spaces between.
-    static func table(_ rows: [[String]], rightAligned: Set<Int>) -> String {
+    public static func table(_ rows: [[String]], rightAligned: Set<Int>) -> String {
         guard let columns = rows.first?.count else { return "" }
         var widths = [Int](repeating: 0, count: columns)
         for row in rows {

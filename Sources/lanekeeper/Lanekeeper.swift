@@ -12,7 +12,7 @@ struct Lanekeeper: ParsableCommand {
             64 usage error, 65 unusable input (a capture or policy that cannot be read), 66 a file that does not exist.
             """,
         version: "0.1.0",
-        subcommands: [ReplayCommand.self, CheckCommand.self, WatchCommand.self]
+        subcommands: [ReplayCommand.self, CheckCommand.self, WatchCommand.self, AuditCommand.self, PolicyCommand.self]
     )
 
     /// Without a subcommand there is nothing to do: show the usage and exit 64.

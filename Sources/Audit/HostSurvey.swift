@@ -1,0 +1,60 @@
+import Decode
+import Foundation
+
+/// Where `audit` and `policy init` read the host from: the running kernel and files (the
+/// default), or a recorded fixture directory.
+public struct HostPaths: Sendable {
+    /// A directory of recorded netlink answers (`RecordedNetlink`); nil reads the kernel.
+    public var fixture: String?
+    /// The sysfs root (`/sys`; `FIXTURE/sys` for a fixture).
+    public var sysfsRoot: String
+    /// The mountinfo file (`/proc/self/mountinfo`; `FIXTURE/mountinfo` for a fixture); a file
+    /// that does not exist means no mounts only when it was not asked for by name.
+    public var mountinfo: String
+    public var mountinfoRequired: Bool
+
+    public init(fixture: String? = nil, sysfsRoot: String? = nil, mountinfo: String? = nil) {
+        self.fixture = fixture
+        self.sysfsRoot = sysfsRoot ?? fixture.map { "\($0)/sys" } ?? "/sys"
+        self.mountinfo = mountinfo ?? fixture.map { "\($0)/mountinfo" } ?? "/proc/self/mountinfo"
+        self.mountinfoRequired = mountinfo != nil
+    }
+}
+
+/// Everything the audit and the policy writer need from a host, read in one go.
+public struct HostSurvey: Sendable {
+    public var host: HostInventory
+    /// Storage targets in order: `extraTargets` (the policy's), then NFS mounts, then iSCSI
+    /// sessions; one entry per address.
+    public var targets: [StorageTarget]
+
+    /// Reads the host, finds its storage targets and asks the kernel the route to each.
+    /// With `recordInto`, the netlink answers are also written there as a fixture.
+    public static func take(_ paths: HostPaths, extraTargets: [StorageTarget] = [], recordInto: String? = nil)
+        throws(HostReadError) -> HostSurvey
+    {
+        let source: NetlinkSource
+        if let fixture = paths.fixture {
+            source = try RecordedNetlink(directory: fixture)
+        } else {
+            source = try LiveNetlink()
+        }
+        var host = try HostInventory.read(from: source, sysfsRoot: paths.sysfsRoot)
+        var found = extraTargets
+        if FileManager.default.fileExists(atPath: paths.mountinfo) {
+            guard let text = try? String(contentsOfFile: paths.mountinfo, encoding: .utf8) else {
+                throw HostReadError(code: .unreadable, message: "\(paths.mountinfo): cannot be read")
+            }
+            found += MountInfo.nfsTargets(text)
+        } else if paths.mountinfoRequired {
+            throw HostReadError(code: .notFound, message: "\(paths.mountinfo): no such file")
+        }
+        found += ISCSISessions.targets(sysfsRoot: paths.sysfsRoot)
+        let targets = StorageTarget.unique(found)
+        try host.lookUp(targets.map(\.address), in: source)
+        if let recordInto {
+            try RecordedNetlink.record(source, destinations: targets.map(\.address), into: recordInto)
+        }
+        return HostSurvey(host: host, targets: targets)
+    }
+}

@@ -1,0 +1,210 @@
+import Decode
+import Policy
+
+/// Writes a starting policy from a host (`lanekeeper policy init`): its interfaces and
+/// subnets, its storage targets, and the roles CloudStack's KVM agent gives its bridges.
+///
+/// - management: `private.network.device` of the agent configuration; without one, the
+///   interface holding the default route.
+/// - `public` and `guest`: `public.network.device` and `guest.network.device`, when they are
+///   other bridges (never storage).
+/// - storage: the interfaces the kernel routes the storage targets out of directly (no
+///   gateway) that are in no network above (a VLAN device on a management bond included).
+///   When there is none, the policy is management-only and says, prominently, that storage
+///   then goes over the management bridge.
+public enum PolicyWriter {
+    public struct Input: Sendable {
+        public var host: HostInventory
+        public var targets: [StorageTarget]
+        /// The agent configuration's properties, and its path for comments.
+        public var agent: (path: String, properties: [String: String])?
+        /// Said in the header (`on HOST at TIME`).
+        public var origin: String
+
+        public init(host: HostInventory, targets: [StorageTarget], agent: (path: String, properties: [String: String])?,
+                    origin: String) {
+            self.host = host
+            self.targets = targets
+            self.agent = agent
+            self.origin = origin
+        }
+    }
+
+    public static func write(_ input: Input) -> String {
+        let host = input.host
+        var networks: [NetworkSpec] = []
+        var notes: [String: [String]] = [:]
+        func property(_ key: String) -> String? {
+            input.agent?.properties[key].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let topLevel = host.interfaces.filter { !$0.record.isLoopback && $0.master == nil }
+
+        // Management.
+        var management = NetworkSpec(name: "management")
+        if let device = property("private.network.device"), let path = input.agent?.path {
+            management.interfaces = [device]
+            notes["management", default: []].append("\(device): private.network.device in \(path)")
+        } else if let device = defaultRouteInterface(host) {
+            management.interfaces = [device]
+            notes["management", default: []].append("\(device): holds the default route"
+                + (input.agent == nil ? " (give --cloudstack-agent to take CloudStack's own setting)" : ""))
+        } else if let device = topLevel.first(where: { !host.addresses(on: $0.name).isEmpty }) ?? topLevel.first {
+            management.interfaces = [device.name]
+            notes["management", default: []].append("\(device.name): a guess (no default route, no agent configuration): check it")
+        } else {
+            management.interfaces = ["CHANGE-ME"]
+            notes["management", default: []].append("this host has no interface lanekeeper could name: write the management bridge")
+        }
+        networks.append(management)
+        var taken = Set(management.interfaces)
+        for (name, key) in [("public", "public.network.device"), ("guest", "guest.network.device")] {
+            guard let device = property(key), !taken.contains(device), let path = input.agent?.path else { continue }
+            networks.append(NetworkSpec(name: name, interfaces: [device]))
+            notes[name, default: []].append("\(device): \(key) in \(path) (not storage)")
+            taken.insert(device)
+        }
+
+        // Storage: where the kernel sends the targets directly, outside the networks above.
+        let tentative = MembershipResolver(networks: networks, host: host)
+        var storage = NetworkSpec(name: "storage")
+        var targetNotes: [IPAddress: String] = [:]
+        for target in input.targets {
+            guard case let .route(route)? = host.routeAnswers[target.address], let index = route.outputInterface,
+                let name = host.interface(index: index)?.name
+            else {
+                targetNotes[target.address] = "no route from this host"
+                continue
+            }
+            let membership = tentative.membership(of: name)
+            if let gateway = route.gateway {
+                targetNotes[target.address] = "routed via \(name) through gateway \(gateway)"
+                    + (membership.map { " (\(networks[$0.network].name))" } ?? "")
+                continue
+            }
+            if let membership, !membership.isInheritedFromLower {
+                targetNotes[target.address] = "routed via \(name) (\(networks[membership.network].name))"
+                continue
+            }
+            targetNotes[target.address] = "routed directly via \(name)"
+            guard !storage.interfaces.contains(name) else { continue }
+            storage.interfaces.append(name)
+            notes["storage", default: []].append("\(name): the kernel routes \(target.address) directly out of it")
+            if let vlan = host.interface(named: name)?.record.vlanID, !storage.vlans.contains(vlan),
+                !networks.contains(where: { $0.vlans.contains(vlan) })
+            {
+                storage.vlans.append(vlan)
+            }
+        }
+        if !storage.interfaces.isEmpty { networks.insert(storage, at: 1) }
+
+        // Subnets: what each network's interfaces are connected to.
+        let resolver = MembershipResolver(networks: networks, host: host)
+        var unassigned: [String] = []
+        for interface in host.interfaces where !interface.record.isLoopback {
+            let addresses = host.addresses(on: interface.name)
+            guard let membership = resolver.membership(of: interface.name) else {
+                if interface.master == nil {
+                    unassigned.append(interface.name + (addresses.isEmpty ? "" : " (" + addresses.map(\.cidr).joined(separator: ", ") + ")"))
+                }
+                continue
+            }
+            for subnet in addresses.compactMap(\.subnet) where !networks[membership.network].subnets.contains(subnet) {
+                networks[membership.network].subnets.append(subnet)
+            }
+            if membership.chain.count > 1 {
+                notes[networks[membership.network].name, default: []].append("\(interface.name) belongs here "
+                    + membership.explanation)
+            }
+        }
+        if let storageIndex = networks.firstIndex(where: { $0.role == .storage }) {
+            let managementSubnets = networks[0].subnets
+            networks[storageIndex].subnets.removeAll { subnet in
+                guard let clash = managementSubnets.first(where: { $0.overlaps(subnet) }) else { return false }
+                notes["storage", default: []].append("\(subnet) left out: it overlaps the management subnet \(clash) "
+                    + "(lanekeeper audit reports that)")
+                return true
+            }
+        }
+
+        // The text.
+        var out = "# lanekeeper policy written by `lanekeeper policy init` \(input.origin), from the kernel's\n"
+        out += "# interfaces, addresses and routes (rtnetlink), NFS mounts and iSCSI sessions"
+        out += input.agent.map { " and\n# \($0.path).\n" } ?? ".\n"
+        out += "# Check every line, then: lanekeeper audit --policy THIS-FILE\n"
+        if storage.interfaces.isEmpty {
+            out += """
+                #
+                # !!! NO STORAGE NETWORK: lanekeeper could not identify a storage interface on this host.
+                # !!! No storage target is reached directly through an interface outside the management
+                # !!! network. CloudStack's KVM agent has no storage network key: with an empty storage
+                # !!! traffic label, BridgeVifDriver falls back to the management bridge, so storage is then
+                # !!! carried over the management bridge -- exactly the leak lanekeeper exists to find.
+                # !!! To separate it, add a network named storage with the storage bridge, e.g.
+                # !!!   storage:
+                # !!!     interfaces: [cloudbr1]
+                # !!!     subnets: [203.0.113.0/24]
+                #
+
+                """
+        }
+        out += "version: 1\nnetworks:\n"
+        for network in networks {
+            out += "  \(network.name):\n"
+            for note in notes[network.name] ?? [] { out += "    # \(note)\n" }
+            out += "    interfaces: [\(network.interfaces.map(yamlScalar).joined(separator: ", "))]\n"
+            if !network.vlans.isEmpty {
+                out += "    vlans: [\(network.vlans.map(String.init).joined(separator: ", "))]\n"
+            }
+            if !network.subnets.isEmpty {
+                out += "    subnets: [\(network.subnets.map { yamlScalar($0.description) }.joined(separator: ", "))]\n"
+            }
+        }
+        if !unassigned.isEmpty {
+            out += "# in no network (add them where they belong): \(unassigned.joined(separator: "; "))\n"
+        }
+        if input.targets.isEmpty {
+            out += "# storage_targets: none found (no NFS mounts, no iSCSI sessions); list the storage servers:\n"
+            out += "# storage_targets: [203.0.113.20]\n"
+        } else {
+            out += "storage_targets:\n"
+            for target in input.targets {
+                var comment = target.source.rawValue
+                if let detail = target.detail { comment += " \(detail)" }
+                if let note = targetNotes[target.address] { comment += "; \(note)" }
+                out += "  - \(yamlScalar(target.address.description))  # \(comment.replacingOccurrences(of: "\n", with: " "))\n"
+            }
+        }
+        return out
+    }
+
+    /// The interface of the main table's default route (IPv4 first).
+    static func defaultRouteInterface(_ host: HostInventory) -> String? {
+        for isIPv4 in [true, false] {
+            let route = host.routes.filter {
+                $0.isIPv4 == isIPv4 && $0.destinationLength == 0 && $0.table == RTNetlink.tableMain
+                    && $0.type == RTNetlink.routeUnicast && $0.outputInterface != nil
+            }.min { ($0.priority ?? 0) < ($1.priority ?? 0) }
+            if let index = route?.outputInterface, let name = host.interface(index: index)?.name { return name }
+        }
+        return nil
+    }
+
+    /// Plain when YAML reads it back as the same string, double-quoted otherwise (IPv6 text,
+    /// names with unusual characters).
+    static func yamlScalar(_ text: String) -> String {
+        let plain = text.first.map { $0.isLetter } == true && text.allSatisfy {
+            $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_")
+        } && !["true", "false", "yes", "no", "on", "off", "null", "y", "n"].contains(text.lowercased())
+        let address = text.allSatisfy { $0.isNumber || $0 == "." || $0 == "/" } && text.contains(".")
+        if plain || address { return text }
+        var out = "\""
+        for character in text {
+            switch character {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            default: out.append(character)
+            }
+        }
+        return out + "\""
+    }
+}

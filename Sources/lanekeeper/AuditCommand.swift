@@ -1,0 +1,69 @@
+import ArgumentParser
+import Audit
+import Foundation
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Audit this host's configuration: would storage leave through the management network?",
+        discussion: """
+            Reads the interfaces, addresses and routes of the network namespace it runs in over rtnetlink, \
+            the NFS mounts (/proc/self/mountinfo) and iSCSI sessions (/sys/class/iscsi_*), and the policy's \
+            storage_targets; asks the kernel the route to each target (as `ip route get`) and checks the \
+            separation conditions. Exit status as replay: 0 pass, 1 fail, 2 inconclusive, 64 usage, \
+            65 unusable policy or host data, 66 a file that does not exist, 74 the report could not be written.
+            """
+    )
+
+    /// The policy, format and output options replay has (its --evidence is refused: an audit
+    /// sees no packets).
+    @OptionGroup var report: ReportOptions
+
+    @OptionGroup var host: HostOptions
+
+    func validate() throws {
+        if report.evidence != nil {
+            throw ValidationError("--evidence is for replay and watch: an audit reads the host's configuration, not packets")
+        }
+    }
+
+    func run() throws {
+        let policy = try report.loadPolicy()
+        let survey = try host.survey(extraTargets: policy.storageTargets.map { StorageTarget(address: $0, source: .policy) })
+        let result = Audit.run(policy: policy, host: survey.host, targets: survey.targets)
+        let text: String
+        switch report.format {
+        case .text: text = AuditReport.text(result)
+        case .json: text = AuditReport.json(result, policyPath: report.policy)
+        }
+        try report.finish(report: text, verdict: result.verdict, evidenceError: nil)
+    }
+}
+
+/// Where `audit` and `policy init` read the host from. The options are hidden: they exist so
+/// that a host can be recorded (`--record-host DIR`) and audited elsewhere or in tests
+/// (`--host-fixture DIR`), and so that tests can point at recorded mountinfo and sysfs.
+struct HostOptions: ParsableArguments {
+    @Option(name: .customLong("host-fixture"), help: .hidden)
+    var fixture: String?
+
+    @Option(name: .customLong("sysfs"), help: .hidden)
+    var sysfs: String?
+
+    @Option(name: .customLong("mountinfo"), help: .hidden)
+    var mountinfo: String?
+
+    @Option(name: .customLong("record-host"), help: .hidden)
+    var record: String?
+
+    /// Reads the host; exits 66 when a named file or fixture does not exist, 65 otherwise.
+    func survey(extraTargets: [StorageTarget]) throws -> HostSurvey {
+        do {
+            return try HostSurvey.take(HostPaths(fixture: fixture, sysfsRoot: sysfs, mountinfo: mountinfo),
+                                       extraTargets: extraTargets, recordInto: record)
+        } catch {
+            printError(error.description)
+            throw ExitCode(error.code == .notFound ? ExitStatus.noInput : ExitStatus.dataError)
+        }
+    }
+}

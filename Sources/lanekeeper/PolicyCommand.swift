@@ -1,0 +1,70 @@
+import ArgumentParser
+import Audit
+import Foundation
+import Policy
+
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy",
+        abstract: "Work with policies.",
+        subcommands: [PolicyInitCommand.self]
+    )
+}
+
+struct PolicyInitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init",
+        abstract: "Write a starting policy from this host.",
+        discussion: """
+            Interfaces and their subnets come from the kernel, storage targets from the current NFS mounts \
+            and iSCSI sessions, roles from CloudStack's KVM agent configuration when given \
+            (private.network.device is the management bridge; public.network.device and \
+            guest.network.device are not storage). Storage is the interfaces the kernel routes the targets \
+            directly out of; when there is none, the policy says so. Exit status: 0 written, 64 usage, \
+            65 unusable host data, 66 a file that does not exist, 74 the policy could not be written.
+            """
+    )
+
+    @Option(
+        name: .customLong("cloudstack-agent"),
+        help: ArgumentHelp("CloudStack's KVM agent configuration.", valueName: "agent.properties"))
+    var agent: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write the policy to FILE instead of standard output.", valueName: "FILE"))
+    var output: String?
+
+    @OptionGroup var host: HostOptions
+
+    func run() throws {
+        var agentInput: (path: String, properties: [String: String])?
+        if let agent {
+            guard FileManager.default.fileExists(atPath: agent) else {
+                printError("\(agent): no such file")
+                throw ExitCode(ExitStatus.noInput)
+            }
+            guard let text = try? String(contentsOfFile: agent, encoding: .utf8) else {
+                printError("\(agent): cannot be read as UTF-8 text")
+                throw ExitCode(ExitStatus.dataError)
+            }
+            agentInput = (agent, JavaProperties.parse(text))
+        }
+        let survey = try host.survey(extraTargets: [])
+        let hostname = ProcessInfo.processInfo.hostName
+        let time = ISO8601DateFormatter().string(from: Date())
+        let text = PolicyWriter.write(PolicyWriter.Input(
+            host: survey.host, targets: survey.targets, agent: agentInput, origin: "on \(hostname) at \(time)"))
+        // What we write must load; if it does not, that is lanekeeper's bug, not the host's.
+        do {
+            _ = try Policy.parse(text, path: output ?? "<policy init>")
+        } catch {
+            printError("internal error: the written policy does not load (\(error.description)); it follows:\n\(text)")
+            throw ExitCode(70)
+        }
+        do {
+            try emit(text, to: output)
+        } catch {
+            printError("cannot write the policy to \(output ?? "standard output"): \(error.localizedDescription)")
+            throw ExitCode(ExitStatus.ioError)
+        }
+    }
+}
