@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Flows", "Decode"]),
         .testTarget(name: "ExpectationsTests", dependencies: ["Expectations", "Check", "Policy"]),
         .testTarget(name: "CLITests"),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "Policy", "Check", "Decode", "Report"]),
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "Policy", "Check", "Decode", "Report"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Check", "Report", "Policy", "Capture", "Frames"],
                     resources: []),
     ],

@@ -119,7 +119,7 @@ public enum Audit {
         if let storage = policy.storage {
             if storageInterfaces.isEmpty {
                 inconclusive.append("no interface of this host belongs to the storage network ("
-                    + describe(storage) + "), so storage has nowhere to go but elsewhere")
+                    + describe(storage) + ")")
             }
         } else {
             inconclusive.append("the policy declares no storage network")

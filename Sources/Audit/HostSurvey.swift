@@ -24,8 +24,8 @@ public struct HostPaths: Sendable {
 /// Everything the audit and the policy writer need from a host, read in one go.
 public struct HostSurvey: Sendable {
     public var host: HostInventory
-    /// Storage targets in order: `extraTargets` (the policy's), then NFS mounts, then iSCSI
-    /// sessions; one entry per address.
+    /// Storage targets in order: NFS mounts, iSCSI sessions, then `extraTargets` (the
+    /// policy's); one entry per address, named by the first source that has it.
     public var targets: [StorageTarget]
 
     /// Reads the host, finds its storage targets and asks the kernel the route to each.
@@ -40,17 +40,20 @@ public struct HostSurvey: Sendable {
             source = try LiveNetlink()
         }
         var host = try HostInventory.read(from: source, sysfsRoot: paths.sysfsRoot)
-        var found = extraTargets
+        var found: [StorageTarget] = []
         if FileManager.default.fileExists(atPath: paths.mountinfo) {
-            guard let text = try? String(contentsOfFile: paths.mountinfo, encoding: .utf8) else {
+            // /proc files have no size, so read to the end rather than by size.
+            guard let handle = FileHandle(forReadingAtPath: paths.mountinfo), let data = try? handle.readToEnd() ?? Data()
+            else {
                 throw HostReadError(code: .unreadable, message: "\(paths.mountinfo): cannot be read")
             }
-            found += MountInfo.nfsTargets(text)
+            try? handle.close()
+            found += MountInfo.nfsTargets(String(decoding: data, as: UTF8.self))
         } else if paths.mountinfoRequired {
             throw HostReadError(code: .notFound, message: "\(paths.mountinfo): no such file")
         }
         found += ISCSISessions.targets(sysfsRoot: paths.sysfsRoot)
-        let targets = StorageTarget.unique(found)
+        let targets = StorageTarget.unique(found + extraTargets)
         try host.lookUp(targets.map(\.address), in: source)
         if let recordInto {
             try RecordedNetlink.record(source, destinations: targets.map(\.address), into: recordInto)

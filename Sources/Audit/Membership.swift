@@ -14,9 +14,9 @@ public struct Membership: Sendable, Hashable {
     /// whose VLAN id no network lists), not on its own account.
     public var isInheritedFromLower = false
 
-    /// `named`, or `through bond0 → cloudbr0 (named)`.
+    /// `named in the policy`, or `through bond0 → cloudbr0, named in the policy`.
     public var explanation: String {
-        chain.count <= 1 ? rule : "through \(chain.dropFirst().joined(separator: " → ")) (\(rule))"
+        chain.count <= 1 ? rule : "through \(chain.dropFirst().joined(separator: " → ")), \(rule)"
     }
 }
 

@@ -102,7 +102,9 @@ public enum PolicyWriter {
         var unassigned: [String] = []
         for interface in host.interfaces where !interface.record.isLoopback {
             let addresses = host.addresses(on: interface.name)
-            guard let membership = resolver.membership(of: interface.name) else {
+            // A VLAN device only its parent places is left for the reader to place: it is
+            // usually a VLAN nobody listed yet, not more of the parent's network.
+            guard let membership = resolver.membership(of: interface.name), !membership.isInheritedFromLower else {
                 if interface.master == nil {
                     unassigned.append(interface.name + (addresses.isEmpty ? "" : " (" + addresses.map(\.cidr).joined(separator: ", ") + ")"))
                 }

@@ -24,7 +24,7 @@ public struct StorageTarget: Sendable, Hashable {
         self.detail = detail
     }
 
-    /// One entry per address, the first source found kept (policy, then mounts, then sessions).
+    /// One entry per address, the first kept.
     public static func unique(_ targets: [StorageTarget]) -> [StorageTarget] {
         var seen = Set<IPAddress>()
         return targets.filter { seen.insert($0.address).inserted }
