@@ -1,49 +1,10 @@
+import CommandTestSupport
 import Foundation
 import Testing
 
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
-
-/// The package root (this file is Tests/CLITests/CLITests.swift).
-let packageRoot: URL = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url
-}()
-
-/// The built `lanekeeper` binary, beside the test bundle.
-let binary: URL = {
-    var directory = Bundle.main.bundleURL
-    for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
-        directory = bundle.bundleURL.deletingLastPathComponent()
-    }
-    return directory.appendingPathComponent("lanekeeper")
-}()
-
-struct Run {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
-/// Runs a program (never through a shell) and collects its output.
-func run(_ executable: URL, _ arguments: [String]) throws -> Run {
-    let process = Process()
-    process.executableURL = executable
-    process.arguments = arguments
-    process.currentDirectoryURL = packageRoot
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-               stderr: String(decoding: stderr, as: UTF8.self))
-}
 
 func lanekeeper(_ arguments: String...) throws -> Run {
     try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build lanekeeper first (swift build)")

@@ -1,0 +1,44 @@
+import Foundation
+
+/// What the command-line test suites share: where the package and the built binary are, and
+/// how to run a program.
+
+/// The package root (this file is Tests/CommandTestSupport/CommandTestSupport.swift).
+public let packageRoot: URL = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url
+}()
+
+/// The built `lanekeeper` binary, beside the test bundle.
+public let binary: URL = {
+    var directory = Bundle.main.bundleURL
+    for bundle in Bundle.allBundles where bundle.bundlePath.hasSuffix(".xctest") {
+        directory = bundle.bundleURL.deletingLastPathComponent()
+    }
+    return directory.appendingPathComponent("lanekeeper")
+}()
+
+public struct Run: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs a program (never through a shell) in the package root and collects its output.
+public func run(_ executable: URL, _ arguments: [String]) throws -> Run {
+    let process = Process()
+    process.executableURL = executable
+    process.arguments = arguments
+    process.currentDirectoryURL = packageRoot
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+               stderr: String(decoding: stderr, as: UTF8.self))
+}
