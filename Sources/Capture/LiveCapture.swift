@@ -4,17 +4,18 @@ import Glibc
 import Darwin
 #endif
 import Frames
+import Synchronization
 
 /// How to open a live capture.
 public struct LiveCaptureOptions: Sendable, Equatable {
     /// Bytes kept of each packet (libpcap's snapshot length).
     public var snapLength: Int
-    /// The kernel ring buffer, in bytes. libpcap's immediate mode uses a ring of fixed-size
-    /// slots (TPACKET_V2), one per packet, each as large as the interface's MTU allows (or
-    /// the snaplen, whichever is smaller), so a buffer holds about `bufferBytes / (MTU + 100)`
-    /// packets.
+    /// The kernel ring buffer, in bytes. Packets are packed into it (TPACKET_V3), each taking
+    /// its captured length plus about 60 bytes.
     public var bufferBytes: Int
-    /// How often a read with nothing to read wakes up, to notice a stop or a lost interface.
+    /// How long the kernel may hold packets before handing them over (it hands a block over
+    /// when it is full or this old), and how often a read with nothing to read wakes up to
+    /// notice a stop or a lost interface.
     public var timeoutMilliseconds: Int
 
     public static let defaultSnapLength = 262_144
@@ -87,8 +88,15 @@ public struct LiveCaptureOutcome: Sendable, Equatable {
 
 /// A live capture on one interface through libpcap.
 ///
-/// Concurrency: confined to the thread that calls `run`, except `breakLoop()`, which any
-/// thread may call (`pcap_breakloop` is documented as thread-safe and wakes a blocked read).
+/// Not in immediate mode, on purpose: libpcap 1.10 gives up TPACKET_V3 in immediate mode and
+/// falls back to TPACKET_V2, which wakes the reader for every packet; measured with
+/// `scripts/bench-live`, that costs twice the CPU per packet. In TPACKET_V3 the kernel hands
+/// packets over a block at a time, at the latest after `timeoutMilliseconds`; `stop()` reads
+/// on for that long so that every packet that arrived before the stop is read.
+///
+/// Concurrency: confined to the thread that calls `run`, except `stop()` and `breakLoop()`,
+/// which any thread may call (`pcap_breakloop` is documented as thread-safe and wakes a
+/// blocked read).
 public final class LiveCapture: @unchecked Sendable {
     public let interface: String
     public let linkType: LinkType
@@ -105,6 +113,8 @@ public final class LiveCapture: @unchecked Sendable {
     private let interfaceIndex: UInt32
     private var statisticsBase = Raw()
     private var statisticsTotal = LiveCaptureStatistics()
+    /// When `run` stops (wall-clock nanoseconds); `Int64.max` until `stop()`.
+    private let stopAt = Atomic<Int64>(.max)
 
     private struct Raw {
         var received: UInt32 = 0
@@ -142,7 +152,6 @@ public final class LiveCapture: @unchecked Sendable {
         do {
             handle = try PcapHandle.create(device: interface)
             try handle.setSnapLength(Int32(clamping: options.snapLength))
-            try handle.setImmediateMode(true)
             try handle.setBufferSize(Int32(clamping: options.bufferBytes))
             try handle.setTimeout(milliseconds: Int32(clamping: options.timeoutMilliseconds))
             // Microseconds when the kernel cannot do better; `unitsPerSecond` follows.
@@ -176,11 +185,11 @@ public final class LiveCapture: @unchecked Sendable {
             interfaceIndex: if_nametoindex(interface))
     }
 
-    /// Reads until `breakLoop()` is called or the interface disappears.
+    /// Reads until `stop()` or `breakLoop()` is called, or the interface disappears.
     ///
     /// - Parameters:
-    ///   - tickNanoseconds: How often `onTick` is called, at least (on read timeouts and
-    ///     when a packet's timestamp passes the next tick).
+    ///   - tickNanoseconds: How often `onTick` is called, at least (after a read timeout,
+    ///     and after a batch of packets once this much time has passed).
     ///   - onPacket: Called once per packet; the frame's bytes are valid only during the call.
     ///     `Frame.interface` is 0 and `fileOffset` is the packet's ordinal (from 1).
     ///   - onTick: Called periodically on this thread, e.g. to read `statistics()`.
@@ -192,19 +201,24 @@ public final class LiveCapture: @unchecked Sendable {
         var isDown = false
         var consecutiveErrors = 0
         loop: while true {
-            switch handle.next() {
-            case .packet(let header, let bytes):
-                consecutiveErrors = 0
-                isDown = false
+            let result = handle.dispatch { header, bytes in
                 outcome.frames += 1
-                let timestamp = Timestamp(seconds: header.seconds, fraction: header.fraction, unitsPerSecond: unitsPerSecond)
                 onPacket(
                     Frame(
-                        interface: 0, timestamp: timestamp, linkType: linkType, wireLength: Int(header.wireLength),
-                        bytes: bytes, fileOffset: Int64(outcome.frames)))
-                if timestamp.nanoseconds < nextTick { continue }
-            case .timeout:
+                        interface: 0,
+                        timestamp: Timestamp(seconds: header.seconds, fraction: header.fraction, unitsPerSecond: unitsPerSecond),
+                        linkType: linkType, wireLength: Int(header.wireLength), bytes: bytes,
+                        fileOffset: Int64(outcome.frames)))
+            }
+            let now = Self.now()
+            if now >= stopAt.load(ordering: .relaxed) { break loop }
+            switch result {
+            case .packets(let count):
                 consecutiveErrors = 0
+                if count > 0 {
+                    isDown = false
+                    if now < nextTick { continue }
+                }
             case .end:
                 break loop
             case .error(let message):
@@ -225,7 +239,7 @@ public final class LiveCapture: @unchecked Sendable {
                 // A downed interface reports once, then reads block until it is up again.
                 usleep(10_000)
             }
-            nextTick = Self.now() + tickNanoseconds
+            nextTick = now + tickNanoseconds
             onTick()
             if !isStillThere() {
                 outcome.problems.append("\(interface) disappeared during the capture")
@@ -236,7 +250,17 @@ public final class LiveCapture: @unchecked Sendable {
         return outcome
     }
 
-    /// Makes `run` return soon. Safe to call from any thread.
+    /// Makes `run` return once it has read what the kernel still holds: it reads on for
+    /// twice the timeout (the kernel hands over what it holds within one). Safe to call from
+    /// any thread.
+    public func stop() {
+        let drain = Int64(max(options.timeoutMilliseconds, 1)) * 2_000_000
+        let deadline = Self.now() + drain
+        _ = stopAt.compareExchange(expected: .max, desired: deadline, ordering: .relaxed)
+    }
+
+    /// Makes `run` return now, leaving unread whatever the kernel still holds. Safe to call
+    /// from any thread.
     public func breakLoop() {
         handle.breakLoop()
     }

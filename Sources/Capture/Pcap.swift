@@ -79,6 +79,16 @@ package enum PcapNextResult {
     case error(String)
 }
 
+/// What `PcapHandle.dispatch(_:)` did.
+package enum PcapDispatchResult: Equatable {
+    /// It handed this many packets to the body; 0 when a live read timed out with none.
+    case packets(Int)
+    /// `breakLoop()` was called (`PCAP_ERROR_BREAK`), or a savefile ended.
+    case end
+    /// libpcap failed; the message is `pcap_geterr`'s.
+    case error(String)
+}
+
 /// Packet counters from `PcapHandle.statistics()`. libpcap keeps them as 32-bit counters
 /// that wrap; on Linux `received` counts packets that passed the filter.
 package struct PcapStatistics: Sendable, Equatable {
@@ -261,6 +271,38 @@ package final class PcapHandle {
     /// The corresponding C function is `pcap_get_tstamp_precision`.
     package var timestampUnitsPerSecond: Int64 {
         pcap_get_tstamp_precision(raw) == PCAP_TSTAMP_PRECISION_NANO ? 1_000_000_000 : 1_000_000
+    }
+
+    /// Reads what is available (on Linux, a whole ring block at a time), up to a timeout,
+    /// calling `body` once per packet with bytes that point into libpcap's ring: valid only
+    /// during that call. Unlike `next()`, which copies every packet out of the ring on Linux,
+    /// this copies nothing.
+    ///
+    /// The corresponding C function is `pcap_dispatch`.
+    package func dispatch(_ body: (PcapPacketHeader, UnsafeRawBufferPointer) -> Void) -> PcapDispatchResult {
+        typealias Body = (PcapPacketHeader, UnsafeRawBufferPointer) -> Void
+        let status = withoutActuallyEscaping(body) { escapable -> Int32 in
+            var context: Body = escapable
+            return withUnsafeMutablePointer(to: &context) { pointer in
+                pcap_dispatch(
+                    raw, -1,
+                    { user, header, data in
+                        guard let user, let header else { return }
+                        let h = header.pointee
+                        let packetHeader = PcapPacketHeader(
+                            seconds: Int64(h.ts.tv_sec), fraction: Int64(h.ts.tv_usec),
+                            captureLength: h.caplen, wireLength: h.len)
+                        let bytes = UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : Int(h.caplen))
+                        UnsafeRawPointer(user).assumingMemoryBound(to: Body.self).pointee(packetHeader, bytes)
+                    },
+                    UnsafeMutableRawPointer(pointer).assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        switch status {
+        case 0...: return .packets(Int(status))
+        case PCAP_ERROR_BREAK: return .end
+        default: return .error(lastError)
+        }
     }
 
     /// The handle's link-layer type as a DLT value.

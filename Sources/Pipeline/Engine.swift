@@ -43,6 +43,8 @@ struct Engine {
     var packet = DecodedPacket()
     /// Link types of the current source that could not be decoded.
     var unsupported: Set<LinkType> = []
+    /// The place of the previous packet and its index.
+    private var lastPlace: (place: RawPlace, segment: UInt32)?
 
     init(table: ProtocolTable) {
         tracker = FlowTracker(table: table)
@@ -89,7 +91,10 @@ struct Engine {
         decoder.decode(frame.bytes, linkType: frame.linkType, into: &packet)
         let place = RawPlace(source: source, interface: frame.interface, packet: packet)
         let segment: UInt32
-        if let known = places[place] {
+        if let last = lastPlace, last.place == place {
+            // Consecutive packets are mostly seen in the same place: skip the hash lookup.
+            segment = last.segment
+        } else if let known = places[place] {
             segment = known
         } else {
             segment = UInt32(placeList.count)
@@ -97,6 +102,7 @@ struct Engine {
             placeList.append(place)
             counters.append(SegmentCounters())
         }
+        lastPlace = (place, segment)
         let s = Int(segment)
         counters[s].packets += 1
         counters[s].bytes += frame.wireLength

@@ -15,34 +15,20 @@ import Synchronization
 /// read the `published` counters and call `capture.breakLoop()`.
 final class InterfaceWorker: @unchecked Sendable {
     let name: String
-    let sourceIndex: Int
     let capture: LiveCapture?
     /// Why the interface could not be opened, when it could not.
     let openError: LiveCaptureError?
     let published = PublishedCounters()
 
-    private(set) var engine: Engine
+    private(set) var reader: LiveReader
     private(set) var outcome = LiveCaptureOutcome()
     private(set) var statistics = LiveCaptureStatistics()
     private(set) var start: Timestamp?
     private(set) var end: Timestamp?
-    private(set) var evidenceError: String?
-    var evidenceWritten: Int { recorder?.written ?? 0 }
 
-    private let policy: Policy
-    private let checker: Checker
-    private var recorder: EvidenceRecorder?
-    /// Per raw place of `engine`: whether it is in the management network.
-    private var placeIsManagement: [Bool] = []
-    /// Per flow of `engine`: what the flow was when last judged.
-    private var flowStates: [FlowState] = []
-    private var packets = 0
-    private var storagePackets = 0
-
-    private struct FlowState {
-        var service: Int?
-        var isEvidence = false
-    }
+    var engine: Engine { reader.engine }
+    var evidenceWritten: Int { reader.recorder?.written ?? 0 }
+    var evidenceError: String? { reader.evidenceError }
 
     /// Counters another thread may read while the worker runs (the status line).
     final class PublishedCounters: Sendable {
@@ -57,15 +43,11 @@ final class InterfaceWorker: @unchecked Sendable {
         evidence: EvidenceSink?
     ) {
         self.name = name
-        self.sourceIndex = sourceIndex
         self.capture = capture
         self.openError = openError
-        self.policy = policy
-        self.checker = Checker(policy: policy)
-        self.engine = Engine(table: policy.protocolTable)
-        self.recorder = evidence.map(EvidenceRecorder.init(sink:))
+        reader = LiveReader(name: name, sourceIndex: sourceIndex, policy: policy, evidence: evidence)
         if capture == nil {
-            finishSource(linkType: .ethernet, snapLength: 0)
+            reader.finishSource(frames: 0, linkType: .ethernet, snapLength: 0)
         }
     }
 
@@ -75,26 +57,70 @@ final class InterfaceWorker: @unchecked Sendable {
         defer { published.finished.store(true, ordering: .releasing) }
         guard let capture else { return }
         start = LiveCapture.wallClock()
-        outcome = capture.run(onPacket: { frame in ingest(frame) }, onTick: { publish() })
+        // The hot path works on locals, so that it needs no dynamic exclusivity checks.
+        var reader = self.reader
+        var statistics = LiveCaptureStatistics()
+        let published = self.published
+        outcome = capture.run(
+            onPacket: { frame in reader.ingest(frame) },
+            onTick: {
+                statistics = capture.statistics()
+                reader.publish(statistics, to: published)
+            })
         end = LiveCapture.wallClock()
-        publish()
-        finishSource(linkType: capture.linkType, snapLength: capture.options.snapLength)
+        statistics = capture.statistics()
+        reader.publish(statistics, to: published)
+        reader.finishSource(frames: outcome.frames, linkType: capture.linkType, snapLength: capture.options.snapLength)
+        self.statistics = statistics
+        self.reader = reader
+    }
+}
+
+/// The reading side of one watched interface: its engine, and what it knows about which of
+/// its flows are evidence.
+struct LiveReader {
+    let name: String
+    let sourceIndex: Int
+    private(set) var engine: Engine
+    private(set) var recorder: EvidenceRecorder?
+    private(set) var evidenceError: String?
+
+    private let policy: Policy
+    private let checker: Checker
+    /// Per raw place of `engine`: whether it is in the management network.
+    private var placeIsManagement: [Bool] = []
+    /// Per flow of `engine`: what the flow was when last judged.
+    private var flowStates: [FlowState] = []
+    private var packets = 0
+    private var storagePackets = 0
+
+    private struct FlowState {
+        var service: Int?
+        var isEvidence = false
     }
 
-    private func finishSource(linkType: LinkType, snapLength: Int) {
+    init(name: String, sourceIndex: Int, policy: Policy, evidence: EvidenceSink?) {
+        self.name = name
+        self.sourceIndex = sourceIndex
+        self.policy = policy
+        self.checker = Checker(policy: policy)
+        self.engine = Engine(table: policy.protocolTable)
+        self.recorder = evidence.map(EvidenceRecorder.init(sink:))
+    }
+
+    mutating func finishSource(frames: Int, linkType: LinkType, snapLength: Int) {
         engine.finishSource(
-            path: name, frames: outcome.frames, end: .endOfFile, warnings: [],
+            path: name, frames: frames, end: .endOfFile, warnings: [],
             interfaces: [CaptureInterface(name: name, linkType: linkType, snapLength: UInt32(clamping: snapLength))])
     }
 
-    private func publish() {
-        if let capture { statistics = capture.statistics() }
+    func publish(_ statistics: LiveCaptureStatistics, to published: InterfaceWorker.PublishedCounters) {
         published.packets.store(packets, ordering: .relaxed)
         published.storagePackets.store(storagePackets, ordering: .relaxed)
         published.dropped.store(statistics.dropped, ordering: .relaxed)
     }
 
-    private func ingest(_ frame: Frame) {
+    mutating func ingest(_ frame: Frame) {
         let (place, flow) = engine.ingest(frame, source: sourceIndex)
         packets += 1
         guard let flow else {
@@ -107,7 +133,7 @@ final class InterfaceWorker: @unchecked Sendable {
         if state.isEvidence { offer(frame, flow: flow, isEvidence: true) }
     }
 
-    private func offer(_ frame: Frame, flow: Int?, isEvidence: Bool) {
+    private mutating func offer(_ frame: Frame, flow: Int?, isEvidence: Bool) {
         guard recorder != nil, evidenceError == nil else { return }
         do {
             try recorder?.offer(frame, packet: engine.packet, flow: flow, isEvidence: isEvidence, interface: name)
@@ -123,7 +149,7 @@ final class InterfaceWorker: @unchecked Sendable {
     /// flow storage after its first packets. Those earlier packets are not in the evidence
     /// file (a live watch keeps no copy of packets it has not judged to be evidence); the
     /// report still counts them.
-    private func judge(_ flow: Int, place: UInt32) -> FlowState {
+    private mutating func judge(_ flow: Int, place: UInt32) -> FlowState {
         let record = engine.tracker.flows[flow]
         if flow < flowStates.count, flowStates[flow].service == record.service { return flowStates[flow] }
         var state = FlowState(service: record.service)
@@ -138,7 +164,7 @@ final class InterfaceWorker: @unchecked Sendable {
         return state
     }
 
-    private func isManagement(_ place: UInt32) -> Bool {
+    private mutating func isManagement(_ place: UInt32) -> Bool {
         while placeIsManagement.count < engine.placeList.count {
             let raw = engine.placeList[placeIsManagement.count]
             let network = checker.network(interface: name, outerVLAN: raw.outer, innerVLAN: raw.inner)
