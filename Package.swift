@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "Audit", dependencies: ["Decode", "Policy", "Check", "Report"]),
         .target(
             name: "Expectations",
-            dependencies: ["Pipeline", "Policy", "Check", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Pipeline", "Policy", "Check", "Report", .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "lanekeeper",
@@ -47,6 +47,7 @@ let package = Package(
         .testTarget(name: "ExpectationsTests", dependencies: ["Expectations", "Check", "Policy"]),
         .target(name: "CommandTestSupport", path: "Tests/CommandTestSupport"),
         .testTarget(name: "CLITests", dependencies: ["CommandTestSupport"]),
+        .testTarget(name: "HTMLReportTests", dependencies: ["CommandTestSupport", "Capture", "Frames", "Report"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Policy", "Check", "Decode", "Report", "CommandTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Check", "Report", "Policy", "Capture", "Frames"],

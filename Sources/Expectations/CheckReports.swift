@@ -1,3 +1,5 @@
+import Report
+
 /// Renders `lanekeeper check` results.
 public enum CheckReports {
     /// One line per case, then a summary.
@@ -19,6 +21,33 @@ public enum CheckReports {
         out += "\n\(cases.count - failed) of \(cases.count) captures match their expectations"
             + (failed > 0 ? "; \(failed) \(failed == 1 ? "does" : "do") not\n" : "\n")
         return out
+    }
+
+    /// One self-contained HTML page (see `HTML`): a banner saying whether every case matched,
+    /// then a row per case with its verdict, storage packets per network and what did not match.
+    public static func html(_ cases: [CaseResult], title: String = "lanekeeper check") -> String {
+        let failed = cases.filter { !$0.passed }.count
+        let headline = "\(cases.count - failed) of \(cases.count) captures match their expectations"
+        var reasons = cases.filter { !$0.passed }.map { "\($0.name): " + ($0.error.map { [$0] } ?? $0.failures).joined(separator: "; ") }
+        if reasons.count > 20 { reasons = Array(reasons.prefix(20)) + ["… and \(failed - 20) more"] }
+        var body = HTML.banner(failed == 0 ? .pass : .fail, headline: headline, reasons: reasons)
+        let rows = cases.map { item in
+            let status = item.error != nil ? "ERROR" : (item.passed ? "ok" : "FAIL")
+            let what = item.error.map { [$0] } ?? item.failures
+            return HTML.Row(
+                [
+                    status, item.name, item.description ?? "", item.verdict?.rawValue ?? "–",
+                    item.storagePackets.map { "\($0.network) \($0.packets)" }.joined(separator: ", "),
+                    what.joined(separator: "\n"),
+                ], class: item.passed ? "good" : "bad")
+        }
+        body += HTML.section(
+            "Cases", id: "cases",
+            HTML.table(
+                header: ["Result", "Case", "Description", "Verdict", "Storage packets", "What did not match"], rows: rows,
+                class: "cases"))
+        body += "<footer>\(HTML.escape(title)) · lanekeeper HTML report</footer>\n"
+        return HTML.page(title: "\(title): \(failed == 0 ? "pass" : "fail")", body: body)
     }
 
     /// JUnit XML, as Jenkins, GitLab and GitHub Actions read it: one test suite, a test case
@@ -70,21 +99,6 @@ public enum CheckReports {
 
     /// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
     static func xml(_ text: String) -> String {
-        var out = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            case "\n": out += "&#10;"
-            case "\t": out += "&#9;"
-            case _ where scalar.value < 0x20 || (0xFFFE...0xFFFF).contains(scalar.value):
-                out += "\u{FFFD}"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        HTML.escape(text, whitespaceAsReferences: true)
     }
 }

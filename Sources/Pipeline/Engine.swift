@@ -143,6 +143,8 @@ struct Engine {
         var rawFlowOwner: [Int]
         /// Raw place index -> index in `observation.interfaces`.
         var interfaceOfPlace: [Int]
+        /// Raw place index -> index in `observation.segments`.
+        var segmentOfPlace: [Int]
     }
 
     /// Names every raw place's interface, merges places that turn out to be the same
@@ -158,7 +160,7 @@ struct Engine {
     /// raw place and flow indices in the result count engine by engine (engine 0's first).
     static func resolve(_ engines: inout [Engine], configuration: ReplayConfiguration, checker: Checker) -> Resolved {
         guard let table = engines.first?.tracker.table else {
-            return Resolved(observation: Observation(protocolTable: ProtocolTable(services: [])), rawFlowOwner: [], interfaceOfPlace: [])
+            return Resolved(observation: Observation(protocolTable: ProtocolTable(services: [])), rawFlowOwner: [], interfaceOfPlace: [], segmentOfPlace: [])
         }
         var observation = Observation(protocolTable: table)
         observation.sources = engines.flatMap(\.sources)
@@ -217,7 +219,9 @@ struct Engine {
             }
             placeBase += engine.placeList.count
         }
-        return Resolved(observation: observation, rawFlowOwner: rawFlowOwner, interfaceOfPlace: interfaceOfPlace)
+        return Resolved(
+            observation: observation, rawFlowOwner: rawFlowOwner, interfaceOfPlace: interfaceOfPlace,
+            segmentOfPlace: segmentOfPlace)
     }
 
     /// The interface a raw place is on: the SLL2 index through `--ifindex`, else the name

@@ -9,10 +9,8 @@ import Synchronization
 /// named interface block per interface the packets were seen on (so Wireshark's
 /// `frame.interface_name` shows where each was seen).
 ///
-/// For a replay it is a second pass over the captures. The reading pass is deterministic, so
-/// replaying the same files through a fresh `FlowTracker` with the same places numbers every
-/// flow exactly as the first pass did; a packet is written when its flow is one of
-/// `rawFlows`. A live watch has no second pass: each reading thread offers its packets to
+/// For a replay it is a `SecondPass` over the captures: a packet is written when its flow is
+/// one of `rawFlows`. A live watch has no second pass: each reading thread offers its packets to
 /// its own `EvidenceRecorder` as they come (see `InterfaceWorker`), all writing to one
 /// `EvidenceSink`.
 enum Evidence {
@@ -40,26 +38,10 @@ enum Evidence {
             throw Failure(error)
         }
         var recorder = EvidenceRecorder(sink: sink)
-        var tracker = FlowTracker(table: table)
-        let decoder = PacketDecoder()
-        var packet = DecodedPacket()
-        for (sourceIndex, input) in inputs.enumerated() {
-            var source: any FrameSource
-            do {
-                source = try CaptureFile.open(path: input.path)
-            } catch {
-                throw Failure(description: "cannot write the evidence file \(path): \(error)")
-            }
-            var failure: Failure?
-            _ = source.read { frame in
-                guard failure == nil else { return }
-                decoder.decode(frame.bytes, linkType: frame.linkType, into: &packet)
-                let place = RawPlace(source: sourceIndex, interface: frame.interface, packet: packet)
-                guard let segment = places[place] else { return }  // the file changed since the first pass
-                let flow = tracker.observe(
-                    packet, payload: Engine.payload(of: packet, in: frame.bytes), segment: segment,
-                    wireLength: frame.wireLength, at: frame.timestamp)
-                let observed = interfaces[interfaceOfPlace[Int(segment)]]
+        var failure: Failure?
+        do {
+            try SecondPass.walk(inputs: inputs, places: places, table: table) { frame, packet, place, flow in
+                let observed = interfaces[interfaceOfPlace[Int(place)]]
                 do throws(Evidence.Failure) {
                     try recorder.offer(
                         frame, packet: packet, flow: flow, isEvidence: flow.map(rawFlows.contains) ?? false,
@@ -67,9 +49,12 @@ enum Evidence {
                 } catch {
                     failure = error
                 }
+                return failure == nil
             }
-            if let failure { throw failure }
+        } catch {
+            throw Failure(description: "cannot write the evidence file \(path): \(error)")
         }
+        if let failure { throw failure }
         do {
             try sink.close()
         } catch {

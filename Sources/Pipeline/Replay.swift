@@ -4,6 +4,7 @@ import Decode
 import Flows
 import Frames
 import Policy
+import Report
 
 /// One capture to replay: a path, and optionally the interface a single-interface file was
 /// taken on (`INTERFACE=PATH` on the command line).
@@ -38,12 +39,18 @@ public struct ReplayConfiguration: Sendable {
     public var ifindexNames: [Int32: String]
     /// Where to write every packet of every violating flow, if anywhere.
     public var evidencePath: String?
+    /// Whether to build the report's timeline (a second pass over the captures).
+    public var timeline: Bool
 
-    public init(policy: Policy, inputs: [ReplayInput], ifindexNames: [Int32: String] = [:], evidencePath: String? = nil) {
+    public init(
+        policy: Policy, inputs: [ReplayInput], ifindexNames: [Int32: String] = [:], evidencePath: String? = nil,
+        timeline: Bool = false
+    ) {
         self.policy = policy
         self.inputs = inputs
         self.ifindexNames = ifindexNames
         self.evidencePath = evidencePath
+        self.timeline = timeline
     }
 }
 
@@ -91,6 +98,14 @@ public enum Replay {
                 outcome.evidenceError = error.description
             }
         }
+        if configuration.timeline {
+            let observation = resolved.observation
+            outcome.timeline = TimelinePass.build(
+                inputs: configuration.inputs, places: engine.places, table: configuration.policy.protocolTable,
+                networkOfPlace: resolved.segmentOfPlace.map { observation.segments[$0].network },
+                storageFlow: resolved.rawFlowOwner.map { observation.flows[$0].isStorage },
+                networks: configuration.policy.networks.count)
+        }
         return outcome
     }
 }
@@ -102,6 +117,9 @@ public struct ReplayOutcome: Sendable {
     public var evidencePackets: Int = 0
     /// Why the evidence file could not be written, if it could not (the verdict stands).
     public var evidenceError: String?
+    /// Bytes over time per network, when the configuration asked for it (nil also when a
+    /// capture could not be read a second time).
+    public var timeline: Timeline?
 
     public init(result: CheckResult) {
         self.result = result

@@ -4,14 +4,7 @@ import Check
 /// then each violation, then warnings.
 public enum TextReport {
     public static func render(_ result: CheckResult) -> String {
-        var out = ""
-        let headline: String
-        switch result.verdict {
-        case .pass: headline = "PASS: storage traffic stayed off the management network"
-        case .fail: headline = "FAIL: storage traffic crossed the management network"
-        case .inconclusive: headline = "INCONCLUSIVE: lanekeeper could not see enough to decide"
-        }
-        out += "lanekeeper \(headline)\n"
+        var out = "lanekeeper \(headline(result.verdict))\n"
         for reason in result.reasons { out += "  - \(reason)\n" }
 
         out += "\nNetworks\n"
@@ -51,6 +44,15 @@ public enum TextReport {
             + "\(t.undecodable) undecodable), \(t.flows) flows, \(t.storageFlows) storage flows, "
             + "\(t.storagePackets) storage packets (\(Checker.formatBytes(t.storageBytes)))\n"
         return out
+    }
+
+    /// The verdict in one line, for people (`FAIL: storage traffic crossed ...`).
+    public static func headline(_ verdict: Verdict) -> String {
+        switch verdict {
+        case .pass: "PASS: storage traffic stayed off the management network"
+        case .fail: "FAIL: storage traffic crossed the management network"
+        case .inconclusive: "INCONCLUSIVE: lanekeeper could not see enough to decide"
+        }
     }
 
     static func violations(_ records: [Violation]) -> String {

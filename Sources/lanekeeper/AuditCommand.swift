@@ -15,14 +15,19 @@ struct AuditCommand: ParsableCommand {
             """
     )
 
-    /// The policy, format and output options replay has (its --evidence is refused: an audit
-    /// sees no packets).
-    @OptionGroup var report: ReportOptions
+    @OptionGroup var report: PolicyReportOptions
+
+    @Option(name: .long, help: "Report format.")
+    var format: ReportFormat = .text
+
+    /// Refused: an audit sees no packets (hidden, and here only to say so).
+    @Option(name: .long, help: .hidden)
+    var evidence: String?
 
     @OptionGroup var host: HostOptions
 
     func validate() throws {
-        if report.evidence != nil {
+        if evidence != nil {
             throw ValidationError("--evidence is for replay and watch: an audit reads the host's configuration, not packets")
         }
     }
@@ -32,7 +37,7 @@ struct AuditCommand: ParsableCommand {
         let survey = try host.survey(extraTargets: policy.storageTargets.map { StorageTarget(address: $0, source: .policy) })
         let result = Audit.run(policy: policy, host: survey.host, targets: survey.targets)
         let text: String
-        switch report.format {
+        switch format {
         case .text: text = AuditReport.text(result)
         case .json: text = AuditReport.json(result, policyPath: report.policy)
         }

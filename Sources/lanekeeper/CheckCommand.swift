@@ -4,7 +4,7 @@ import Foundation
 import Policy
 
 enum CheckFormat: String, ExpressibleByArgument, CaseIterable {
-    case text, junit
+    case text, junit, html
 }
 
 struct CheckCommand: ParsableCommand {
@@ -21,7 +21,7 @@ struct CheckCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("A directory of captures and expectations, or one expectation file.", valueName: "DIR"))
     var directory: String
 
-    @Option(name: .long, help: "Report format: text, or JUnit XML for CI.")
+    @Option(name: .long, help: "Report format: text, JUnit XML for CI, or a self-contained HTML page.")
     var format: CheckFormat = .text
 
     @Option(name: .long, help: ArgumentHelp("Write the report to FILE instead of standard output.", valueName: "FILE"))
@@ -40,7 +40,12 @@ struct CheckCommand: ParsableCommand {
             throw ExitCode(ExitStatus.dataError)
         }
         let cases = files.map { CheckRun.run(file: $0, root: directory) }
-        let text = format == .junit ? CheckReports.junit(cases) : CheckReports.text(cases)
+        let text: String
+        switch format {
+        case .text: text = CheckReports.text(cases)
+        case .junit: text = CheckReports.junit(cases)
+        case .html: text = CheckReports.html(cases)
+        }
         do {
             try emit(text, to: output)
         } catch {

@@ -16,7 +16,7 @@ struct ReplayCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var report: ReportOptions
+    @OptionGroup var report: PacketReportOptions<PacketReportFormat>
 
     @Option(
         name: .long,
@@ -51,7 +51,7 @@ struct ReplayCommand: ParsableCommand {
     func run() throws {
         let configuration = ReplayConfiguration(
             policy: try report.loadPolicy(), inputs: captures.map(ReplayInput.init(argument:)),
-            ifindexNames: try ifindexNames(), evidencePath: report.evidence)
+            ifindexNames: try ifindexNames(), evidencePath: report.evidence, timeline: report.format == .html)
         let outcome: ReplayOutcome
         do {
             outcome = try Replay.run(configuration)
@@ -68,6 +68,12 @@ struct ReplayCommand: ParsableCommand {
         switch report.format {
         case .text: text = TextReport.render(result)
         case .json: text = JSONReport.render(result, policyPath: report.policy)
+        case .html:
+            text = HTMLReport.render(
+                result,
+                HTMLReportContext(
+                    title: "lanekeeper replay", policyPath: report.policy, policyText: report.base.policyText(),
+                    timeline: outcome.timeline))
         }
         try report.finish(report: text, verdict: result.verdict, evidenceError: outcome.evidenceError)
     }

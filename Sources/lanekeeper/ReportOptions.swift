@@ -3,26 +3,29 @@ import Check
 import Foundation
 import Policy
 
-enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
+/// A choice of report format for `--format`; `.text` is the default.
+protocol ReportFormatChoice: ExpressibleByArgument, CaseIterable, RawRepresentable where RawValue == String {
+    static var text: Self { get }
+}
+
+/// The formats of `audit` (and, until it draws timelines, `watch`).
+enum ReportFormat: String, ReportFormatChoice {
     case text, json
 }
 
-/// The options `replay` and `watch` share: the policy, and where the report and the
-/// evidence go.
-struct ReportOptions: ParsableArguments {
+/// The formats of a report on packets (`replay`): also a self-contained HTML page.
+enum PacketReportFormat: String, ReportFormatChoice {
+    case text, json, html
+}
+
+/// The options every command that judges against a policy shares: the policy, and where the
+/// report goes.
+struct PolicyReportOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The policy (YAML).", valueName: "POLICY.yaml"))
     var policy: String
 
-    @Option(name: .long, help: "Report format.")
-    var format: ReportFormat = .text
-
     @Option(name: .long, help: ArgumentHelp("Write the report to FILE instead of standard output.", valueName: "FILE"))
     var output: String?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp("Write every packet of every violating flow to a pcapng file.", valueName: "FILE.pcapng"))
-    var evidence: String?
 
     /// Loads the policy; exits 66 when it does not exist, 65 when it cannot be used.
     func loadPolicy() throws -> Policy {
@@ -32,6 +35,11 @@ struct ReportOptions: ParsableArguments {
             printError(error.description)
             throw ExitCode(error.code == .notFound ? ExitStatus.noInput : ExitStatus.dataError)
         }
+    }
+
+    /// The policy file's text, for a report that shows it (nil when it cannot be read again).
+    func policyText() -> String? {
+        try? String(contentsOfFile: policy, encoding: .utf8)
     }
 
     /// Writes the report and ends with the verdict's exit status, or 74 when the report or
@@ -51,3 +59,29 @@ struct ReportOptions: ParsableArguments {
         throw ExitCode(verdict.exitStatus)
     }
 }
+
+/// The options `replay` and `watch` share: the policy, the report's format and destination,
+/// and the evidence file.
+struct PacketReportOptions<Format: ReportFormatChoice>: ParsableArguments {
+    @OptionGroup var base: PolicyReportOptions
+
+    @Option(name: .long, help: "Report format.")
+    var format: Format = .text
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Write every packet of every violating flow to a pcapng file.", valueName: "FILE.pcapng"))
+    var evidence: String?
+
+    var policy: String { base.policy }
+    var output: String? { base.output }
+
+    func loadPolicy() throws -> Policy { try base.loadPolicy() }
+
+    func finish(report text: String, verdict: Verdict, evidenceError: String?) throws -> Never {
+        try base.finish(report: text, verdict: verdict, evidenceError: evidenceError)
+    }
+}
+
+/// `watch`'s options.
+typealias ReportOptions = PacketReportOptions<ReportFormat>

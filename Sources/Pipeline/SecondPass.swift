@@ -1,0 +1,70 @@
+import Capture
+import Decode
+import Flows
+import Frames
+import Report
+
+/// A second pass over a replay's captures, for what needs each packet's flow as the whole
+/// replay came to judge it (the evidence file, the report's timeline).
+///
+/// The reading pass is deterministic, so replaying the same files through a fresh
+/// `FlowTracker` with the same places numbers every flow exactly as the first pass did: the
+/// raw flow index a packet joins here is the one the first pass resolved, and so is its final
+/// classification. (A flow recognised mid-stream is storage from its first packet.)
+enum SecondPass {
+    /// Reads every input again and hands each frame the first pass placed to `body`, with its
+    /// decode, its raw place and the raw flow it joined (nil: not TCP/UDP, or a non-first
+    /// fragment that came before its datagram's first fragment). `body` returns false to stop.
+    /// - Throws: the error opening a capture that can no longer be read.
+    static func walk(
+        inputs: [ReplayInput], places: [RawPlace: UInt32], table: ProtocolTable,
+        _ body: (Frame, DecodedPacket, _ place: UInt32, _ flow: Int?) -> Bool
+    ) throws(CaptureError) {
+        var tracker = FlowTracker(table: table)
+        let decoder = PacketDecoder()
+        var packet = DecodedPacket()
+        for (sourceIndex, input) in inputs.enumerated() {
+            var source = try CaptureFile.open(path: input.path)
+            var going = true
+            _ = source.read { frame in
+                guard going else { return }
+                decoder.decode(frame.bytes, linkType: frame.linkType, into: &packet)
+                let place = RawPlace(source: sourceIndex, interface: frame.interface, packet: packet)
+                guard let segment = places[place] else { return }  // the file changed since the first pass
+                let flow = tracker.observe(
+                    packet, payload: Engine.payload(of: packet, in: frame.bytes), segment: segment,
+                    wireLength: frame.wireLength, at: frame.timestamp)
+                going = body(frame, packet, segment, flow)
+            }
+            if !going { return }
+        }
+    }
+}
+
+/// The report's timeline for a replay: every packet's bytes in its network's series, as
+/// storage when its flow was finally judged storage. Non-first IP fragments that arrived
+/// before their datagram's first fragment are drawn as other traffic.
+enum TimelinePass {
+    /// - Parameters:
+    ///   - networkOfPlace: per raw place, the policy network it belongs to (nil: none, drawn
+    ///     as series `networks`).
+    ///   - storageFlow: per raw flow, whether the replay judged it storage.
+    /// - Returns: nil when a capture can no longer be read.
+    static func build(
+        inputs: [ReplayInput], places: [RawPlace: UInt32], table: ProtocolTable, networkOfPlace: [Int?],
+        storageFlow: [Bool], networks: Int
+    ) -> Timeline? {
+        var timeline = Timeline(series: networks + 1)
+        do {
+            try SecondPass.walk(inputs: inputs, places: places, table: table) { frame, _, place, flow in
+                timeline.add(
+                    bytes: frame.wireLength, at: frame.timestamp.nanoseconds,
+                    series: networkOfPlace[Int(place)] ?? networks, storage: flow.map { storageFlow[$0] } ?? false)
+                return true
+            }
+        } catch {
+            return nil
+        }
+        return timeline
+    }
+}
