@@ -48,6 +48,7 @@ let package = Package(
         .target(name: "CommandTestSupport", path: "Tests/CommandTestSupport"),
         .testTarget(name: "CLITests", dependencies: ["CommandTestSupport"]),
         .testTarget(name: "HTMLReportTests", dependencies: ["CommandTestSupport", "Capture", "Frames", "Report"]),
+        .testTarget(name: "WatchTests", dependencies: ["CommandTestSupport", "Pipeline", "Capture", "Policy", "Frames"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Policy", "Check", "Decode", "Report", "CommandTestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Check", "Report", "Policy", "Capture", "Frames"],

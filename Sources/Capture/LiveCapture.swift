@@ -91,8 +91,10 @@ public struct LiveCaptureOutcome: Sendable, Equatable {
 /// Not in immediate mode, on purpose: libpcap 1.10 gives up TPACKET_V3 in immediate mode and
 /// falls back to TPACKET_V2, which wakes the reader for every packet; measured with
 /// `scripts/bench-live`, that costs twice the CPU per packet. In TPACKET_V3 the kernel hands
-/// packets over a block at a time, at the latest after `timeoutMilliseconds`; `stop()` reads
-/// on for that long so that every packet that arrived before the stop is read.
+/// packets over a block at a time, at the latest `timeoutMilliseconds` after the first; a
+/// reader with nothing to read sleeps until then (or until an error such as the interface
+/// going away, or `breakLoop()`). To stop without losing what the kernel still holds, call
+/// `stop()`, wait `drainSeconds`, then call `breakLoop()`.
 ///
 /// Concurrency: confined to the thread that calls `run`, except `stop()` and `breakLoop()`,
 /// which any thread may call (`pcap_breakloop` is documented as thread-safe and wakes a
@@ -250,12 +252,15 @@ public final class LiveCapture: @unchecked Sendable {
         return outcome
     }
 
-    /// Makes `run` return once it has read what the kernel still holds: it reads on for
-    /// twice the timeout (the kernel hands over what it holds within one). Safe to call from
-    /// any thread.
+    /// How long after `stop()` the kernel may still hand over packets that arrived before it:
+    /// twice the timeout.
+    public var drainSeconds: Double { Double(max(options.timeoutMilliseconds, 1)) * 2 / 1000 }
+
+    /// Makes `run` return once it has read what the kernel still holds, `drainSeconds` from
+    /// now, if it is reading then; follow with `breakLoop()` after `drainSeconds` to end a
+    /// reader with nothing to read. Safe to call from any thread.
     public func stop() {
-        let drain = Int64(max(options.timeoutMilliseconds, 1)) * 2_000_000
-        let deadline = Self.now() + drain
+        let deadline = Self.now() + Int64(drainSeconds * 1e9)
         _ = stopAt.compareExchange(expected: .max, desired: deadline, ordering: .relaxed)
     }
 

@@ -214,16 +214,21 @@ public final class WatchSession: @unchecked Sendable {
         try? evidence?.flush()
     }
 
-    /// Makes every reading thread stop soon. Safe to call from any thread, more than once.
+    /// Stops every capture after reading what the kernel still holds (a few hundred
+    /// milliseconds), and waits for the reading threads. Call from one thread.
     public func stop() {
-        for worker in workers { worker.capture?.breakLoop() }
+        let captures = workers.compactMap(\.capture)
+        for capture in captures { capture.stop() }
+        if started, let drain = captures.map(\.drainSeconds).max() {
+            Thread.sleep(forTimeInterval: drain)
+        }
+        for capture in captures { capture.breakLoop() }
+        group.wait()
     }
 
-    /// Stops, waits for the reading threads, closes the evidence file and judges everything
-    /// that was read.
+    /// Stops, closes the evidence file and judges everything that was read.
     public func finish() -> WatchOutcome {
         stop()
-        group.wait()
         var engines = workers.map(\.engine)
         let replay = ReplayConfiguration(
             policy: configuration.policy,

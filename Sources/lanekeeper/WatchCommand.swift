@@ -90,6 +90,11 @@ struct WatchCommand: ParsableCommand {
         }
 
         let stop = StopRequest()
+        // A parent may have started us with these blocked (COMMAND would inherit that too).
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for number in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&unblock, number) }
+        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
         let signals = [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
