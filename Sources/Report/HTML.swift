@@ -174,6 +174,6 @@ public enum HTML {
         @media print{:root{--bg:#fff;--fg:#000;--panel:#fff}body{max-width:none;padding:0;font-size:11pt}\
         *{-webkit-print-color-adjust:exact;print-color-adjust:exact}\
         details::details-content{content-visibility:visible;display:contents}summary{display:none}\
-        section,figure,tr{break-inside:avoid}.scroll{overflow:visible}}
+        figure,tr{break-inside:avoid}h2,figcaption{break-after:avoid}.scroll{overflow:visible}}
         """
 }

@@ -94,7 +94,8 @@ public enum HTMLReport {
         names.append("in no network")
         for (index, name) in names.enumerated() where index < timeline.series.count {
             let total = (0..<timeline.count).reduce(0) {
-                $0 + timeline.bytes(series: index, bin: $1, storage: true) + timeline.bytes(series: index, bin: $1, storage: false)
+                $0 + timeline.bytes(series: index, bin: $1, storage: true)
+                    + timeline.bytes(series: index, bin: $1, storage: false)
             }
             let isNetwork = index < result.networks.count
             if !isNetwork && total == 0 { continue }
@@ -104,23 +105,29 @@ public enum HTMLReport {
                 continue
             }
             let networkName = isNetwork ? result.networks[index].name : nil
-            let spans = networkName.map { network in
-                top(result.violations.filter { $0.network == network }).shown.map {
-                    TimelineChart.Span(
-                        first: $0.firstSeen.nanoseconds, last: $0.lastSeen.nanoseconds,
-                        label: "\($0.protocolName) \($0.client) → \($0.server) on \($0.interface): \($0.packets) packets, "
-                            + "\(Checker.formatBytes($0.bytes))")
-                }
-            } ?? []
+            let inNetwork = networkName.map { network in result.violations.filter { $0.network == network } } ?? []
+            let violating = inNetwork.count
+            let spans = top(inNetwork).shown.map {
+                TimelineChart.Span(
+                    first: $0.firstSeen.nanoseconds, last: $0.lastSeen.nanoseconds,
+                    label: "\($0.protocolName) \($0.client) → \($0.server) on \($0.interface): \($0.packets) packets, "
+                        + "\(Checker.formatBytes($0.bytes))")
+            }
             let storage = isNetwork ? result.networks[index].storageBytes : 0
             out += " <span class=\"meta\">\(HTML.escape(Checker.formatBytes(total)))"
                 + (isNetwork ? ", \(HTML.escape(Checker.formatBytes(storage))) storage" : "")
-                + (spans.isEmpty ? "" : ", \(spans.count) violating flow\(spans.count == 1 ? "" : "s") marked")
+                + (spans.isEmpty ? "" : ", " + marked(spans.count, of: violating))
                 + "</span></figcaption>\n"
             out += TimelineChart.svg(timeline, series: index, spans: spans, label: "Bytes per second in \(name)")
             out += "</figure>\n"
         }
         return out
+    }
+
+    static func marked(_ shown: Int, of all: Int) -> String {
+        shown == all
+            ? "\(all) violating flow\(all == 1 ? "" : "s") marked"
+            : "the \(shown) largest of \(all) violating flows marked"
     }
 
     /// The largest `maxFlowRows` flows, and what the rest add up to.
@@ -141,6 +148,7 @@ public enum HTMLReport {
             let first = shortTime(record.firstSeen)
             var last = shortTime(record.lastSeen)
             if last.prefix(11) == first.prefix(11) { last = String(last.dropFirst(11)) }
+            let seen = first == shortTime(record.lastSeen) ? first : "\(first) – \(last)"
             var what = "\(record.protocolName)"
             if record.service != record.protocolName { what += " (\(record.service))" }
             what += " over \(record.transport)"
@@ -150,7 +158,7 @@ public enum HTMLReport {
             return HTML.Row([
                 record.interface, record.vlan.map(String.init) ?? "–", what, record.recognition,
                 record.client.description, record.server.description, String(record.packets),
-                Checker.formatBytes(record.bytes), first, last,
+                Checker.formatBytes(record.bytes), seen,
             ])
         }
         if rest.flows > 0 {
@@ -161,8 +169,8 @@ public enum HTMLReport {
         }
         return HTML.table(
             header: [
-                "Interface", "VLAN", "Protocol", "Recognised by", "Client", "Server", "Packets", "Bytes", "First seen",
-                "Last seen",
+                "Interface", "VLAN", "Protocol", "Recognised by", "Client", "Server", "Packets", "Bytes",
+                "First – last packet (UTC)",
             ],
             rows: rows, numeric: [1, 6, 7], class: "flows " + name)
     }
