@@ -4,6 +4,7 @@ import Decode
 import Flows
 import Frames
 import Policy
+import Report
 import Synchronization
 
 /// One watched interface: its live capture, read on its own thread into its own `Engine`
@@ -29,6 +30,7 @@ final class InterfaceWorker: @unchecked Sendable {
     var engine: Engine { reader.engine }
     var evidenceWritten: Int { reader.recorder?.written ?? 0 }
     var evidenceError: String? { reader.evidenceError }
+    var timeline: Timeline? { reader.timeline }
 
     /// Counters another thread may read while the worker runs (the status line).
     final class PublishedCounters: Sendable {
@@ -40,12 +42,12 @@ final class InterfaceWorker: @unchecked Sendable {
 
     init(
         name: String, sourceIndex: Int, capture: LiveCapture?, openError: LiveCaptureError?, policy: Policy,
-        evidence: EvidenceSink?
+        evidence: EvidenceSink?, timeline: Bool = false
     ) {
         self.name = name
         self.capture = capture
         self.openError = openError
-        reader = LiveReader(name: name, sourceIndex: sourceIndex, policy: policy, evidence: evidence)
+        reader = LiveReader(name: name, sourceIndex: sourceIndex, policy: policy, evidence: evidence, timeline: timeline)
         if capture == nil {
             reader.finishSource(frames: 0, linkType: .ethernet, snapLength: 0)
         }
@@ -84,11 +86,15 @@ struct LiveReader {
     private(set) var engine: Engine
     private(set) var recorder: EvidenceRecorder?
     private(set) var evidenceError: String?
+    /// Bytes over time per network, when the report draws it. A packet counts as storage when
+    /// its flow is storage at that moment, so a flow recognised by content mid-stream has its
+    /// first packets drawn as other traffic (a live watch keeps no packets to look back at).
+    private(set) var timeline: Timeline?
 
     private let policy: Policy
     private let checker: Checker
-    /// Per raw place of `engine`: whether it is in the management network.
-    private var placeIsManagement: [Bool] = []
+    /// Per raw place of `engine`: the policy network it belongs to.
+    private var placeNetwork: [Int?] = []
     /// Per flow of `engine`: what the flow was when last judged.
     private var flowStates: [FlowState] = []
     private var packets = 0
@@ -99,13 +105,14 @@ struct LiveReader {
         var isEvidence = false
     }
 
-    init(name: String, sourceIndex: Int, policy: Policy, evidence: EvidenceSink?) {
+    init(name: String, sourceIndex: Int, policy: Policy, evidence: EvidenceSink?, timeline: Bool = false) {
         self.name = name
         self.sourceIndex = sourceIndex
         self.policy = policy
         self.checker = Checker(policy: policy)
         self.engine = Engine(table: policy.protocolTable)
         self.recorder = evidence.map(EvidenceRecorder.init(sink:))
+        self.timeline = timeline ? Timeline(series: policy.networks.count + 1) : nil
     }
 
     mutating func finishSource(frames: Int, linkType: LinkType, snapLength: Int) {
@@ -124,13 +131,20 @@ struct LiveReader {
         let (place, flow) = engine.ingest(frame, source: sourceIndex)
         packets += 1
         guard let flow else {
+            if timeline != nil { draw(frame, place: place, storage: false) }
             // A fragment whose datagram is not known yet: the recorder holds it.
             if engine.packet.isLaterFragment { offer(frame, flow: nil, isEvidence: false) }
             return
         }
         let state = judge(flow, place: place)
+        if timeline != nil { draw(frame, place: place, storage: state.service != nil) }
         if state.service != nil { storagePackets += 1 }
         if state.isEvidence { offer(frame, flow: flow, isEvidence: true) }
+    }
+
+    private mutating func draw(_ frame: Frame, place: UInt32, storage: Bool) {
+        let series = network(of: place) ?? policy.networks.count
+        timeline?.add(bytes: frame.wireLength, at: frame.timestamp.nanoseconds, series: series, storage: storage)
     }
 
     private mutating func offer(_ frame: Frame, flow: Int?, isEvidence: Bool) {
@@ -153,7 +167,9 @@ struct LiveReader {
         let record = engine.tracker.flows[flow]
         if flow < flowStates.count, flowStates[flow].service == record.service { return flowStates[flow] }
         var state = FlowState(service: record.service)
-        if let service = record.service, recorder != nil, isManagement(place) {
+        if let service = record.service, recorder != nil,
+            let network = network(of: place), policy.networks[network].role == .management
+        {
             let protocolName = policy.protocolTable.services[service].protocolName
             state.isEvidence = !policy.allow.contains {
                 $0.covers(protocolName: protocolName, client: record.client.address, server: record.server.address)
@@ -164,12 +180,12 @@ struct LiveReader {
         return state
     }
 
-    private mutating func isManagement(_ place: UInt32) -> Bool {
-        while placeIsManagement.count < engine.placeList.count {
-            let raw = engine.placeList[placeIsManagement.count]
-            let network = checker.network(interface: name, outerVLAN: raw.outer, innerVLAN: raw.inner)
-            placeIsManagement.append(network.map { policy.networks[$0].role == .management } ?? false)
+    /// The policy network of raw place `place`, as the checker will say at the end.
+    private mutating func network(of place: UInt32) -> Int? {
+        while placeNetwork.count < engine.placeList.count {
+            let raw = engine.placeList[placeNetwork.count]
+            placeNetwork.append(checker.network(interface: name, outerVLAN: raw.outer, innerVLAN: raw.inner))
         }
-        return placeIsManagement[Int(place)]
+        return placeNetwork[Int(place)]
     }
 }

@@ -5,6 +5,7 @@ import Flows
 import Foundation
 import Frames
 import Policy
+import Report
 
 /// Everything a live watch needs.
 public struct WatchConfiguration: Sendable {
@@ -12,11 +13,17 @@ public struct WatchConfiguration: Sendable {
     public var options: LiveCaptureOptions
     /// Where to write every packet of every violating flow, if anywhere.
     public var evidencePath: String?
+    /// Whether to build the report's timeline (bytes over time per network, binned as packets come).
+    public var timeline: Bool
 
-    public init(policy: Policy, options: LiveCaptureOptions = LiveCaptureOptions(), evidencePath: String? = nil) {
+    public init(
+        policy: Policy, options: LiveCaptureOptions = LiveCaptureOptions(), evidencePath: String? = nil,
+        timeline: Bool = false
+    ) {
         self.policy = policy
         self.options = options
         self.evidencePath = evidencePath
+        self.timeline = timeline
     }
 
     /// Every interface the policy's networks name, in policy order, each once.
@@ -93,6 +100,8 @@ public struct WatchOutcome: Sendable {
     public var evidencePackets = 0
     /// Why the evidence file could not be written in full, if it could not (the verdict stands).
     public var evidenceError: String?
+    /// Bytes over time per network, when the configuration asked for it.
+    public var timeline: Timeline?
 }
 
 /// A live watch: one capture per interface the policy names, each read on its own thread
@@ -162,7 +171,7 @@ public final class WatchSession: @unchecked Sendable {
             workers.append(
                 InterfaceWorker(
                     name: name, sourceIndex: index, capture: capture, openError: failure, policy: configuration.policy,
-                    evidence: sink))
+                    evidence: sink, timeline: configuration.timeline))
         }
         return WatchSession(configuration: configuration, workers: workers, evidence: sink)
     }
@@ -255,6 +264,13 @@ public final class WatchSession: @unchecked Sendable {
         var outcome = WatchOutcome(result: result, interfaces: reports)
         outcome.evidencePackets = workers.reduce(0) { $0 + $1.evidenceWritten }
         outcome.evidenceError = workers.lazy.compactMap(\.evidenceError).first
+        if configuration.timeline {
+            var timeline = Timeline(series: configuration.policy.networks.count + 1)
+            for worker in workers {
+                if let part = worker.timeline { timeline.merge(part) }
+            }
+            outcome.timeline = timeline
+        }
         if let evidence {
             do {
                 try evidence.close()

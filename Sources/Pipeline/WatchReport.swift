@@ -34,16 +34,33 @@ public enum WatchReport {
     public static func text(_ outcome: WatchOutcome, command: Command?) -> String {
         var out = TextReport.render(outcome.result)
         out += "\nLive captures\n"
-        for capture in outcome.interfaces {
-            guard capture.opened else {
-                out += "  \(capture.name): not captured\n"
-                continue
-            }
-            let span = "\(capture.start?.rfc3339 ?? "-") to \(capture.end?.rfc3339 ?? "-")"
-            out += "  \(capture.name): \(capture.frames) packets read, \(capture.statistics.dropped) dropped, \(span)\n"
-        }
+        for line in captureLines(outcome) { out += "  \(line)\n" }
         if let command { out += "\nCommand: \(command.summary)\n" }
         return out
+    }
+
+    /// A line per watched interface: what was read and dropped, and when.
+    static func captureLines(_ outcome: WatchOutcome) -> [String] {
+        outcome.interfaces.map { capture in
+            guard capture.opened else { return "\(capture.name): not captured" }
+            let span = "\(capture.start?.rfc3339 ?? "-") to \(capture.end?.rfc3339 ?? "-")"
+            return "\(capture.name): \(capture.frames) packets read, \(capture.statistics.dropped) dropped, \(span)"
+        }
+    }
+
+    /// The HTML page (see `HTMLReport`), with the packets dropped per interface, each live
+    /// capture's span and the command.
+    public static func html(
+        _ outcome: WatchOutcome, command: Command?, policyPath: String? = nil, policyText: String? = nil
+    ) -> String {
+        var dropped: [String: Int] = [:]
+        for capture in outcome.interfaces { dropped[capture.name] = capture.statistics.dropped }
+        return HTMLReport.render(
+            outcome.result,
+            HTMLReportContext(
+                title: "lanekeeper watch", policyPath: policyPath, policyText: policyText, timeline: outcome.timeline,
+                dropped: dropped, liveCaptures: captureLines(outcome),
+                notes: command.map { ["Command: \($0.summary)"] } ?? []))
     }
 
     public static func json(_ outcome: WatchOutcome, command: Command?, policyPath: String? = nil) -> String {

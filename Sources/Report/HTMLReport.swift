@@ -12,18 +12,21 @@ public struct HTMLReportContext: Sendable {
     public var timeline: Timeline?
     /// Packets dropped before lanekeeper read them, per interface name (a watch); nil for a replay.
     public var dropped: [String: Int]?
-    /// More lines about how the report came about (a watch's captures and command).
+    /// How each live capture went (a watch), shown instead of the capture files.
+    public var liveCaptures: [String]?
+    /// More lines about how the report came about (a watch's command).
     public var notes: [String]
 
     public init(
         title: String, policyPath: String? = nil, policyText: String? = nil, timeline: Timeline? = nil,
-        dropped: [String: Int]? = nil, notes: [String] = []
+        dropped: [String: Int]? = nil, liveCaptures: [String]? = nil, notes: [String] = []
     ) {
         self.title = title
         self.policyPath = policyPath
         self.policyText = policyText
         self.timeline = timeline
         self.dropped = dropped
+        self.liveCaptures = liveCaptures
         self.notes = notes
     }
 }
@@ -66,7 +69,8 @@ public enum HTMLReport {
         if !result.warnings.isEmpty {
             body += HTML.section("Warnings", id: "warnings", HTML.list(result.warnings))
         }
-        body += HTML.section("Captures", id: "captures", captures(result.sources))
+        body += HTML.section(
+            "Captures", id: "captures", context.liveCaptures.map { HTML.list($0) } ?? captures(result.sources))
         if context.policyText != nil || context.policyPath != nil {
             var policy = context.policyPath.map { HTML.paragraph($0, class: "meta") } ?? ""
             if let text = context.policyText { policy += HTML.preformatted(text) }
@@ -87,7 +91,7 @@ public enum HTMLReport {
             + "<span><span class=\"key storage\"></span>storage traffic</span>"
             + "<span><span class=\"key mark\"></span>violating flows, first to last packet</span></div>\n"
         out += HTML.paragraph(
-            "Bytes per second in bins of \(TimelineChart.decimal(binSeconds * 1000)) ms from "
+            "Bytes per second in bins of \(TimelineChart.duration(binSeconds)) from "
                 + "\(Timestamp(nanoseconds: timeline.start).rfc3339); a packet counts as storage when its flow was "
                 + "judged storage.", class: "meta")
         var names = result.networks.map { "\($0.name) (\($0.role))" }

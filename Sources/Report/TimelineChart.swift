@@ -134,6 +134,13 @@ enum TimelineChart {
         Checker.formatBytes(Int(bytesPerSecond.rounded())) + "/s"
     }
 
+    /// `8 µs`, `4.096 ms`, `2.1 s`.
+    static func duration(_ seconds: Double) -> String {
+        if seconds < 1e-3 { return decimal(seconds * 1e6) + " µs" }
+        if seconds < 1 { return decimal(seconds * 1e3) + " ms" }
+        return decimal(seconds) + " s"
+    }
+
     /// Up to three decimals, trailing zeros dropped.
     static func decimal(_ value: Double) -> String {
         let thousandths = Int((value * 1000).rounded())

@@ -16,7 +16,7 @@ struct ReplayCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var report: PacketReportOptions<PacketReportFormat>
+    @OptionGroup var report: PacketReportOptions
 
     @Option(
         name: .long,

@@ -3,18 +3,13 @@ import Check
 import Foundation
 import Policy
 
-/// A choice of report format for `--format`; `.text` is the default.
-protocol ReportFormatChoice: ExpressibleByArgument, CaseIterable, RawRepresentable where RawValue == String {
-    static var text: Self { get }
-}
-
-/// The formats of `audit` (and, until it draws timelines, `watch`).
-enum ReportFormat: String, ReportFormatChoice {
+/// The formats of `audit`.
+enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
 }
 
-/// The formats of a report on packets (`replay`): also a self-contained HTML page.
-enum PacketReportFormat: String, ReportFormatChoice {
+/// The formats of a report on packets (`replay`, `watch`): also a self-contained HTML page.
+enum PacketReportFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, html
 }
 
@@ -62,11 +57,11 @@ struct PolicyReportOptions: ParsableArguments {
 
 /// The options `replay` and `watch` share: the policy, the report's format and destination,
 /// and the evidence file.
-struct PacketReportOptions<Format: ReportFormatChoice>: ParsableArguments {
+struct PacketReportOptions: ParsableArguments {
     @OptionGroup var base: PolicyReportOptions
 
     @Option(name: .long, help: "Report format.")
-    var format: Format = .text
+    var format: PacketReportFormat = .text
 
     @Option(
         name: .long,
@@ -82,6 +77,3 @@ struct PacketReportOptions<Format: ReportFormatChoice>: ParsableArguments {
         try base.finish(report: text, verdict: verdict, evidenceError: evidenceError)
     }
 }
-
-/// `watch`'s options.
-typealias ReportOptions = PacketReportOptions<ReportFormat>

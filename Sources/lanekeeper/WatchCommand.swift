@@ -26,7 +26,7 @@ struct WatchCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var report: ReportOptions
+    @OptionGroup var report: PacketReportOptions
 
     @Option(name: .long, help: ArgumentHelp("Stop after this many seconds.", valueName: "SECONDS"))
     var duration: Double?
@@ -64,7 +64,7 @@ struct WatchCommand: ParsableCommand {
     func run() throws {
         let configuration = WatchConfiguration(
             policy: try report.loadPolicy(), options: LiveCaptureOptions(snapLength: snaplen, bufferBytes: bufferMiB << 20),
-            evidencePath: report.evidence)
+            evidencePath: report.evidence, timeline: report.format == .html)
         let session: WatchSession
         do {
             session = try WatchSession.open(configuration)
@@ -151,6 +151,9 @@ struct WatchCommand: ParsableCommand {
         switch report.format {
         case .text: text = WatchReport.text(outcome, command: commandReport)
         case .json: text = WatchReport.json(outcome, command: commandReport, policyPath: report.policy)
+        case .html:
+            text = WatchReport.html(
+                outcome, command: commandReport, policyPath: report.policy, policyText: report.base.policyText())
         }
         try report.finish(report: text, verdict: outcome.result.verdict, evidenceError: outcome.evidenceError)
     }

@@ -197,6 +197,27 @@ struct WatchLiveTests {
         #expect(json.command?["exit_status"] as? Int == 3)
     }
 
+    @Test func aLeakAsAnHTMLPageHasItsTimelineDropsAndCommand() throws {
+        let f = try fixture()
+        let page = f.path("leak-nfs.html")
+        let result = try f.lanekeeper([
+            "watch", "--policy", try f.policy("leak-html.yaml", expectStorage: false), "--format", "html",
+            "--output", page, "--", "nfs-ls", "nfs://198.51.100.20/export?version=3",
+        ])
+        #expect(result.status == 1, "\(result.stderr)")
+        let html = try String(contentsOfFile: page, encoding: .utf8)
+        #expect(html.contains("<h1 id=\"verdict\">FAIL: storage traffic crossed the management network</h1>"))
+        #expect(html.contains("<table class=\"flows violations\">"))
+        #expect(html.contains("<td>mgmt0</td>"))
+        // Drops per interface, the management network's timeline with the leak marked, the command.
+        #expect(html.contains("<th scope=\"col\" class=\"num\">Dropped</th>"))
+        #expect(html.contains("<svg class=\"timeline\""))
+        #expect(html.contains("<rect class=\"mark\""))
+        #expect(html.contains("<li>mgmt0: "))
+        #expect(html.contains("Command: nfs-ls nfs://198.51.100.20/export?version=3 exited with status 0"))
+        #expect(!html.contains("<script"))
+    }
+
     @Test func sigintWritesTheReportAndAValidEvidenceFile() throws {
         let f = try fixture()
         let report = f.path("sigint.json")
