@@ -20,11 +20,23 @@ import Frames
 public struct CaptureFilter: Sendable, Equatable {
     public var tcpPorts: [UInt16]
     public var udpPorts: [UInt16]
+    /// Keep every IPv4 and IPv6 packet (tagged or not) instead: what deep inspection needs to
+    /// find storage on ports the table does not name and inside VXLAN or GRE.
+    public var allIP: Bool
 
     public init(tcpPorts: [UInt16], udpPorts: [UInt16]) {
         self.tcpPorts = Self.unique(tcpPorts)
         self.udpPorts = Self.unique(udpPorts)
+        self.allIP = false
     }
+
+    /// The filter that keeps every IP packet, tagged or not (ARP and other non-IP frames are
+    /// left out: they carry no storage).
+    public static let everyIPPacket: CaptureFilter = {
+        var filter = CaptureFilter(tcpPorts: [], udpPorts: [])
+        filter.allIP = true
+        return filter
+    }()
 
     /// The libpcap filter expression for a capture of link type `linkType`. VLAN tags are
     /// matched on Ethernet only (libpcap's `vlan` exists for no other link type lanekeeper
@@ -33,7 +45,7 @@ public struct CaptureFilter: Sendable, Equatable {
         var terms = tcpPorts.map { "tcp port \($0)" } + udpPorts.map { "udp port \($0)" }
         terms.append("(ip[6:2] & 0x3fff != 0)")
         terms.append("(ip6[6] == 44)")
-        let body = terms.joined(separator: " or ")
+        let body = allIP ? "ip or ip6" : terms.joined(separator: " or ")
         guard linkType == .ethernet else { return body }
         return "(\(body)) or (vlan and ((\(body)) or (vlan and (\(body)))))"
     }

@@ -15,15 +15,28 @@ public struct WatchConfiguration: Sendable {
     public var evidencePath: String?
     /// Whether to build the report's timeline (bytes over time per network, binned as packets come).
     public var timeline: Bool
+    /// What the kernel filter keeps.
+    public var prefilter: Prefilter
+
+    /// What the kernel prefilter keeps.
+    public enum Prefilter: String, Sendable, CaseIterable {
+        /// Every IP packet: storage is recognised by what it says, on any port and inside
+        /// VXLAN or GRE, as `replay` does (the default).
+        case deep
+        /// Only the protocol table's ports (tagged or not) and IP fragments: less work, but
+        /// storage on other ports or in tunnels is not seen.
+        case ports
+    }
 
     public init(
         policy: Policy, options: LiveCaptureOptions = LiveCaptureOptions(), evidencePath: String? = nil,
-        timeline: Bool = false
+        timeline: Bool = false, prefilter: Prefilter = .deep
     ) {
         self.policy = policy
         self.options = options
         self.evidencePath = evidencePath
         self.timeline = timeline
+        self.prefilter = prefilter
     }
 
     /// Every interface the policy's networks name, in policy order, each once.
@@ -32,10 +45,11 @@ public struct WatchConfiguration: Sendable {
         return policy.networks.flatMap(\.interfaces).filter { seen.insert($0).inserted }
     }
 
-    /// The kernel prefilter: the storage ports of the policy's protocol table (so a policy's
-    /// `ports` and `storage_protocols` shape it), plus IP fragments, tagged or not.
+    /// The kernel prefilter: every IP packet for deep inspection, or the storage ports of the
+    /// policy's protocol table (so a policy's `ports` and `storage_protocols` shape it) plus
+    /// IP fragments, tagged or not.
     public var filter: CaptureFilter {
-        Self.filter(for: policy.protocolTable)
+        prefilter == .deep ? .everyIPPacket : Self.filter(for: policy.protocolTable)
     }
 
     public static func filter(for table: ProtocolTable) -> CaptureFilter {

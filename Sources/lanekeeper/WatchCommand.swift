@@ -14,8 +14,9 @@ struct WatchCommand: ParsableCommand {
         discussion: """
             Captures on every interface the policy's networks name, each on its own thread, until \
             --duration elapses, SIGINT or SIGTERM arrives, or COMMAND (after --) exits; then judges \
-            everything seen as `replay` would and writes the report. A kernel filter keeps only storage \
-            ports (from the policy), their VLAN-tagged forms and IP fragments. Any dropped packet, an \
+            everything seen as `replay` would and writes the report. The kernel filter keeps every IP packet \
+            (--prefilter deep), or only the policy's storage ports, their VLAN-tagged forms and IP fragments \
+            (--prefilter ports). Any dropped packet, an \
             interface that goes down, disappears or cannot be opened makes the verdict at best inconclusive.
 
             Exit status: 0 pass, 1 fail, 2 inconclusive (COMMAND's own status is in the report), \
@@ -38,6 +39,14 @@ struct WatchCommand: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Bytes kept of each packet.", valueName: "N"))
     var snaplen: Int = LiveCaptureOptions.defaultSnapLength
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "What the kernel filter keeps: deep (every IP packet, so storage is found on any port and in "
+                + "VXLAN/GRE) or ports (the policy's storage ports and IP fragments only; less work).",
+            valueName: "deep|ports"))
+    var prefilter: WatchConfiguration.Prefilter = .deep
 
     @Argument(
         parsing: .postTerminator,
@@ -64,7 +73,7 @@ struct WatchCommand: ParsableCommand {
     func run() throws {
         let configuration = WatchConfiguration(
             policy: try report.loadPolicy(), options: LiveCaptureOptions(snapLength: snaplen, bufferBytes: bufferMiB << 20),
-            evidencePath: report.evidence, timeline: report.format == .html)
+            evidencePath: report.evidence, timeline: report.format == .html, prefilter: prefilter)
         let session: WatchSession
         do {
             session = try WatchSession.open(configuration)
@@ -305,3 +314,5 @@ enum Privileges {
         return "this process has CAP_NET_RAW but the kernel still refused (a user namespace, or a security module?)"
     }
 }
+
+extension WatchConfiguration.Prefilter: ExpressibleByArgument {}

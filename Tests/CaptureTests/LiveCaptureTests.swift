@@ -74,6 +74,27 @@ enum FilterFrames {
         #expect(narrower.expression(for: .linuxSLL2) == "tcp port 13260 or (ip[6:2] & 0x3fff != 0) or (ip6[6] == 44)")
     }
 
+    @Test func deepInspectionKeepsEveryIPPacketOnAnyPortAndInTunnels() throws {
+        typealias F = FilterFrames
+        let deep = CaptureFilter.everyIPPacket
+        #expect(deep.expression(for: .linuxSLL2) == "ip or ip6")
+        for dlt: Int32 in [1, 276] {
+            let program = try PcapHandle.openDead(linkType: dlt).compile(deep.expression(for: LinkType(dlt: dlt)))
+            let wrap: ([UInt8], UInt16) -> [UInt8] = { dlt == 1 ? F.ethernet($1, $0) : F.sll2($1, $0) }
+            var cases: [(String, [UInt8], Bool)] = [
+                ("NFS on 12049", wrap(F.ipv4(6, F.transport(6, 700, 12049)), 0x0800), true),
+                ("VXLAN", wrap(F.ipv4(17, F.transport(17, 40000, 4789)), 0x0800), true),
+                ("IPv6 iSCSI on 13260", wrap(F.ipv6(6, F.transport(6, 700, 13260)), 0x86dd), true),
+                ("ARP", wrap([UInt8](repeating: 0, count: 28), 0x0806), false),
+            ]
+            if dlt == 1 {
+                cases.append(("802.1Q ssh", F.ethernet(0x0800, F.ipv4(6, F.transport(6, 700, 22)), tags: [(0x8100, 42)]), true))
+                cases.append(("802.1Q ARP", F.ethernet(0x0806, [UInt8](repeating: 0, count: 28), tags: [(0x8100, 42)]), false))
+            }
+            expect(program, cases)
+        }
+    }
+
     @Test func compilesForEthernetAndSLL2() throws {
         _ = try program(1)
         _ = try program(276)
