@@ -1,13 +1,13 @@
 /*
  * gen-capture: writes deterministic, realistic captures for lanekeeper's benchmarks.
  *
- *   gen-capture -m mix|small -f pcap|pcapng -o FILE [-b BYTES] [-n PACKETS] [-s SEED]
+ *   gen-capture -m mix|small -f pcap|pcapng -o FILE [-b BYTES] [-n PACKETS] [-s SEED] [-F FLOWS]
  *
  * mix   MTU-sized NFS (TCP 2049, RPC record marking, WRITE calls and READ replies) and
  *       iSCSI (TCP 3260, SCSI Data-In/Out PDUs) segments on the storage interface, with
  *       management noise (ssh, HTTP, DNS, ARP, ICMP) on the management interface, some
  *       802.1Q tags (VLAN 42 on storage), ~5% IPv6, NFSv3 over UDP as IPv4 fragments, and
- *       ~50,000 flows. Default ~2 GB.
+ *       ~50,000 flows (-F sets another number). Default ~2 GB.
  * small 64-128 byte frames (TCP ACKs, DNS, small RPCs) over the same flows. Default 20M frames.
  *
  * pcapng files carry two interfaces, mgmt0 and stor0; pcap files carry one link and every
@@ -217,7 +217,8 @@ int main(int argc, char **argv) {
     const char *mode = "mix", *format = "pcap", *path = NULL;
     uint64_t target_bytes = 0, target_packets = 0, seed = 42;
     int c;
-    while ((c = getopt(argc, argv, "m:f:o:b:n:s:")) != -1) {
+    uint64_t nflows = 50000;
+    while ((c = getopt(argc, argv, "m:f:o:b:n:s:F:")) != -1) {
         switch (c) {
         case 'm': mode = optarg; break;
         case 'f': format = optarg; break;
@@ -225,11 +226,13 @@ int main(int argc, char **argv) {
         case 'b': target_bytes = strtoull(optarg, NULL, 10); break;
         case 'n': target_packets = strtoull(optarg, NULL, 10); break;
         case 's': seed = strtoull(optarg, NULL, 10); break;
+        case 'F': nflows = strtoull(optarg, NULL, 10); break;
         default:
-            fprintf(stderr, "usage: gen-capture -m mix|small -f pcap|pcapng -o FILE [-b BYTES] [-n PACKETS] [-s SEED]\n");
+            fprintf(stderr, "usage: gen-capture -m mix|small -f pcap|pcapng -o FILE [-b BYTES] [-n PACKETS] [-s SEED] [-F FLOWS]\n");
             return 64;
         }
     }
+    if (nflows < 1 || nflows > 10000000) { fprintf(stderr, "gen-capture: -F takes 1 to 10000000 flows\n"); return 64; }
     int small = strcmp(mode, "small") == 0;
     if (!path || (!small && strcmp(mode, "mix")) || (strcmp(format, "pcap") && strcmp(format, "pcapng"))) {
         fprintf(stderr, "usage: gen-capture -m mix|small -f pcap|pcapng -o FILE [-b BYTES] [-n PACKETS] [-s SEED]\n");
@@ -246,9 +249,10 @@ int main(int argc, char **argv) {
     setvbuf(out, iobuf, _IOFBF, sizeof iobuf);
     file_header();
 
-    enum { NFLOWS = 50000 };
-    static struct flow flows[NFLOWS];
-    for (int i = 0; i < NFLOWS; i++) {
+    const uint64_t NFLOWS = nflows;
+    struct flow *flows = calloc(NFLOWS, sizeof *flows);
+    if (!flows) { perror("calloc"); return 71; }
+    for (uint64_t i = 0; i < NFLOWS; i++) {
         struct flow *f = &flows[i];
         uint64_t r = rnd() % 100;
         f->kind = r < 40 ? 0 : r < 70 ? 1 : r < 80 ? 2 : r < 90 ? 3 : 4;
@@ -258,6 +262,7 @@ int main(int argc, char **argv) {
         f->vlan = storage && rnd() % 10 == 0 ? 42 : 0;
         f->udp = f->kind == 0 && !f->v6 && rnd() % 20 == 0;
         f->cport = (uint16_t)(32768 + rnd() % 28000);
+        /* Spread clients over the subnet so that many flows stay distinct. */
         f->sport = f->kind == 0 ? 2049 : f->kind == 1 ? 3260 : f->kind == 2 ? 22 : f->kind == 3 ? 80 : 53;
         uint32_t host = (uint32_t)(1 + rnd() % 250);
         f->caddr = storage ? (203u << 24 | 0u << 16 | 113u << 8 | 10u) : (198u << 24 | 51u << 16 | 100u << 8 | 10u);
