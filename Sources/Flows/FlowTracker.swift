@@ -21,6 +21,8 @@ public struct FlowTracker: Sendable {
     public let fragmentTimeout: Int64
 
     private var index: [FlowKey: Int] = [:]
+    /// The flow the previous packet joined (-1 before the first), checked before the index.
+    private var lastFlow = -1
     private var owners: [FragmentKey: Owner] = [:]
     private var pending: [FragmentKey: FragmentTally] = [:]
     /// Services the portmapper said listen at an address and port (bounded).
@@ -123,7 +125,12 @@ public struct FlowTracker: Sendable {
         let source = Endpoint(address: packet.source, port: packet.sourcePort)
         let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
         let key = FlowKey(segment: segment, ipProtocol: packet.ipProtocol, source, destination)
-        if let existing = index[key] { return existing }
+        // Packets come in bursts of one flow: compare with the last flow before hashing.
+        if lastFlow >= 0, flows[lastFlow].key == key { return lastFlow }
+        if let existing = index[key] {
+            lastFlow = existing
+            return existing
+        }
 
         var client = source
         var server = destination
@@ -167,6 +174,7 @@ public struct FlowTracker: Sendable {
             firstSeen: time, lastSeen: time)
         flows.append(flow)
         index[key] = flows.count - 1
+        lastFlow = flows.count - 1
         return flows.count - 1
     }
 
