@@ -122,6 +122,32 @@ struct EvidenceRecorder {
     /// Packets written.
     private(set) var written = 0
 
+    /// A copy of a packet kept until its flow is judged (live watch only).
+    struct EarlyPacket {
+        var bytes: [UInt8]
+        var wireLength: Int
+        var timestamp: Timestamp
+        var linkType: LinkType
+    }
+
+    /// Writes packets a flow carried before it became evidence, in the order they came.
+    mutating func writeEarly(_ packets: [EarlyPacket], interface: String) throws(Evidence.Failure) {
+        for packet in packets {
+            var failure: CaptureWriteError?
+            packet.bytes.withUnsafeBytes { bytes in
+                do throws(CaptureWriteError) {
+                    try sink.write(
+                        bytes, wireLength: packet.wireLength, timestamp: packet.timestamp, linkType: packet.linkType,
+                        interface: interface)
+                } catch {
+                    failure = error
+                }
+            }
+            if let failure { throw Evidence.Failure(failure) }
+            written += 1
+        }
+    }
+
     init(sink: EvidenceSink) {
         self.sink = sink
     }

@@ -103,7 +103,18 @@ struct LiveReader {
     private struct FlowState {
         var service: Int?
         var isEvidence = false
+        /// The flow's first packets, kept while it is not yet storage in the management
+        /// network, so that the evidence has them should deep classification recognise it.
+        var early: [EvidenceRecorder.EarlyPacket] = []
+        var earlyBytes = 0
+        /// Set once the flow has carried more packets than are kept; nothing more is kept.
+        var earlyDone = false
     }
+
+    /// Packets kept per unjudged flow, and bytes kept in all (the bound on this memory).
+    static let earlyPacketsPerFlow = 16
+    static let earlyBytesLimit = 32 << 20
+    private var earlyBytes = 0
 
     init(name: String, sourceIndex: Int, policy: Policy, evidence: EvidenceSink?, timeline: Bool = false) {
         self.name = name
@@ -136,10 +147,55 @@ struct LiveReader {
             if engine.packet.isLaterFragment { offer(frame, flow: nil, isEvidence: false) }
             return
         }
+        let wasEvidence = flow < flowStates.count && flowStates[flow].isEvidence
         let state = judge(flow, place: place)
         if timeline != nil { draw(frame, place: place, storage: state.service != nil) }
         if state.service != nil { storagePackets += 1 }
-        if state.isEvidence { offer(frame, flow: flow, isEvidence: true) }
+        if state.isEvidence {
+            if !wasEvidence { flushEarly(flow) }
+            offer(frame, flow: flow, isEvidence: true)
+        } else if recorder != nil && state.service == nil {
+            keepEarly(frame, flow: flow, place: place)
+        }
+    }
+
+    /// Keeps a copy of a not-yet-storage packet of a management-network flow (bounded per
+    /// flow and in all), so the evidence can include the handshake and the first messages of
+    /// a flow that deep classification recognises later, as replay's evidence does.
+    private mutating func keepEarly(_ frame: Frame, flow: Int, place: UInt32) {
+        guard !flowStates[flow].earlyDone else { return }
+        guard let network = network(of: place), policy.networks[network].role == .management,
+            flowStates[flow].early.count < Self.earlyPacketsPerFlow,
+            earlyBytes + frame.bytes.count <= Self.earlyBytesLimit
+        else {
+            // Past the bound: this flow keeps nothing more, and what it kept is released.
+            earlyBytes -= flowStates[flow].earlyBytes
+            flowStates[flow].early = []
+            flowStates[flow].earlyBytes = 0
+            flowStates[flow].earlyDone = true
+            return
+        }
+        flowStates[flow].early.append(
+            EvidenceRecorder.EarlyPacket(
+                bytes: Array(frame.bytes), wireLength: frame.wireLength, timestamp: frame.timestamp,
+                linkType: frame.linkType))
+        flowStates[flow].earlyBytes += frame.bytes.count
+        earlyBytes += frame.bytes.count
+    }
+
+    /// Writes what a flow carried before it became evidence, and releases it.
+    private mutating func flushEarly(_ flow: Int) {
+        let early = flowStates[flow].early
+        earlyBytes -= flowStates[flow].earlyBytes
+        flowStates[flow].early = []
+        flowStates[flow].earlyBytes = 0
+        flowStates[flow].earlyDone = true
+        guard !early.isEmpty, recorder != nil, evidenceError == nil else { return }
+        do {
+            try recorder?.writeEarly(early, interface: name)
+        } catch {
+            evidenceError = error.description
+        }
     }
 
     private mutating func draw(_ frame: Frame, place: UInt32, storage: Bool) {
@@ -160,13 +216,15 @@ struct LiveReader {
     /// network that no `allow` entry covers, as the checker will judge it at the end.
     ///
     /// Judged again whenever the flow's service changes: deep classification can make a
-    /// flow storage after its first packets. Those earlier packets are not in the evidence
-    /// file (a live watch keeps no copy of packets it has not judged to be evidence); the
-    /// report still counts them.
+    /// flow storage after its first packets; those earlier packets were kept (bounded, see
+    /// `keepEarly`) and are written first.
     private mutating func judge(_ flow: Int, place: UInt32) -> FlowState {
         let record = engine.tracker.flows[flow]
         if flow < flowStates.count, flowStates[flow].service == record.service { return flowStates[flow] }
-        var state = FlowState(service: record.service)
+        while flowStates.count <= flow { flowStates.append(FlowState()) }
+        var state = flowStates[flow]
+        state.service = record.service
+        state.isEvidence = false
         if let service = record.service, recorder != nil,
             let network = network(of: place), policy.networks[network].role == .management
         {
@@ -175,7 +233,6 @@ struct LiveReader {
                 $0.covers(protocolName: protocolName, client: record.client.address, server: record.server.address)
             }
         }
-        while flowStates.count <= flow { flowStates.append(FlowState()) }
         flowStates[flow] = state
         return state
     }
