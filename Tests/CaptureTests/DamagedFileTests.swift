@@ -1,5 +1,6 @@
 import Capture
 import Frames
+import TestSupport
 import Testing
 
 /// Cut and corrupted files: never a crash, every frame before the damage delivered, and
@@ -196,18 +197,5 @@ import Testing
             let result = try readCapture(try temp.file("fuzz\(round).pcapng", header + tail))
             #expect(result.outcome.bytesRead <= Int64(header.count + tail.count))
         }
-    }
-}
-
-/// A small deterministic random number generator for the fuzz loop.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,6 +1,7 @@
 import Decode
 import Flows
 import Frames
+import TestSupport
 import Testing
 
 /// XDR words, big-endian.
@@ -288,18 +289,5 @@ func serviceName(_ tracker: FlowTracker, _ flow: Int?) -> String? {
         #expect(fed == 100_000)
         let storage = tracker.flows.filter { $0.service != nil }
         #expect(storage.isEmpty, "\(storage.count) random flows classified as storage: \(storage.prefix(3).map(\.recognition))")
-    }
-}
-
-/// A small deterministic generator (SplitMix64) so random tests repeat exactly.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,5 +1,5 @@
 import Capture
-import CommandTestSupport
+import TestSupport
 import Foundation
 import Frames
 import Testing

@@ -3,7 +3,7 @@ import Foundation
 /// What the command-line test suites share: where the package and the built binary are, and
 /// how to run a program.
 
-/// The package root (this file is Tests/CommandTestSupport/CommandTestSupport.swift).
+/// The package root (this file is Tests/TestSupport/TestSupport.swift).
 public let packageRoot: URL = {
     var url = URL(fileURLWithPath: #filePath)
     for _ in 0..<3 { url.deleteLastPathComponent() }
