@@ -105,16 +105,29 @@ struct EvidenceRecorder {
     /// Fragments held while waiting for their first fragment, at most.
     static let maxHeldFragments = 4096
 
+    /// A copy of a packet kept until it can be judged: a fragment waiting for its first
+    /// fragment, or (live) an early packet of a flow not yet recognised.
+    struct PacketCopy {
+        var bytes: [UInt8]
+        var wireLength: Int
+        var timestamp: Timestamp
+        var linkType: LinkType
+
+        init(_ frame: Frame) {
+            bytes = Array(frame.bytes)
+            wireLength = frame.wireLength
+            timestamp = frame.timestamp
+            linkType = frame.linkType
+        }
+    }
+
     struct HeldFragment {
         var source: IPAddress
         var destination: IPAddress
         var identification: UInt32
         var ipProtocol: UInt8
         var interface: String
-        var linkType: LinkType
-        var bytes: [UInt8]
-        var wireLength: Int
-        var timestamp: Timestamp
+        var copy: PacketCopy
     }
 
     let sink: EvidenceSink
@@ -122,30 +135,28 @@ struct EvidenceRecorder {
     /// Packets written.
     private(set) var written = 0
 
-    /// A copy of a packet kept until its flow is judged (live watch only).
-    struct EarlyPacket {
-        var bytes: [UInt8]
-        var wireLength: Int
-        var timestamp: Timestamp
-        var linkType: LinkType
+    /// Writes packets a flow carried before it became evidence, in the order they came.
+    mutating func writeEarly(_ packets: [PacketCopy], interface: String) throws(Evidence.Failure) {
+        do throws(CaptureWriteError) {
+            for packet in packets { try write(packet, interface: interface) }
+        } catch {
+            throw Evidence.Failure(error)
+        }
     }
 
-    /// Writes packets a flow carried before it became evidence, in the order they came.
-    mutating func writeEarly(_ packets: [EarlyPacket], interface: String) throws(Evidence.Failure) {
-        for packet in packets {
-            var failure: CaptureWriteError?
-            packet.bytes.withUnsafeBytes { bytes in
-                do throws(CaptureWriteError) {
-                    try sink.write(
-                        bytes, wireLength: packet.wireLength, timestamp: packet.timestamp, linkType: packet.linkType,
-                        interface: interface)
-                } catch {
-                    failure = error
-                }
+    private mutating func write(_ copy: PacketCopy, interface: String) throws(CaptureWriteError) {
+        var failure: CaptureWriteError?
+        copy.bytes.withUnsafeBytes { bytes in
+            do throws(CaptureWriteError) {
+                try sink.write(
+                    bytes, wireLength: copy.wireLength, timestamp: copy.timestamp, linkType: copy.linkType,
+                    interface: interface)
+            } catch {
+                failure = error
             }
-            if let failure { throw Evidence.Failure(failure) }
-            written += 1
         }
+        if let failure { throw failure }
+        written += 1
     }
 
     init(sink: EvidenceSink) {
@@ -168,8 +179,7 @@ struct EvidenceRecorder {
                     held.append(
                         HeldFragment(
                             source: packet.source, destination: packet.destination, identification: packet.fragmentID,
-                            ipProtocol: packet.ipProtocol, interface: interface, linkType: frame.linkType,
-                            bytes: Array(frame.bytes), wireLength: frame.wireLength, timestamp: frame.timestamp))
+                            ipProtocol: packet.ipProtocol, interface: interface, copy: PacketCopy(frame)))
                 }
                 return
             }
@@ -190,18 +200,7 @@ struct EvidenceRecorder {
                     kept.append(fragment)
                     continue
                 }
-                var failure: CaptureWriteError?
-                fragment.bytes.withUnsafeBytes { bytes in
-                    do throws(CaptureWriteError) {
-                        try sink.write(
-                            bytes, wireLength: fragment.wireLength, timestamp: fragment.timestamp,
-                            linkType: fragment.linkType, interface: interface)
-                    } catch {
-                        failure = error
-                    }
-                }
-                if let failure { throw failure }
-                written += 1
+                try write(fragment.copy, interface: interface)
             }
             held = kept
         } catch {

@@ -105,7 +105,7 @@ struct LiveReader {
         var isEvidence = false
         /// The flow's first packets, kept while it is not yet storage in the management
         /// network, so that the evidence has them should deep classification recognise it.
-        var early: [EvidenceRecorder.EarlyPacket] = []
+        var early: [EvidenceRecorder.PacketCopy] = []
         var earlyBytes = 0
         /// Set once the flow has carried more packets than are kept; nothing more is kept.
         var earlyDone = false
@@ -175,10 +175,7 @@ struct LiveReader {
             flowStates[flow].earlyDone = true
             return
         }
-        flowStates[flow].early.append(
-            EvidenceRecorder.EarlyPacket(
-                bytes: Array(frame.bytes), wireLength: frame.wireLength, timestamp: frame.timestamp,
-                linkType: frame.linkType))
+        flowStates[flow].early.append(EvidenceRecorder.PacketCopy(frame))
         flowStates[flow].earlyBytes += frame.bytes.count
         earlyBytes += frame.bytes.count
     }
@@ -218,23 +215,24 @@ struct LiveReader {
     /// Judged again whenever the flow's service changes: deep classification can make a
     /// flow storage after its first packets; those earlier packets were kept (bounded, see
     /// `keepEarly`) and are written first.
-    private mutating func judge(_ flow: Int, place: UInt32) -> FlowState {
-        let record = engine.tracker.flows[flow]
-        if flow < flowStates.count, flowStates[flow].service == record.service { return flowStates[flow] }
+    private mutating func judge(_ flow: Int, place: UInt32) -> (service: Int?, isEvidence: Bool) {
+        // Only the service is read per packet; the rest of the flow only when it changes.
+        let service = engine.tracker.flows[flow].service
+        if flow < flowStates.count, flowStates[flow].service == service {
+            return (service, flowStates[flow].isEvidence)
+        }
         while flowStates.count <= flow { flowStates.append(FlowState()) }
-        var state = flowStates[flow]
-        state.service = record.service
-        state.isEvidence = false
-        if let service = record.service, recorder != nil,
-            let network = network(of: place), policy.networks[network].role == .management
-        {
+        var isEvidence = false
+        if let service, recorder != nil, let network = network(of: place), policy.networks[network].role == .management {
+            let record = engine.tracker.flows[flow]
             let protocolName = policy.protocolTable.services[service].protocolName
-            state.isEvidence = !policy.allow.contains {
+            isEvidence = !policy.allow.contains {
                 $0.covers(protocolName: protocolName, client: record.client.address, server: record.server.address)
             }
         }
-        flowStates[flow] = state
-        return state
+        flowStates[flow].service = service
+        flowStates[flow].isEvidence = isEvidence
+        return (service, isEvidence)
     }
 
     /// The policy network of raw place `place`, as the checker will say at the end.

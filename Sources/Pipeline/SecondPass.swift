@@ -20,21 +20,22 @@ enum SecondPass {
         inputs: [ReplayInput], places: [RawPlace: UInt32], table: ProtocolTable,
         _ body: (Frame, DecodedPacket, _ place: UInt32, _ flow: Int?) -> Bool
     ) throws(CaptureError) {
-        var tracker = FlowTracker(table: table)
-        let decoder = PacketDecoder()
-        var packet = DecodedPacket()
+        // The same reading step as the first pass, so places and flows number the same.
+        var engine = Engine(table: table)
+        // Per place of this pass: whether the first pass knew it under the same number
+        // (false only when a file changed between the passes; its packets are skipped).
+        var known: [Bool] = []
         for (sourceIndex, input) in inputs.enumerated() {
             var source = try CaptureFile.open(path: input.path)
             var going = true
             _ = source.read { frame in
                 guard going else { return }
-                decoder.decode(frame.bytes, linkType: frame.linkType, into: &packet)
-                let place = RawPlace(source: sourceIndex, interface: frame.interface, packet: packet)
-                guard let segment = places[place] else { return }  // the file changed since the first pass
-                let flow = tracker.observe(
-                    packet, payload: Engine.payload(of: packet, in: frame.bytes), segment: segment,
-                    wireLength: frame.wireLength, at: frame.timestamp)
-                going = body(frame, packet, segment, flow)
+                let (place, flow) = engine.ingest(frame, source: sourceIndex)
+                while known.count < engine.placeList.count {
+                    known.append(places[engine.placeList[known.count]] == UInt32(known.count))
+                }
+                guard known[Int(place)] else { return }
+                going = body(frame, engine.packet, place, flow)
             }
             if !going { return }
         }
