@@ -42,18 +42,57 @@ public enum CaptureFile {
         let bigEndianMagic = UInt32(bigEndian: magic)
         switch format(magic: bigEndianMagic) {
         case .pcap:
-            close(file.descriptor)
-            return try PcapFileReader(path: path)
+            return try withUnsafeBytes(of: &magic) { (prefix) throws(CaptureError) -> PcapFileReader in
+                try PcapFileReader(path: path, file: file, prefix: prefix)
+            }
         case .pcapng:
             return try withUnsafeBytes(of: &magic) { (prefix) throws(CaptureError) -> PcapngReader in
                 try PcapngReader(path: path, file: file, prefix: prefix)
             }
         case nil:
             close(file.descriptor)
-            var detail = "not a pcap or pcapng file (magic \(hex32(bigEndianMagic)))"
-            if bigEndianMagic >> 16 == 0x1F8B { detail += "; it looks gzip-compressed, decompress it first" }
-            throw CaptureError(code: .malformed, path: path, offset: 0, detail: detail)
+            throw CaptureError(code: .malformed, path: path, offset: 0, detail: notACaptureDetail(bigEndianMagic))
         }
+    }
+
+    /// Reads a capture held in memory, classic pcap or pcapng by its first four bytes, as
+    /// `open(path:)` reads a file (the same readers, the same chunked buffer, the same
+    /// errors and ends). The bytes are copied, so the source outlives the buffer.
+    ///
+    /// ```swift
+    /// var source = try CaptureFile.open(bytes: data, name: "fuzz-input")
+    /// let outcome = source.read { frame in ... }
+    /// ```
+    /// - Parameter name: Stands for the path in `CaptureError`s and `source.path`.
+    /// - Throws: `CaptureError` `.malformed`, as `open(path:)` does for the same bytes.
+    public static func open(bytes: UnsafeRawBufferPointer, name: String) throws(CaptureError) -> any FrameSource {
+        guard bytes.count >= 4 else {
+            let detail = bytes.isEmpty ? "empty file" : "file is too short (\(bytes.count) bytes) to be a capture"
+            throw CaptureError(code: .malformed, path: name, offset: 0, detail: detail)
+        }
+        let bigEndianMagic = loadUInt32(bytes, 0, bigEndian: true)
+        switch format(magic: bigEndianMagic) {
+        case .pcap:
+            return try PcapFileReader(bytes: bytes, name: name)
+        case .pcapng:
+            return try PcapngReader(bytes: bytes, name: name)
+        case nil:
+            throw CaptureError(code: .malformed, path: name, offset: 0, detail: notACaptureDetail(bigEndianMagic))
+        }
+    }
+
+    /// `open(bytes:name:)` for an array.
+    public static func open(bytes: [UInt8], name: String) throws(CaptureError) -> any FrameSource {
+        let opened = bytes.withUnsafeBytes { raw in
+            Result { () throws(CaptureError) -> any FrameSource in try open(bytes: raw, name: name) }
+        }
+        return try opened.get()
+    }
+
+    private static func notACaptureDetail(_ bigEndianMagic: UInt32) -> String {
+        var detail = "not a pcap or pcapng file (magic \(hex32(bigEndianMagic)))"
+        if bigEndianMagic >> 16 == 0x1F8B { detail += "; it looks gzip-compressed, decompress it first" }
+        return detail
     }
 
     /// The format named by a file's first four bytes, read as a big-endian number.

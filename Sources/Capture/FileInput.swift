@@ -58,8 +58,23 @@ private func posixOpen(_ path: UnsafePointer<CChar>, _ flags: Int32) -> Int32 {
 /// The buffer grows only when a single request is larger than it (a huge block), up to
 /// `maximumRequest`; callers must check lengths against that first. Owns and closes the
 /// descriptor.
+///
+/// It can also serve bytes held in memory (`init(bytes:capacity:maximumRequest:)`): they are
+/// copied once and handed out through the same buffer, chunk by chunk, so an in-memory
+/// capture goes through exactly the code a file does (records straddling chunk ends
+/// included).
 final class ChunkedInput {
-    private let descriptor: Int32
+    /// Where the bytes come from.
+    private enum Origin {
+        /// An open file descriptor, owned.
+        case descriptor(Int32)
+        /// An owned copy of the whole input, and how much of it was served.
+        case memory(UnsafeMutableRawBufferPointer)
+    }
+
+    private let origin: Origin
+    /// For `.memory`: how many of its bytes were moved into `storage`.
+    private var memoryServed = 0
     private var storage: UnsafeMutableRawBufferPointer
     /// Index in `storage` of the first unconsumed byte.
     private var start = 0
@@ -81,18 +96,48 @@ final class ChunkedInput {
     ///   - prefix: Bytes already read from the start of the file (e.g. while sniffing its
     ///     magic); they are served first.
     init(descriptor: Int32, capacity: Int, maximumRequest: Int, prefix: UnsafeRawBufferPointer) {
-        self.descriptor = descriptor
+        origin = .descriptor(descriptor)
         self.maximumRequest = maximumRequest
         storage = .allocate(byteCount: max(capacity, prefix.count, 64), alignment: 16)
         if prefix.count > 0 {
             UnsafeMutableRawBufferPointer(rebasing: storage[0..<prefix.count]).copyMemory(from: prefix)
         }
         end = prefix.count
+        #if canImport(Glibc)
+        _ = posix_fadvise(descriptor, 0, 0, POSIX_FADV_SEQUENTIAL)
+        #endif
+    }
+
+    /// Reads an opened file `chunkSize` bytes at a time; a smaller file gets a buffer its own
+    /// size (plus one byte, so the end is seen in one read).
+    convenience init(file: OpenedFile, chunkSize: Int, maximumRequest: Int, prefix: UnsafeRawBufferPointer) {
+        self.init(
+            descriptor: file.descriptor,
+            capacity: file.size.map { min(Int(clamping: $0), chunkSize - 1) + 1 } ?? chunkSize,
+            maximumRequest: maximumRequest, prefix: prefix)
+    }
+
+    /// Serves a copy of `bytes`, `chunkSize` bytes at a time.
+    convenience init(bytes: UnsafeRawBufferPointer, chunkSize: Int, maximumRequest: Int) {
+        self.init(bytes: bytes, capacity: min(bytes.count, chunkSize - 1) + 1, maximumRequest: maximumRequest)
+    }
+
+    private init(bytes: UnsafeRawBufferPointer, capacity: Int, maximumRequest: Int) {
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
+        if bytes.count > 0 {
+            UnsafeMutableRawBufferPointer(rebasing: copy[0..<bytes.count]).copyMemory(from: bytes)
+        }
+        origin = .memory(UnsafeMutableRawBufferPointer(rebasing: copy[0..<bytes.count]))
+        self.maximumRequest = maximumRequest
+        storage = .allocate(byteCount: max(capacity, 64), alignment: 16)
     }
 
     deinit {
         storage.deallocate()
-        close(descriptor)
+        switch origin {
+        case .descriptor(let descriptor): close(descriptor)
+        case .memory(let bytes): bytes.deallocate()
+        }
     }
 
     /// The file offset of the next unconsumed byte.
@@ -111,8 +156,13 @@ final class ChunkedInput {
     ///
     /// - Returns: false when the file ends (or a read fails, see `readError`) first, or when
     ///   `count` exceeds `maximumRequest`; `available` then says what there is.
+    @inline(__always)
     func request(_ count: Int) -> Bool {
-        if end - start >= count { return true }
+        end - start >= count || refill(count)
+    }
+
+    /// `request(_:)`'s slow path: reads more of the input.
+    private func refill(_ count: Int) -> Bool {
         guard !reachedEnd, count <= maximumRequest else { return false }
         if count > storage.count {
             grow(toHold: count)
@@ -123,7 +173,7 @@ final class ChunkedInput {
         }
         while end - start < count {
             guard let base = storage.baseAddress else { return false }
-            let got = read(descriptor, base + end, storage.count - end)
+            let got = fill(base + end, storage.count - end)
             if got > 0 {
                 end += got
             } else if got == 0 {
@@ -136,6 +186,22 @@ final class ChunkedInput {
             }
         }
         return true
+    }
+
+    /// Reads up to `count` bytes to `destination`: `read(2)`'s result (0 at the end, -1 with
+    /// `errno` set on failure).
+    private func fill(_ destination: UnsafeMutableRawPointer, _ count: Int) -> Int {
+        switch origin {
+        case .descriptor(let descriptor):
+            return read(descriptor, destination, count)
+        case .memory(let bytes):
+            let got = min(count, bytes.count - memoryServed)
+            if got > 0, let base = bytes.baseAddress {
+                destination.copyMemory(from: base + memoryServed, byteCount: got)
+                memoryServed += got
+            }
+            return got
+        }
     }
 
     /// Marks `count` bytes (at most `available`) as used.

@@ -1,12 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Frames
 
-/// Reads a classic pcap file (either byte order, micro- or nanosecond magic) through
-/// libpcap, opened with nanosecond precision.
+/// Reads a classic pcap file (either byte order, micro- or nanosecond magic) with
+/// lanekeeper's own parser, in large chunks through one reused buffer (`ChunkedInput`):
+/// frames point into that buffer, nothing is allocated per packet and there is no system
+/// call per packet.
 ///
 /// ```
 /// File header (24 bytes)                 Record header (16 bytes), then caplen bytes
@@ -18,90 +15,207 @@ import Frames
 /// 20 | link type (+ FCS bits)           |
 /// ```
 ///
+/// The link-type word keeps the LINKTYPE number in its low 26 bits; bit 26 set means the
+/// frames end with a frame check sequence of (bits 28-31) 16-bit words, which is trimmed
+/// from frames captured whole.
+///
+/// It behaves as libpcap did for files (and its messages are libpcap's): a record whose
+/// captured length exceeds 262144 bytes is `.corrupt`; one longer than the header's
+/// snaplen is trimmed to it, the rest skipped; a file that ends inside a record is
+/// `.cutShort`; versions 2.0-2.2 (and 2.3 with caplen > len) have the two lengths swapped.
+/// Both ends carry the record's byte offset.
+///
 /// A classic file has one implicit interface: `interfaces` has one unnamed entry and every
-/// frame has `interface == 0`. A last record cut short is `.cutShort`; a record whose
-/// captured length is impossible is `.corrupt`. Both carry the record's byte offset.
+/// frame has `interface == 0`.
 public final class PcapFileReader: FrameSource {
     public let path: String
     public let interfaces: [CaptureInterface]
 
-    private let handle: PcapHandle
-    private let linkType: LinkType
-    /// The offset of the next record (24 = just after the file header).
-    private var nextOffset: Int64 = 24
+    private let input: ChunkedInput
+    private let header: Header
     private var finished: ReadOutcome.End?
+
+    /// The buffer size, and so the size of each `read(2)`.
+    static let chunkSize = 4 * 1024 * 1024
+    /// libpcap's limit on a record's captured length (its `max_snaplen_for_dlt`).
+    static let maximumCaptureLength = 262_144
+    static let fileHeaderLength = 24
+    static let recordHeaderLength = 16
 
     /// Opens a classic pcap file.
     ///
     /// - Throws: `CaptureError` `.notFound` / `.unreadable` when the file cannot be opened,
     ///   `.malformed` when its header is truncated or not a pcap header.
-    public init(path: String) throws(CaptureError) {
-        // Open it ourselves first, for a precise not-found / unreadable / directory error.
+    public convenience init(path: String) throws(CaptureError) {
+        try self.init(path: path, chunkSize: Self.chunkSize)
+    }
+
+    /// Opens a classic pcap file, reading it `chunkSize` bytes at a time (tests use small
+    /// chunks to put records across chunk ends).
+    package convenience init(path: String, chunkSize: Int) throws(CaptureError) {
         let file = try OpenedFile.open(path)
-        close(file.descriptor)
-        if file.size == 0 {
-            throw CaptureError(code: .malformed, path: path, offset: 0, detail: "empty file")
-        }
-        do {
-            handle = try PcapHandle.openOffline(path: path)
-        } catch {
-            throw CaptureError(code: .malformed, path: path, offset: 0, detail: "bad pcap header: \(error.message)")
-        }
+        try self.init(path: path, file: file, prefix: UnsafeRawBufferPointer(start: nil, count: 0), chunkSize: chunkSize)
+    }
+
+    /// Takes over an opened file, `prefix` being the bytes already read from its start.
+    convenience init(path: String, file: OpenedFile, prefix: UnsafeRawBufferPointer, chunkSize: Int = PcapFileReader.chunkSize)
+        throws(CaptureError)
+    {
+        try self.init(
+            path: path,
+            input: ChunkedInput(file: file, chunkSize: chunkSize, maximumRequest: Self.maximumRequest, prefix: prefix))
+    }
+
+    /// Reads a classic pcap capture held in memory (copied first); `name` stands for the
+    /// path in messages.
+    package convenience init(bytes: UnsafeRawBufferPointer, name: String, chunkSize: Int = PcapFileReader.chunkSize)
+        throws(CaptureError)
+    {
+        try self.init(
+            path: name, input: ChunkedInput(bytes: bytes, chunkSize: chunkSize, maximumRequest: Self.maximumRequest))
+    }
+
+    /// The longest record: its header and the largest captured length.
+    private static let maximumRequest = recordHeaderLength + maximumCaptureLength
+
+    private init(path: String, input: ChunkedInput) throws(CaptureError) {
         self.path = path
-        linkType = LinkType(dlt: handle.dataLink)
-        let snapshot = handle.snapshot
-        interfaces = [
-            CaptureInterface(name: nil, linkType: linkType, snapLength: snapshot > 0 ? UInt32(snapshot) : 0)
-        ]
+        self.input = input
+        header = try Header.read(from: input, path: path)
+        interfaces = [CaptureInterface(name: nil, linkType: header.linkType, snapLength: UInt32(header.snapLength))]
     }
 
     /// Reads every remaining frame; see `FrameSource.read(_:)`.
     public func read(_ body: (Frame) throws -> Void) rethrows -> ReadOutcome {
         var frames = 0
-        while true {
-            if let finished {
-                return ReadOutcome(frames: frames, bytesRead: nextOffset, end: finished)
+        let header = self.header
+        let input = self.input
+        while finished == nil {
+            let offset = input.offset
+            guard input.request(Self.recordHeaderLength) else {
+                finished = endInsideRecord(at: offset, part: "16 header bytes", wanted: Self.recordHeaderLength)
+                break
             }
-            let recordOffset = nextOffset
-            switch handle.next() {
-            case .packet(let header, let bytes):
-                // The file stores seconds as an unsigned 32-bit number (good until 2106);
-                // libpcap 1.10 reads it as signed, so take the low 32 bits back as unsigned.
-                // libpcap shortens a record longer than the header's snaplen and skips the
-                // rest, so ask it where the next record starts rather than adding caplen.
-                nextOffset = handle.fileOffset ?? (recordOffset + 16 + Int64(header.captureLength))
-                frames += 1
-                try body(
-                    Frame(
-                        interface: 0,
-                        timestamp: Timestamp(
-                            seconds: Int64(UInt32(truncatingIfNeeded: header.seconds)),
-                            fraction: header.fraction, unitsPerSecond: 1_000_000_000),
-                        linkType: linkType,
-                        wireLength: Int(header.wireLength),
-                        bytes: bytes,
-                        fileOffset: recordOffset))
-            case .end:
-                finished = .endOfFile
-            case .timeout:
-                // Cannot happen on a savefile; stop rather than spin.
-                finished = .corrupt(offset: recordOffset, detail: "libpcap reported a timeout while reading a file")
-            case .error(let message):
-                finished = Self.classify(message, at: recordOffset)
+            var window = input.window
+            let seconds = loadUInt32(window, 0, bigEndian: header.bigEndian)
+            let fraction = loadUInt32(window, 4, bigEndian: header.bigEndian)
+            var captured = Int(loadUInt32(window, 8, bigEndian: header.bigEndian))
+            var original = Int(loadUInt32(window, 12, bigEndian: header.bigEndian))
+            if header.swappedLengths(captured: captured, original: original) {
+                swap(&captured, &original)
             }
+            guard captured <= Self.maximumCaptureLength else {
+                finished = .corrupt(
+                    offset: offset,
+                    detail: "invalid packet capture length \(captured), bigger than maximum of \(Self.maximumCaptureLength)")
+                break
+            }
+            let recordLength = Self.recordHeaderLength + captured
+            guard input.request(recordLength) else {
+                finished = endInsideRecord(at: offset, part: "\(captured) captured bytes", wanted: recordLength)
+                break
+            }
+            window = input.window
+            var kept = min(captured, header.snapLength)
+            if header.fcsLength > 0 && kept == original && kept >= header.fcsLength {
+                kept -= header.fcsLength
+            }
+            input.consume(recordLength)
+            frames += 1
+            try body(
+                Frame(
+                    interface: 0,
+                    timestamp: Timestamp(
+                        seconds: Int64(seconds), fraction: Int64(fraction) * header.fractionScale,
+                        unitsPerSecond: 1_000_000_000),
+                    linkType: header.linkType,
+                    wireLength: original,
+                    bytes: UnsafeRawBufferPointer(
+                        rebasing: window[Self.recordHeaderLength..<(Self.recordHeaderLength + kept)]),
+                    fileOffset: offset))
         }
+        return ReadOutcome(frames: frames, bytesRead: input.offset, end: finished ?? .endOfFile)
     }
 
-    /// Maps libpcap's read error text to how the read ended.
-    ///
-    /// - "truncated dump file; tried to read 16 header bytes, only got 7" (and the same for
-    ///   captured bytes), and "error reading dump file: …": the file stops here → `.cutShort`.
-    /// - "invalid packet capture length 4294967295, bigger than maximum of 262144", and
-    ///   anything else → `.corrupt`.
-    static func classify(_ message: String, at offset: Int64) -> ReadOutcome.End {
-        if message.hasPrefix("truncated dump file") || message.hasPrefix("error reading dump file") {
-            return .cutShort(offset: offset, detail: message)
+    /// How a read ends when fewer than `wanted` bytes are left at `offset`: the end of the
+    /// file (nothing left), or a record cut short (libpcap's wording).
+    private func endInsideRecord(at offset: Int64, part: String, wanted: Int) -> ReadOutcome.End {
+        let present = input.available
+        if let code = input.readError {
+            return .cutShort(offset: offset, detail: "error reading dump file: \(errnoDescription(code))")
         }
-        return .corrupt(offset: offset, detail: message)
+        if present == 0 { return .endOfFile }
+        let got = wanted == Self.recordHeaderLength ? present : present - Self.recordHeaderLength
+        return .cutShort(offset: offset, detail: "truncated dump file; tried to read \(part), only got \(got)")
+    }
+
+    // MARK: File header
+
+    /// What the 24-byte file header says.
+    struct Header: Equatable {
+        var bigEndian: Bool
+        /// 1000 for a microsecond file, 1 for a nanosecond one.
+        var fractionScale: Int64
+        var major: UInt16
+        var minor: UInt16
+        var linkType: LinkType
+        /// The header's snaplen, or the maximum when it is 0 or larger (as libpcap does).
+        var snapLength: Int
+        /// Bytes of frame check sequence at the end of each frame (0 when the FCS bit is clear).
+        var fcsLength: Int
+
+        /// Whether a record's two lengths are stored the other way round (old writers).
+        @inline(__always)
+        func swappedLengths(captured: Int, original: Int) -> Bool {
+            minor < 3 || (minor == 3 && captured > original)
+        }
+
+        /// Reads and consumes the file header.
+        static func read(from input: ChunkedInput, path: String) throws(CaptureError) -> Header {
+            guard input.request(PcapFileReader.fileHeaderLength) else {
+                let present = input.available
+                if let code = input.readError {
+                    throw CaptureError(code: .unreadable, path: path, detail: "cannot read: \(errnoDescription(code))")
+                }
+                let detail =
+                    present == 0
+                    ? "empty file" : "bad pcap header: the file is \(present) bytes, shorter than the 24-byte pcap header"
+                throw CaptureError(code: .malformed, path: path, offset: 0, detail: detail)
+            }
+            let header = try parse(input.window, path: path)
+            input.consume(PcapFileReader.fileHeaderLength)
+            return header
+        }
+
+        /// Parses the first 24 bytes of `bytes`.
+        static func parse(_ bytes: UnsafeRawBufferPointer, path: String) throws(CaptureError) -> Header {
+            let magic = loadUInt32(bytes, 0, bigEndian: true)
+            let bigEndian: Bool
+            let fractionScale: Int64
+            switch magic {
+            case 0xA1B2_C3D4: (bigEndian, fractionScale) = (true, 1000)
+            case 0xD4C3_B2A1: (bigEndian, fractionScale) = (false, 1000)
+            case 0xA1B2_3C4D: (bigEndian, fractionScale) = (true, 1)
+            case 0x4D3C_B2A1: (bigEndian, fractionScale) = (false, 1)
+            default:
+                throw CaptureError(code: .malformed, path: path, offset: 0, detail: "not a pcap file (magic \(hex32(magic)))")
+            }
+            let major = loadUInt16(bytes, 4, bigEndian: bigEndian)
+            let minor = loadUInt16(bytes, 6, bigEndian: bigEndian)
+            guard major == 2 && minor <= 4 else {
+                throw CaptureError(
+                    code: .malformed, path: path, offset: 4,
+                    detail: "bad pcap header: unsupported pcap version \(major).\(minor) (lanekeeper reads 2.0-2.4)")
+            }
+            let snapLength = Int(loadUInt32(bytes, 16, bigEndian: bigEndian))
+            let linkWord = loadUInt32(bytes, 20, bigEndian: bigEndian)
+            let fcsLength = linkWord & 0x0400_0000 != 0 ? Int(linkWord >> 28) * 2 : 0
+            return Header(
+                bigEndian: bigEndian, fractionScale: fractionScale, major: major, minor: minor,
+                linkType: LinkType(rawValue: linkWord & 0x03FF_FFFF),
+                snapLength: snapLength == 0 || snapLength > PcapFileReader.maximumCaptureLength
+                    ? PcapFileReader.maximumCaptureLength : snapLength,
+                fcsLength: fcsLength)
+        }
     }
 }

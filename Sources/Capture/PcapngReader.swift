@@ -60,15 +60,35 @@ public final class PcapngReader: FrameSource {
         try self.init(path: path, file: file, prefix: UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
+    /// Opens a pcapng file, reading it `chunkSize` bytes at a time (tests use small chunks to
+    /// put blocks across chunk ends).
+    package convenience init(path: String, chunkSize: Int) throws(CaptureError) {
+        let file = try OpenedFile.open(path)
+        try self.init(path: path, file: file, prefix: UnsafeRawBufferPointer(start: nil, count: 0), chunkSize: chunkSize)
+    }
+
     /// Takes over an opened file, `prefix` being the bytes already read from its start.
-    init(path: String, file: OpenedFile, prefix: UnsafeRawBufferPointer) throws(CaptureError) {
+    convenience init(path: String, file: OpenedFile, prefix: UnsafeRawBufferPointer, chunkSize: Int = PcapngReader.chunkSize)
+        throws(CaptureError)
+    {
+        let input = ChunkedInput(
+            file: file, chunkSize: chunkSize, maximumRequest: Pcapng.maximumBlockLength, prefix: prefix)
+        try self.init(path: path, input: input, size: file.size)
+    }
+
+    /// Reads a pcapng capture held in memory (copied first); `name` stands for the path in
+    /// messages.
+    package convenience init(bytes: UnsafeRawBufferPointer, name: String, chunkSize: Int = PcapngReader.chunkSize)
+        throws(CaptureError)
+    {
+        let input = ChunkedInput(bytes: bytes, chunkSize: chunkSize, maximumRequest: Pcapng.maximumBlockLength)
+        try self.init(path: name, input: input, size: Int64(bytes.count))
+    }
+
+    private init(path: String, input: ChunkedInput, size: Int64?) throws(CaptureError) {
         self.path = path
-        // A small file gets a buffer its own size (plus one byte, so EOF is seen in one read).
-        let capacity = file.size.map { min(Int(clamping: $0), Self.chunkSize - 1) + 1 } ?? Self.chunkSize
-        fileSize = file.size
-        input = ChunkedInput(
-            descriptor: file.descriptor, capacity: capacity,
-            maximumRequest: Pcapng.maximumBlockLength, prefix: prefix)
+        self.input = input
+        fileSize = size
         try readFirstSection()
     }
 

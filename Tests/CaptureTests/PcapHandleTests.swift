@@ -39,15 +39,6 @@ import Testing
         #expect(error?.message.isEmpty == false)
     }
 
-    @Test func classifiesLibpcapReadErrors() {
-        #expect(
-            PcapFileReader.classify("truncated dump file; tried to read 16 header bytes, only got 3", at: 5)
-                == .cutShort(offset: 5, detail: "truncated dump file; tried to read 16 header bytes, only got 3"))
-        #expect(
-            PcapFileReader.classify("invalid packet capture length 99999999, bigger than maximum of 262144", at: 9)
-                == .corrupt(offset: 9, detail: "invalid packet capture length 99999999, bigger than maximum of 262144"))
-    }
-
     /// The live path on loopback: configure, activate, filter, statistics, break.
     /// Skipped when this process may not capture.
     @Test func liveLoopbackHandle() throws {
