@@ -20,6 +20,7 @@ let package = Package(
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]
         ),
+        .systemLibrary(name: "CPrivileges"),
         .target(name: "Frames"),
         .target(name: "Capture", dependencies: ["Frames", "CPcap"]),
         .target(name: "Decode", dependencies: ["Frames"]),
@@ -37,6 +38,7 @@ let package = Package(
             name: "lanekeeper",
             dependencies: [
                 "Pipeline", "Policy", "Check", "Report", "Expectations", "Capture", "Audit",
+                "CPrivileges",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -34,14 +34,19 @@ public struct CaptureWriteError: Error, Sendable, Equatable, CustomStringConvert
 /// Enhanced Packet Block  one per frame: timestamp in ns, caplen = bytes, origlen = wire length
 /// ```
 ///
-/// Writes are buffered (1 MiB). Every failure throws a `CaptureWriteError` naming the file;
-/// after a failed write the writer stays failed and throws the same error again. Call
-/// `close()` to flush and find out whether everything reached the file; `deinit` closes
-/// too but can only drop errors.
+/// Writes are buffered (1 MiB) and only ever reach the file as whole blocks: a block that
+/// does not fit what is left of the buffer flushes it first, so a reader of a file that is
+/// still being written (or whose writer was killed) sees whole blocks only. Every failure
+/// throws a `CaptureWriteError` naming the file; a failed write cuts the file back to its
+/// last whole block, and the writer stays failed and throws the same error again. The file
+/// is an `OutputFile`: `close()` flushes, fsyncs and renames it into place and says whether
+/// everything reached it; `deinit` closes too but can only drop errors.
 public final class PcapngWriter {
     public let path: String
 
-    private var descriptor: Int32
+    private let file: OutputFile
+    /// Bytes in the file: whole blocks only.
+    private var fileLength = 0
     private var buffer: UnsafeMutableRawBufferPointer
     private var used = 0
     private var interfaceIDs: [InterfaceKey: UInt32] = [:]
@@ -59,29 +64,24 @@ public final class PcapngWriter {
     /// (262144, Linux's maximum snaplen), and an evidence file must open in Wireshark.
     public static let maximumFrameLength = 262_144
 
-    /// Creates (or truncates) `path` and writes the Section Header Block.
+    /// Creates `path` (replacing it, atomically when closed) and writes the Section Header Block.
     ///
     /// - Throws: `CaptureWriteError` when the file cannot be created.
-    public init(path: String) throws(CaptureWriteError) {
-        self.path = path
-        var fd: Int32
-        repeat {
-            fd = path.withCString { posixCreate($0) }
-        } while fd < 0 && errno == EINTR
-        guard fd >= 0 else {
-            let code = errno
-            throw CaptureWriteError(path: path, operation: "create", detail: errnoDescription(code), errno: code)
-        }
-        descriptor = fd
+    public convenience init(path: String) throws(CaptureWriteError) {
+        try self.init(file: OutputFile(path: path, replace: true, staging: .hidden))
+    }
+
+    /// Writes into `file` (named by its final path in errors) and writes the Section Header
+    /// Block; `close()` commits it.
+    public init(file: OutputFile) throws(CaptureWriteError) {
+        self.file = file
+        path = file.path
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
         try writeSectionHeader()
     }
 
     deinit {
-        if !isClosed {
-            if failure == nil { try? flush() }
-            _ = posixClose(descriptor)
-        }
+        if !isClosed { try? close() }
         buffer.deallocate()
     }
 
@@ -169,7 +169,7 @@ public final class PcapngWriter {
         try write(frameBytes: frame.bytes, wireLength: frame.wireLength, timestamp: frame.timestamp, interface: id)
     }
 
-    /// Writes everything buffered to the file.
+    /// Writes everything buffered to the file (whole blocks: called between blocks).
     public func flush() throws(CaptureWriteError) {
         try checkUsable()
         guard used > 0 else { return }
@@ -178,17 +178,27 @@ public final class PcapngWriter {
         try writeAll(pending)
     }
 
-    /// Flushes and closes the file. Further calls do nothing.
+    /// Flushes, fsyncs and closes the file and renames it into place. Further calls do
+    /// nothing. When anything failed the file is not renamed: its staging file is kept (an
+    /// evidence file's `FILE.partial`, with every whole block written) or removed (a hidden one).
     public func close() throws(CaptureWriteError) {
         if isClosed { return }
         defer { isClosed = true }
-        var flushError: CaptureWriteError?
-        do { try flush() } catch { flushError = error }
-        if posixClose(descriptor) != 0, flushError == nil {
-            let code = errno
-            flushError = CaptureWriteError(path: path, operation: "close", detail: errnoDescription(code), errno: code)
+        do {
+            try flush()
+        } catch {
+            file.abandon(keep: true)
+            throw error
         }
-        if let flushError { throw flushError }
+        try file.commit()
+    }
+
+    /// Closes without renaming: the staging file keeps what was written (`keep`) or is removed.
+    public func abandon(keep: Bool) {
+        if isClosed { return }
+        isClosed = true
+        if keep { try? flush() }
+        file.abandon(keep: keep)
     }
 
     // MARK: Blocks and bytes
@@ -218,7 +228,10 @@ public final class PcapngWriter {
         try append(UInt32(length))
     }
 
+    /// Starts a block of `length` bytes, flushing first unless the whole block fits the
+    /// buffer (so a flush never writes part of a block).
     private func appendBlockStart(type: UInt32, length: Int) throws(CaptureWriteError) {
+        if Self.bufferSize - used < length { try flush() }
         try append(type)
         try append(UInt32(length))
     }
@@ -267,19 +280,14 @@ public final class PcapngWriter {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(CaptureWriteError) {
-        var written = 0
-        while written < bytes.count, let base = bytes.baseAddress {
-            let result = posixWrite(descriptor, base + written, bytes.count - written)
-            if result > 0 {
-                written += result
-            } else if result < 0 && errno == EINTR {
-                continue
-            } else {
-                let code = result < 0 ? errno : EIO
-                let error = CaptureWriteError(path: path, operation: "write", detail: errnoDescription(code), errno: code)
-                failure = error
-                throw error
-            }
+        do {
+            try file.write(bytes)
+            fileLength += bytes.count
+        } catch {
+            // Back to the last whole block, so that readers see no torn block.
+            file.truncate(to: fileLength)
+            failure = error
+            throw error
         }
     }
 
@@ -289,16 +297,4 @@ public final class PcapngWriter {
             throw CaptureWriteError(path: path, operation: "write", detail: "the writer is closed")
         }
     }
-}
-
-private func posixCreate(_ path: UnsafePointer<CChar>) -> Int32 {
-    open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-}
-
-private func posixClose(_ descriptor: Int32) -> Int32 {
-    close(descriptor)
-}
-
-private func posixWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
-    write(descriptor, bytes, count)
 }

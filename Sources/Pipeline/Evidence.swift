@@ -4,6 +4,9 @@ import Decode
 import Flows
 import Frames
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Writes the evidence file: every packet of every violating flow, in a pcapng file with one
 /// named interface block per interface the packets were seen on (so Wireshark's
@@ -22,18 +25,29 @@ enum Evidence {
         }
 
         init(_ error: CaptureWriteError) {
-            description = "cannot write the evidence file \(error.path): \(error.detail)"
+            isRefusal = error.errno == EEXIST
+            if isRefusal {
+                description = "\(error.path): \(error.detail)"
+            } else if error.path.hasSuffix(OutputFile.partialSuffix) && error.operation != "create" {
+                description = "cannot write the evidence file \(error.path): \(error.detail); it keeps every "
+                    + "whole packet written before that and is left under that name"
+            } else {
+                description = "cannot \(error.operation) the evidence file \(error.path): \(error.detail)"
+            }
         }
+
+        /// The file already exists (and --force was not given).
+        var isRefusal = false
     }
 
     /// - Returns: the number of packets written.
     static func write(
-        to path: String, inputs: [ReplayInput], places: [RawPlace: UInt32], table: ProtocolTable,
-        rawFlows: Set<Int>, interfaceOfPlace: [Int], interfaces: [ObservedInterface]
+        to path: String, replace: Bool = false, inputs: [ReplayInput], places: [RawPlace: UInt32],
+        table: ProtocolTable, rawFlows: Set<Int>, interfaceOfPlace: [Int], interfaces: [ObservedInterface]
     ) throws(Failure) -> Int {
         let sink: EvidenceSink
         do {
-            sink = try EvidenceSink(path: path)
+            sink = try EvidenceSink(path: path, replace: replace)
         } catch {
             throw Failure(error)
         }
@@ -52,9 +66,13 @@ enum Evidence {
                 return failure == nil
             }
         } catch {
+            sink.abandon()
             throw Failure(description: "cannot write the evidence file \(path): \(error)")
         }
-        if let failure { throw failure }
+        if let failure {
+            sink.abandon()
+            throw failure
+        }
         do {
             try sink.close()
         } catch {
@@ -66,15 +84,33 @@ enum Evidence {
 
 /// The evidence file, shared by the threads that write to it: every use of `writer` is
 /// under `lock`.
+///
+/// It is written as `FILE.partial` (whole blocks only, flushed often by a watch, so that a
+/// killed process leaves a file Wireshark and lanekeeper read up to its last packet) and
+/// renamed to `FILE` when closed with everything written. When a write fails (a full disk)
+/// `FILE.partial` is kept with every whole block that reached it, and the error says so.
 final class EvidenceSink: @unchecked Sendable {
     let path: String
+    private let file: OutputFile
     private let writer: PcapngWriter
     private let lock = Mutex(())
 
-    /// Creates (or truncates) the file, so that an unwritable path fails before any capture.
-    init(path: String) throws(CaptureWriteError) {
+    /// Creates `FILE.partial`, so that an unwritable path, or an existing `FILE` or
+    /// `FILE.partial` without `replace`, fails before any capture.
+    init(path: String, replace: Bool = false) throws(CaptureWriteError) {
         self.path = path
-        writer = try PcapngWriter(path: path)
+        file = try OutputFile(path: path, replace: replace, staging: .partial)
+        writer = try PcapngWriter(file: file)
+    }
+
+    /// Gives the file to the user a watch drops to, so that it may rename it at the end.
+    func changeOwner(user: UInt32, group: UInt32) throws(CaptureWriteError) {
+        try file.changeOwner(user: user, group: group)
+    }
+
+    /// Closes without renaming, keeping `FILE.partial` with what was written.
+    func abandon() {
+        lock.withLock { _ in writer.abandon(keep: true) }
     }
 
     /// Writes one frame seen on the interface called `interface`.
@@ -93,6 +129,7 @@ final class EvidenceSink: @unchecked Sendable {
         try lock.withLock { (_) throws(CaptureWriteError) in try writer.flush() }
     }
 
+    /// Flushes, fsyncs and renames `FILE.partial` to `FILE`; on failure `FILE.partial` stays.
     func close() throws(CaptureWriteError) {
         try lock.withLock { (_) throws(CaptureWriteError) in try writer.close() }
     }

@@ -41,6 +41,8 @@ public struct ReplayConfiguration: Sendable {
     public var evidencePath: String?
     /// Whether to build the report's timeline (a second pass over the captures).
     public var timeline: Bool
+    /// Whether an existing evidence file (or `FILE.partial`) may be replaced (`--force`).
+    public var replaceExisting = false
 
     public init(
         policy: Policy, inputs: [ReplayInput], ifindexNames: [Int32: String] = [:], evidencePath: String? = nil,
@@ -91,7 +93,7 @@ public enum Replay {
             let rawFlows = Set(resolved.rawFlowOwner.enumerated().compactMap { violating.contains($0.element) ? $0.offset : nil })
             do {
                 outcome.evidencePackets = try Evidence.write(
-                    to: evidencePath, inputs: configuration.inputs, places: engine.places,
+                    to: evidencePath, replace: configuration.replaceExisting, inputs: configuration.inputs, places: engine.places,
                     table: configuration.policy.protocolTable, rawFlows: rawFlows,
                     interfaceOfPlace: resolved.interfaceOfPlace, interfaces: resolved.observation.interfaces)
             } catch {

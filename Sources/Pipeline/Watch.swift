@@ -17,6 +17,8 @@ public struct WatchConfiguration: Sendable {
     public var timeline: Bool
     /// What the kernel filter keeps.
     public var prefilter: Prefilter
+    /// Whether an existing evidence file (or `FILE.partial`) may be replaced (`--force`).
+    public var replaceExisting = false
 
     /// What the kernel prefilter keeps.
     public enum Prefilter: String, Sendable, CaseIterable {
@@ -74,6 +76,8 @@ public struct WatchError: Error, Sendable, CustomStringConvertible {
         case permissionDenied
         /// The evidence file cannot be created.
         case evidence
+        /// The evidence file (or `FILE.partial`) exists and may not be replaced.
+        case evidenceExists
     }
 
     public var code: Code
@@ -158,9 +162,10 @@ public final class WatchSession: @unchecked Sendable {
         var sink: EvidenceSink?
         if let path = configuration.evidencePath {
             do {
-                sink = try EvidenceSink(path: path)
+                sink = try EvidenceSink(path: path, replace: configuration.replaceExisting)
             } catch {
-                throw WatchError(code: .evidence, message: Evidence.Failure(error).description)
+                let failure = Evidence.Failure(error)
+                throw WatchError(code: failure.isRefusal ? .evidenceExists : .evidence, message: failure.description)
             }
         }
         var workers: [InterfaceWorker] = []
@@ -232,9 +237,19 @@ public final class WatchSession: @unchecked Sendable {
         workers.allSatisfy { $0.capture == nil || $0.published.finished.load(ordering: .acquiring) }
     }
 
-    /// Puts the evidence written so far into the file.
+    /// Puts the evidence written so far into the file (whole blocks only).
     public func flushEvidence() {
         try? evidence?.flush()
+    }
+
+    /// Gives the evidence file to the user the process is about to become, so that it may
+    /// finish and rename it.
+    public func handOverEvidence(user: UInt32, group: UInt32) throws(WatchError) {
+        do {
+            try evidence?.changeOwner(user: user, group: group)
+        } catch {
+            throw WatchError(code: .evidence, message: Evidence.Failure(error).description)
+        }
     }
 
     /// Stops every capture after reading what the kernel still holds (a few hundred
@@ -286,10 +301,15 @@ public final class WatchSession: @unchecked Sendable {
             outcome.timeline = timeline
         }
         if let evidence {
-            do {
-                try evidence.close()
-            } catch {
-                outcome.evidenceError = outcome.evidenceError ?? Evidence.Failure(error).description
+            if outcome.evidenceError != nil {
+                // Incomplete: FILE.partial stays, with every whole packet that reached it.
+                evidence.abandon()
+            } else {
+                do {
+                    try evidence.close()
+                } catch {
+                    outcome.evidenceError = Evidence.Failure(error).description
+                }
             }
         }
         return outcome

@@ -14,7 +14,8 @@ struct CheckCommand: ParsableCommand {
         discussion: """
             Each NAME.expect.yaml names a policy, its captures, the expected verdict and the storage \
             packets expected per network (see the README). Exit status 0 only when every case matches, \
-            1 when any does not, 65 when an expectation cannot be read, 66 when DIR does not exist.
+            1 when any does not, 65 when an expectation cannot be read, 66 when DIR does not exist, \
+            73 when the --output file exists (give --force to replace it), 74 when it cannot be written.
             """
     )
 
@@ -27,7 +28,11 @@ struct CheckCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Write the report to FILE instead of standard output.", valueName: "FILE"))
     var output: String?
 
+    @Flag(name: .long, help: "Replace the report file if it exists (otherwise refused: exit 73).")
+    var force = false
+
     func run() throws {
+        let destination = try ReportDestination(path: output, force: force)
         let files: [String]
         do {
             files = try CheckRun.expectationFiles(under: directory)
@@ -47,9 +52,9 @@ struct CheckCommand: ParsableCommand {
         case .html: text = CheckReports.html(cases)
         }
         do {
-            try emit(text, to: output)
+            try destination.write(text)
         } catch {
-            printError("cannot write the report to \(output ?? "standard output"): \(error.localizedDescription)")
+            printError("cannot write the report to \(output ?? "standard output"): \(error.path): \(error.detail)")
             throw ExitCode(ExitStatus.ioError)
         }
         throw ExitCode(cases.allSatisfy(\.passed) ? 0 : 1)

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Capture
+import Check
 import Foundation
 import Pipeline
 
@@ -27,6 +29,8 @@ enum ExitStatus {
     static let usage: Int32 = 64
     static let dataError: Int32 = 65
     static let noInput: Int32 = 66
+    /// An output file exists and --force was not given (EX_CANTCREAT).
+    static let cannotCreate: Int32 = 73
     static let ioError: Int32 = 74
     static let noPermission: Int32 = 77
 }
@@ -36,12 +40,72 @@ func printError(_ message: String) {
     FileHandle.standardError.write(Data(("lanekeeper: " + message + "\n").utf8))
 }
 
-/// Writes `text` to `path` atomically (a temporary file renamed over it), or to standard
-/// output when `path` is nil.
-func emit(_ text: String, to path: String?) throws {
-    guard let path else {
-        FileHandle.standardOutput.write(Data(text.utf8))
-        return
+/// Where a report (or a policy) goes: standard output, or a file that is created at once
+/// (so that an existing file, or a directory that cannot be written, is refused before any
+/// work) and written atomically at the end (see `OutputFile`).
+final class ReportDestination {
+    let path: String?
+    private let file: OutputFile?
+
+    /// Opens the staging file for `path` (nil: standard output).
+    ///
+    /// - Throws: `ExitCode` 73 when `path` exists and `force` is false, 74 when it cannot be
+    ///   created; the reason is on standard error.
+    init(path: String?, force: Bool) throws {
+        self.path = path
+        guard let path else {
+            file = nil
+            return
+        }
+        do {
+            file = try OutputFile(path: path, replace: force, staging: .hidden)
+        } catch {
+            throw Self.exit(for: error)
+        }
     }
-    try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+
+    /// Prints why `error` happened and returns the exit status for it: 73 for a file that
+    /// exists, 74 otherwise.
+    static func exit(for error: CaptureWriteError) -> ExitCode {
+        if error.errno == EEXIST {
+            printError("\(error.path): \(error.detail)")
+            return ExitCode(ExitStatus.cannotCreate)
+        }
+        printError(error.description)
+        return ExitCode(ExitStatus.ioError)
+    }
+
+    /// Gives the staging file to the user the process is about to become.
+    func changeOwner(user: uid_t, group: gid_t) throws(CaptureWriteError) {
+        try file?.changeOwner(user: user, group: group)
+    }
+
+    /// Writes `text`, fsyncs and renames it into place.
+    func write(_ text: String) throws(CaptureWriteError) {
+        guard let file else {
+            FileHandle.standardOutput.write(Data(text.utf8))
+            return
+        }
+        do {
+            try file.write(Array(text.utf8))
+        } catch {
+            file.abandon()
+            throw error
+        }
+        try file.commit()
+    }
+}
+
+/// Writes `text` to `path` atomically, or to standard output when `path` is nil; exits 73
+/// when `path` exists and `force` is false, 74 when it cannot be written (naming the file
+/// and the reason). `what` says what the text is ("report", "policy").
+func emit(_ text: String, to path: String?, force: Bool, what: String = "report") throws {
+    let destination = try ReportDestination(path: path, force: force)
+    do {
+        try destination.write(text)
+    } catch {
+        if error.errno == EEXIST { throw ReportDestination.exit(for: error) }
+        printError("cannot write the \(what) to \(path ?? "standard output"): \(error.path): \(error.detail)")
+        throw ExitCode(ExitStatus.ioError)
+    }
 }

@@ -21,7 +21,8 @@ struct PolicyInitCommand: ParsableCommand {
             (private.network.device is the management bridge; public.network.device and \
             guest.network.device are not storage). Storage is the interfaces the kernel routes the targets \
             directly out of; when there is none, the policy says so. Exit status: 0 written, 64 usage, \
-            65 unusable host data, 66 a file that does not exist, 74 the policy could not be written.
+            65 unusable host data, 66 a file that does not exist, 73 the --output file exists (--force \
+            replaces it), 74 the policy could not be written.
             """
     )
 
@@ -32,6 +33,9 @@ struct PolicyInitCommand: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Write the policy to FILE instead of standard output.", valueName: "FILE"))
     var output: String?
+
+    @Flag(name: .long, help: "Replace the policy file if it exists (otherwise refused: exit 73).")
+    var force = false
 
     @OptionGroup var host: HostOptions
 
@@ -60,11 +64,6 @@ struct PolicyInitCommand: ParsableCommand {
             printError("internal error: the written policy does not load (\(error.description)); it follows:\n\(text)")
             throw ExitCode(70)
         }
-        do {
-            try emit(text, to: output)
-        } catch {
-            printError("cannot write the policy to \(output ?? "standard output"): \(error.localizedDescription)")
-            throw ExitCode(ExitStatus.ioError)
-        }
+        try emit(text, to: output, force: force, what: "policy")
     }
 }

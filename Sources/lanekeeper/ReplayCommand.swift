@@ -49,9 +49,12 @@ struct ReplayCommand: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = ReplayConfiguration(
+        let destination = try report.openReport()
+        try report.base.refuseExistingEvidence(report.evidence)
+        var configuration = ReplayConfiguration(
             policy: try report.loadPolicy(), inputs: captures.map(ReplayInput.init(argument:)),
             ifindexNames: try ifindexNames(), evidencePath: report.evidence, timeline: report.format == .html)
+        configuration.replaceExisting = report.force
         let outcome: ReplayOutcome
         do {
             outcome = try Replay.run(configuration)
@@ -75,6 +78,7 @@ struct ReplayCommand: ParsableCommand {
                     title: "lanekeeper replay", policyPath: report.policy, policyText: report.base.policyText(),
                     timeline: outcome.timeline))
         }
-        try report.finish(report: text, verdict: result.verdict, evidenceError: outcome.evidenceError)
+        try report.finish(
+            report: text, verdict: result.verdict, evidenceError: outcome.evidenceError, destination: destination)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Capture
 import Check
 import Foundation
 import Policy
@@ -22,6 +23,9 @@ struct PolicyReportOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Write the report to FILE instead of standard output.", valueName: "FILE"))
     var output: String?
 
+    @Flag(name: .long, help: "Replace the report or evidence file if it exists (otherwise refused: exit 73).")
+    var force = false
+
     /// Loads the policy; exits 66 when it does not exist, 65 when it cannot be used.
     func loadPolicy() throws -> Policy {
         do {
@@ -37,21 +41,55 @@ struct PolicyReportOptions: ParsableArguments {
         try? String(contentsOfFile: policy, encoding: .utf8)
     }
 
-    /// Writes the report and ends with the verdict's exit status, or 74 when the report or
-    /// the evidence could not be written (the verdict is still said on stderr).
-    func finish(report text: String, verdict: Verdict, evidenceError: String?) throws -> Never {
+    /// Creates the report's staging file now (exits 73 when it exists and --force was not
+    /// given, 74 when it cannot be created).
+    func openReport() throws -> ReportDestination {
+        try ReportDestination(path: output, force: force)
+    }
+
+    /// Writes the report and ends with the verdict's exit status.
+    ///
+    /// When the report or the evidence could not be written (a full disk), the error names
+    /// the file and the reason, a report meant for a file is printed on standard output
+    /// instead, and the verdict stands: a fail still exits 1 and an inconclusive 2, so an
+    /// I/O error never hides a violation; only a pass becomes 74, so that a caller who
+    /// checks for 0 does not take a missing report or evidence file for a clean result.
+    func finish(
+        report text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
+    ) throws -> Never {
+        var failed = false
         do {
-            try emit(text, to: output)
-        } catch {
-            printError("cannot write the report to \(output ?? "standard output"): \(error.localizedDescription)")
-            printError("verdict: \(verdict.rawValue)")
-            throw ExitCode(ExitStatus.ioError)
+            try (destination ?? openReport()).write(text)
+        } catch let error as CaptureWriteError {
+            failed = true
+            printError("cannot write the report to \(output ?? "standard output"): \(error.path): \(error.detail)")
+            if output != nil {
+                printError("the report follows on standard output instead")
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
         }
         if let evidenceError {
-            printError("\(evidenceError) (the verdict, \(verdict.rawValue), stands)")
-            throw ExitCode(ExitStatus.ioError)
+            failed = true
+            printError(evidenceError)
+        }
+        if failed {
+            printError("verdict: \(verdict.rawValue) (it stands)")
+            throw ExitCode(verdict == .pass ? ExitStatus.ioError : verdict.exitStatus)
         }
         throw ExitCode(verdict.exitStatus)
+    }
+
+    /// Exits 73 when `path` or `path.partial` exists and --force was not given (an evidence
+    /// file a replay writes only at the end: refused before any work).
+    func refuseExistingEvidence(_ path: String?) throws {
+        guard let path, !force else { return }
+        for candidate in [path, path + OutputFile.partialSuffix] {
+            var status = stat()
+            if lstat(candidate, &status) == 0 && (status.st_mode & S_IFMT == S_IFREG || status.st_mode & S_IFMT == S_IFLNK) {
+                printError("\(candidate): it already exists; lanekeeper does not replace a file unless given --force")
+                throw ExitCode(ExitStatus.cannotCreate)
+            }
+        }
     }
 }
 
@@ -73,7 +111,13 @@ struct PacketReportOptions: ParsableArguments {
 
     func loadPolicy() throws -> Policy { try base.loadPolicy() }
 
-    func finish(report text: String, verdict: Verdict, evidenceError: String?) throws -> Never {
-        try base.finish(report: text, verdict: verdict, evidenceError: evidenceError)
+    var force: Bool { base.force }
+
+    func openReport() throws -> ReportDestination { try base.openReport() }
+
+    func finish(
+        report text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
+    ) throws -> Never {
+        try base.finish(report: text, verdict: verdict, evidenceError: evidenceError, destination: destination)
     }
 }

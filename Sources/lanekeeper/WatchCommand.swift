@@ -22,7 +22,9 @@ struct WatchCommand: ParsableCommand {
             Exit status: 0 pass, 1 fail, 2 inconclusive (COMMAND's own status is in the report), \
             64 usage error, 65 a policy that cannot be used (unreadable, naming no interface, naming an \
             interface that does not exist), 66 no policy file, 74 the report or evidence file could not \
-            be written, 77 no permission to capture (CAP_NET_RAW), 126 COMMAND could not be run, \
+            be written (a fail or inconclusive verdict keeps its status), 73 the report or evidence file \
+            (or FILE.partial) exists and --force was not given, 77 no permission to capture (CAP_NET_RAW) or \
+            to become --user, 126 COMMAND could not be run, \
             127 COMMAND was not found.
             """
     )
@@ -48,6 +50,14 @@ struct WatchCommand: ParsableCommand {
             valueName: "deep|ports"))
     var prefilter: WatchConfiguration.Prefilter = .deep
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The user to run as once the captures and output files are open (started as root; default "
+                + "\(Privileges.defaultUser)). COMMAND runs as this user too.",
+            valueName: "NAME"))
+    var user: String?
+
     @Argument(
         parsing: .postTerminator,
         help: ArgumentHelp("A command to run while capturing (after --); the watch ends when it exits.", valueName: "COMMAND"))
@@ -57,6 +67,9 @@ struct WatchCommand: ParsableCommand {
     static let drainAfterCommand = 0.2
     /// How long a command gets to end after being signalled, before SIGKILL.
     static let commandGrace = 5.0
+    /// How often the watch looks for a stop and writes the evidence held so far to its file
+    /// (whole blocks), so that a killed watch leaves all but the last moment's evidence.
+    static let tick = 0.1
 
     func validate() throws {
         if let duration, !(duration > 0 && duration < 1e9) {
@@ -71,9 +84,21 @@ struct WatchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let configuration = WatchConfiguration(
+        SignalCatcher.install()
+        let target: Privileges.Target
+        do {
+            target = try Privileges.target(user: user)
+            try Privileges.requireWritable([report.output, report.evidence], by: target)
+        } catch {
+            printError(error.description)
+            throw ExitCode(ExitStatus.noPermission)
+        }
+        let destination = try report.openReport()
+        let policyText = report.format == .html ? report.base.policyText() : nil
+        var configuration = WatchConfiguration(
             policy: try report.loadPolicy(), options: LiveCaptureOptions(snapLength: snaplen, bufferBytes: bufferMiB << 20),
             evidencePath: report.evidence, timeline: report.format == .html, prefilter: prefilter)
+        configuration.replaceExisting = report.force
         let session: WatchSession
         do {
             session = try WatchSession.open(configuration)
@@ -91,7 +116,20 @@ struct WatchCommand: ParsableCommand {
             case .evidence:
                 printError(error.message)
                 throw ExitCode(ExitStatus.ioError)
+            case .evidenceExists:
+                printError(error.message)
+                throw ExitCode(ExitStatus.cannotCreate)
             }
+        }
+        do {
+            if target.changesUser {
+                try destination.changeOwner(user: target.uid, group: target.gid)
+                try session.handOverEvidence(user: target.uid, group: target.gid)
+            }
+            try Privileges.drop(to: target)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(ExitStatus.noPermission)
         }
         for warning in session.warnings { printError("warning: \(warning)") }
         for failure in session.unopened {
@@ -99,19 +137,6 @@ struct WatchCommand: ParsableCommand {
         }
 
         let stop = StopRequest()
-        // A parent may have started us with these blocked (COMMAND would inherit that too).
-        var unblock = sigset_t()
-        sigemptyset(&unblock)
-        for number in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&unblock, number) }
-        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
-        let signals = [SIGINT, SIGTERM].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { stop.request(.signal(number)) }
-            source.resume()
-            return source
-        }
-        defer { signals.forEach { $0.cancel() } }
 
         session.start()
         let started = Date()
@@ -130,11 +155,12 @@ struct WatchCommand: ParsableCommand {
         var lastFlush = Date()
         var reason: StopRequest.Reason?
         while reason == nil {
-            reason = stop.wait(seconds: 0.5)
+            if let number = SignalCatcher.caught { stop.request(.signal(number)) }
+            reason = stop.wait(seconds: Self.tick)
             if let duration, Date().timeIntervalSince(started) >= duration { reason = reason ?? .duration }
             if session.allCapturesEnded { reason = reason ?? .capturesEnded }
             status.show(session.status(), elapsed: Date().timeIntervalSince(started))
-            if Date().timeIntervalSince(lastFlush) >= 1 {
+            if Date().timeIntervalSince(lastFlush) >= Self.tick {
                 session.flushEvidence()
                 lastFlush = Date()
             }
@@ -162,9 +188,10 @@ struct WatchCommand: ParsableCommand {
         case .json: text = WatchReport.json(outcome, command: commandReport, policyPath: report.policy)
         case .html:
             text = WatchReport.html(
-                outcome, command: commandReport, policyPath: report.policy, policyText: report.base.policyText())
+                outcome, command: commandReport, policyPath: report.policy, policyText: policyText)
         }
-        try report.finish(report: text, verdict: outcome.result.verdict, evidenceError: outcome.evidenceError)
+        try report.finish(
+            report: text, verdict: outcome.result.verdict, evidenceError: outcome.evidenceError, destination: destination)
     }
 }
 
@@ -288,30 +315,6 @@ struct StatusLine {
     func clear() {
         guard enabled else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
-    }
-}
-
-/// Which capabilities capturing needs, and which this process lacks.
-enum Privileges {
-    static let netAdmin = 12
-    static let netRaw = 13
-
-    /// The effective capability set from /proc/self/status, if it can be read.
-    static func effective() -> UInt64? {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("CapEff:") })
-        else { return nil }
-        return UInt64(line.dropFirst("CapEff:".count).trimmingCharacters(in: .whitespaces), radix: 16)
-    }
-
-    static func explanation() -> String {
-        let tool = CommandLine.arguments.first ?? "lanekeeper"
-        let grant = "run it as root, or grant the capability: setcap cap_net_raw+ep \(tool)"
-        guard let capabilities = effective() else { return "capturing needs the CAP_NET_RAW capability; \(grant)" }
-        if capabilities & (1 << UInt64(netRaw)) == 0 {
-            return "capturing needs the CAP_NET_RAW capability, which this process does not have; \(grant)"
-        }
-        return "this process has CAP_NET_RAW but the kernel still refused (a user namespace, or a security module?)"
     }
 }
 
