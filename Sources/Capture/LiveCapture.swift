@@ -302,6 +302,16 @@ public final class LiveCapture: @unchecked Sendable {
         return statisticsTotal
     }
 
+    /// The packet socket's ring version as the kernel reports it (`PACKET_VERSION`: 1 is
+    /// TPACKET_V2, which libpcap uses in immediate mode; 2 is TPACKET_V3), nil if unknown.
+    package var ringVersion: Int32? {
+        var version: Int32 = -1
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        let solPacket: Int32 = 263, packetVersion: Int32 = 10  // <linux/if_packet.h>
+        guard getsockopt(handle.fileDescriptor, solPacket, packetVersion, &version, &length) == 0 else { return nil }
+        return version
+    }
+
     /// Whether an interface of this name, and the same index, still exists.
     private func isStillThere() -> Bool {
         let index = if_nametoindex(interface)

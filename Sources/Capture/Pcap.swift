@@ -310,6 +310,11 @@ package final class PcapHandle {
     /// The corresponding C function is `pcap_datalink`.
     package var dataLink: Int32 { pcap_datalink(raw) }
 
+    /// The capture's socket (a live handle) or -1 (a file or dead handle).
+    ///
+    /// The corresponding C function is `pcap_fileno`.
+    package var fileDescriptor: Int32 { pcap_fileno(raw) }
+
     /// The snapshot length: a savefile's header value, or the live setting.
     ///
     /// The corresponding C function is `pcap_snapshot`.

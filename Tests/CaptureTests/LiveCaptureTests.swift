@@ -174,3 +174,20 @@ enum FilterFrames {
         #expect(capture.statistics().dropped == 0)
     }
 }
+
+/// Immediate mode reaches the kernel: libpcap then asks for TPACKET_V2 frames (each packet
+/// handed over as it arrives) instead of TPACKET_V3 blocks. Root only; opens loopback and
+/// reads nothing.
+@Suite(.enabled(if: geteuid() == 0, "opening a live capture needs root"))
+struct LiveCaptureModeTests {
+    @Test func immediateModeIsTheDefaultAndUsesPerPacketFrames() throws {
+        let capture = try LiveCapture.open(interface: "lo", filter: nil)
+        #expect(capture.options.immediate)
+        #expect(capture.ringVersion == 1)
+    }
+
+    @Test func withoutImmediateModeTheKernelHandsOverBlocks() throws {
+        let capture = try LiveCapture.open(interface: "lo", options: LiveCaptureOptions(immediate: false), filter: nil)
+        #expect(capture.ringVersion == 2)
+    }
+}
