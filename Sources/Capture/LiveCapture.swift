@@ -203,7 +203,7 @@ public final class LiveCapture: @unchecked Sendable {
             interfaceIndex: if_nametoindex(interface))
     }
 
-    /// Reads until `stop()` or `breakLoop()` is called, or the interface disappears.
+    /// Reads until `stop()` (then `breakLoop()`) is called, or the interface disappears.
     ///
     /// - Parameters:
     ///   - tickNanoseconds: How often `onTick` is called, at least (after a read timeout,
@@ -243,7 +243,10 @@ public final class LiveCapture: @unchecked Sendable {
                     if now < nextTick { continue }
                 }
             case .end:
-                break loop
+                // `breakLoop()` without `stop()` wakes the reader for a tick (a continuous
+                // watch closing a window on a quiet interface, which libpcap's immediate mode
+                // would otherwise leave asleep in its read).
+                if stopAt.load(ordering: .relaxed) != .max { break loop }
             case .error(let message):
                 consecutiveErrors += 1
                 if !isStillThere() {
@@ -285,8 +288,9 @@ public final class LiveCapture: @unchecked Sendable {
         _ = stopAt.compareExchange(expected: .max, desired: deadline, ordering: .relaxed)
     }
 
-    /// Makes `run` return now, leaving unread whatever the kernel still holds. Safe to call
-    /// from any thread.
+    /// After `stop()`: makes `run` return now, leaving unread whatever the kernel still holds.
+    /// Without `stop()`: makes `run` call `onTick` now (and go on reading). Safe to call from
+    /// any thread.
     public func breakLoop() {
         handle.breakLoop()
     }

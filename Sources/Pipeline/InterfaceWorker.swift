@@ -20,6 +20,9 @@ final class InterfaceWorker: @unchecked Sendable {
     /// Why the interface could not be opened, when it could not.
     let openError: LiveCaptureError?
     let published = PublishedCounters()
+    /// The continuous watch's handshake for closing windows (see `ContinuousWatch`); set
+    /// before the thread starts, nil for a single-window watch.
+    var windows: WindowControl?
 
     private(set) var reader: LiveReader
     private(set) var outcome = LiveCaptureOutcome()
@@ -40,11 +43,14 @@ final class InterfaceWorker: @unchecked Sendable {
         let finished = Atomic<Bool>(false)
     }
 
+    let sourceIndex: Int
+
     init(
         name: String, sourceIndex: Int, capture: LiveCapture?, openError: LiveCaptureError?, policy: Policy,
         evidence: EvidenceSink?, timeline: Bool = false
     ) {
         self.name = name
+        self.sourceIndex = sourceIndex
         self.capture = capture
         self.openError = openError
         reader = LiveReader(name: name, sourceIndex: sourceIndex, policy: policy, evidence: evidence, timeline: timeline)
@@ -63,11 +69,19 @@ final class InterfaceWorker: @unchecked Sendable {
         var reader = self.reader
         var statistics = LiveCaptureStatistics()
         let published = self.published
+        let windows = self.windows
+        let sourceIndex = self.sourceIndex
+        var served = 0
         outcome = capture.run(
             onPacket: { frame in reader.ingest(frame) },
             onTick: {
                 statistics = capture.statistics()
                 reader.publish(statistics, to: published)
+                // Between two packets: the window closes here, so every packet is in exactly one.
+                if let windows, let request = windows.pending(after: served) {
+                    windows.deliver(reader.cut(request, statistics: statistics), for: sourceIndex)
+                    served = request.generation
+                }
             })
         end = LiveCapture.wallClock()
         statistics = capture.statistics()
@@ -76,6 +90,17 @@ final class InterfaceWorker: @unchecked Sendable {
         self.statistics = statistics
         self.reader = reader
     }
+
+    /// Prepares a continuous watch before the thread starts: where evidence goes and who
+    /// hears of violations.
+    func prepareWindows(_ control: WindowControl, evidence: EvidenceSink?, onViolation: (@Sendable (LiveViolation) -> Void)?) {
+        windows = control
+        reader.replaceEvidence(evidence)
+        reader.onViolation = onViolation
+    }
+
+    /// The reader as it ended. Only once the thread has finished (or before it started).
+    var finalReader: LiveReader { reader }
 }
 
 /// The reading side of one watched interface: its engine, and what it knows about which of
@@ -91,18 +116,29 @@ struct LiveReader {
     /// first packets drawn as other traffic (a live watch keeps no packets to look back at).
     private(set) var timeline: Timeline?
 
-    private let policy: Policy
-    private let checker: Checker
+    private(set) var policy: Policy
+    private var checker: Checker
+    /// Told of each flow that becomes a violation, once per flow and policy, on this thread.
+    var onViolation: (@Sendable (LiveViolation) -> Void)?
+    /// The window being read (counts from 0; see `cut`).
+    private(set) var window = 0
+    /// Bumped when a reload replaces the engine, so that a window knows its counts start from zero.
+    private(set) var epoch = 0
     /// Per raw place of `engine`: the policy network it belongs to.
     private var placeNetwork: [Int?] = []
     /// Per flow of `engine`: what the flow was when last judged.
     private var flowStates: [FlowState] = []
-    private var packets = 0
+    private(set) var packets = 0
     private var storagePackets = 0
 
-    private struct FlowState {
+    struct FlowState {
         var service: Int?
         var isEvidence = false
+        /// Whether the flow was reported as a violation (`onViolation`) under this policy.
+        var reported = false
+        /// The window in which `windowFirst` was set: the flow's first packet in that window.
+        var window = -1
+        var windowFirst = Timestamp(nanoseconds: 0)
         /// The flow's first packets, kept while it is not yet storage in the management
         /// network, so that the evidence has them should deep classification recognise it.
         var early: [EvidenceRecorder.PacketCopy] = []
@@ -149,6 +185,10 @@ struct LiveReader {
         }
         let wasEvidence = flow < flowStates.count && flowStates[flow].isEvidence
         let state = judge(flow, place: place)
+        if flowStates[flow].window != window {
+            flowStates[flow].window = window
+            flowStates[flow].windowFirst = frame.timestamp
+        }
         if timeline != nil { draw(frame, place: place, storage: state.service != nil) }
         if state.service != nil { storagePackets += 1 }
         if state.isEvidence {
@@ -209,12 +249,13 @@ struct LiveReader {
         }
     }
 
-    /// Whether `flow` is storage and its packets are evidence: storage in the management
-    /// network that no `allow` entry covers, as the checker will judge it at the end.
+    /// Whether `flow` is storage and a violation, so its packets are evidence: storage in the
+    /// management network that no `allow` entry covers, as the checker will judge it at the end.
     ///
     /// Judged again whenever the flow's service changes: deep classification can make a
     /// flow storage after its first packets; those earlier packets were kept (bounded, see
-    /// `keepEarly`) and are written first.
+    /// `keepEarly`) and are written first. A flow judged a violation for the first time is
+    /// told to `onViolation`.
     private mutating func judge(_ flow: Int, place: UInt32) -> (service: Int?, isEvidence: Bool) {
         // Only the service is read per packet; the rest of the flow only when it changes.
         let service = engine.tracker.flows[flow].service
@@ -223,16 +264,68 @@ struct LiveReader {
         }
         while flowStates.count <= flow { flowStates.append(FlowState()) }
         var isEvidence = false
-        if let service, recorder != nil, let network = network(of: place), policy.networks[network].role == .management {
+        if let service, recorder != nil || onViolation != nil, let network = network(of: place),
+            policy.networks[network].role == .management
+        {
             let record = engine.tracker.flows[flow]
             let protocolName = policy.protocolTable.services[service].protocolName
             isEvidence = !policy.allow.contains {
                 $0.covers(protocolName: protocolName, client: record.client.address, server: record.server.address)
             }
+            if isEvidence, !flowStates[flow].reported, let onViolation {
+                flowStates[flow].reported = true
+                let raw = engine.placeList[Int(place)]
+                onViolation(
+                    LiveViolation(
+                        flow: record, interface: name, network: policy.networks[network].name,
+                        service: policy.protocolTable.services[service], vlan: raw.inner ?? raw.outer))
+            }
         }
         flowStates[flow].service = service
         flowStates[flow].isEvidence = isEvidence
         return (service, isEvidence)
+    }
+
+    /// Closes the current window (see `ContinuousWatch`): returns what the window's report
+    /// needs, then starts the next window, with the request's evidence file and policy if it
+    /// brings them. Learned state (flows, their recognition, portmapper mappings, RPC calls)
+    /// carries over, unless the new policy's protocol table differs, which needs a new engine.
+    mutating func cut(_ request: WindowControl.Request, statistics: LiveCaptureStatistics) -> ReaderSnapshot {
+        let snapshot = snapshot(statistics: statistics)
+        window += 1
+        if let evidence = request.evidence { replaceEvidence(evidence) }
+        if let policy = request.policy { adopt(policy) }
+        return snapshot
+    }
+
+    /// Per flow: its first packet in the current window, when it had one.
+    func flowWindowFirstSeen() -> [Timestamp?] {
+        flowStates.map { $0.window == window ? $0.windowFirst : nil }
+    }
+
+    /// Writes the evidence of the windows from now on to `sink` (nil: none).
+    mutating func replaceEvidence(_ sink: EvidenceSink?) {
+        recorder = sink.map(EvidenceRecorder.init(sink:))
+        evidenceError = nil
+    }
+
+    /// Judges from now on against `policy`. A flow already storage is judged again (and told
+    /// again if it is a violation under the new policy).
+    private mutating func adopt(_ new: Policy) {
+        if !ContinuousWatch.sameProtocolTable(new.protocolTable, policy.protocolTable) {
+            engine = Engine(table: new.protocolTable)
+            epoch += 1
+            earlyBytes = 0
+            flowStates = []
+        }
+        policy = new
+        checker = Checker(policy: new)
+        placeNetwork = []
+        for flow in flowStates.indices where flowStates[flow].service != nil {
+            // A service index no flow has: the next packet judges the flow again.
+            flowStates[flow].service = -1
+            flowStates[flow].reported = false
+        }
     }
 
     /// The policy network of raw place `place`, as the checker will say at the end.

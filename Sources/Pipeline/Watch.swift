@@ -134,7 +134,7 @@ public struct WatchOutcome: Sendable {
 /// ```
 public final class WatchSession: @unchecked Sendable {
     public let configuration: WatchConfiguration
-    private let workers: [InterfaceWorker]
+    let workers: [InterfaceWorker]
     private let evidence: EvidenceSink?
     private let group = DispatchGroup()
     private var started = false
@@ -273,23 +273,10 @@ public final class WatchSession: @unchecked Sendable {
             inputs: workers.map { ReplayInput(path: $0.name, interfaceName: $0.name) })
         let checker = Checker(policy: configuration.policy)
         var observation = Engine.resolve(&engines, configuration: replay, checker: checker).observation
-        for worker in workers where !observation.interfaces.contains(where: { $0.name == worker.name }) {
-            // Every watched interface is reported, even one that saw nothing.
-            observation.interfaces.append(ObservedInterface(name: worker.name, label: worker.name))
-        }
-        var result = checker.check(observation)
         let reports = workers.map(Self.report(of:))
-        var reasons: [String] = []
-        for (worker, report) in zip(workers, reports) {
-            reasons += report.problems
-            if report.statistics.dropped > 0 {
-                reasons.append(
-                    "\(report.statistics.dropped) packets were dropped on \(worker.name) before lanekeeper could read "
-                        + "them (kernel buffer \(Self.mebibytes(configuration.options.bufferBytes)); raise --buffer-mib)")
-            }
-            if let warning = report.warning { result.warnings.append("\(worker.name): libpcap: \(warning)") }
-        }
-        Self.add(reasons, to: &result)
+        let result = Self.judge(
+            &observation, names: workers.map(\.name), reports: reports, checker: checker,
+            bufferBytes: configuration.options.bufferBytes)
         var outcome = WatchOutcome(result: result, interfaces: reports)
         outcome.evidencePackets = workers.reduce(0) { $0 + $1.evidenceWritten }
         outcome.evidenceError = workers.lazy.compactMap(\.evidenceError).first

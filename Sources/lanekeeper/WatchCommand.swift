@@ -50,6 +50,8 @@ struct WatchCommand: ParsableCommand {
             valueName: "deep|ports"))
     var prefilter: WatchConfiguration.Prefilter = .deep
 
+    @OptionGroup(title: "Continuous watch") var continuousOptions: ContinuousOptions
+
     @Option(
         name: .long,
         help: ArgumentHelp(
@@ -81,6 +83,7 @@ struct WatchCommand: ParsableCommand {
         if !(64...262_144).contains(snaplen) {
             throw ValidationError("--snaplen \(snaplen): give 64 to 262144")
         }
+        try continuousOptions.validate(for: self)
     }
 
     func run() throws {
@@ -88,7 +91,7 @@ struct WatchCommand: ParsableCommand {
         let target: Privileges.Target
         do {
             target = try Privileges.target(user: user)
-            try Privileges.requireWritable([report.output, report.evidence], by: target)
+            try Privileges.requireWritable([report.output, report.evidence] + continuousOptions.writtenPaths, by: target)
         } catch {
             printError(error.description)
             throw ExitCode(ExitStatus.noPermission)
@@ -135,6 +138,7 @@ struct WatchCommand: ParsableCommand {
         for failure in session.unopened {
             printError("warning: \(failure.interface) could not be opened (\(failure.detail)); the verdict will be at best inconclusive")
         }
+        if continuousOptions.continuous { try runContinuous(session, configuration: configuration) }
 
         let stop = StopRequest()
 

@@ -1,0 +1,565 @@
+import Capture
+import Check
+import Flows
+import Foundation
+import Frames
+import Policy
+import Report
+import Synchronization
+
+/// A storage flow judged a violation while a watch reads, told as soon as its first packet
+/// in the management network is seen as storage (not only when a window closes).
+public struct LiveViolation: Sendable {
+    /// When it was seen (the packet that made it a violation).
+    public var time: Timestamp
+    public var interface: String
+    public var network: String
+    /// The storage protocol (`nfs`, `iscsi`) and the service within it.
+    public var protocolName: String
+    public var service: String
+    public var recognition: String
+    public var transport: String
+    public var vlan: UInt16?
+    public var client: Endpoint
+    public var server: Endpoint
+    public var firstSeen: Timestamp
+
+    init(flow: Flow, interface: String, network: String, service: StorageService, vlan: UInt16?) {
+        time = flow.lastSeen
+        self.interface = interface
+        self.network = network
+        protocolName = service.protocolName
+        self.service = service.name
+        recognition = flow.recognition?.description ?? "port"
+        transport = flow.ipProtocol == 6 ? "tcp" : "udp"
+        self.vlan = vlan
+        client = flow.client
+        server = flow.server
+        firstSeen = flow.firstSeen
+    }
+
+    /// One line of JSON (for standard error, which journald keeps): `event` is `violation`,
+    /// the other names are those of a report's `violations`.
+    public var logLine: String {
+        JSONValue.object([
+            ("event", .string("violation")),
+            ("time", .string(time.rfc3339)),
+            ("interface", .string(interface)),
+            ("network", .string(network)),
+            ("protocol", .string(protocolName)),
+            ("service", .string(service)),
+            ("recognized_by", .string(recognition)),
+            ("transport", .string(transport)),
+            ("vlan", vlan.map { .int(Int($0)) } ?? .null),
+            ("client", .string(client.description)),
+            ("server", .string(server.description)),
+            ("first_seen", .string(firstSeen.rfc3339)),
+        ]).serialized(pretty: false)
+    }
+}
+
+/// What a window's report needs from one reader when the window closes: its engine so far
+/// (cumulative counts and learned state) and each flow's first packet in the window.
+struct ReaderSnapshot {
+    var engine: Engine
+    /// Changes when a reload replaced the engine (its counts start from zero again).
+    var epoch: Int
+    var window: Int
+    /// Packets read since the reader was made.
+    var packets: Int
+    var statistics: LiveCaptureStatistics
+    /// Per flow of `engine`: its first packet in the window, when it had one.
+    var windowFirstSeen: [Timestamp?]
+    var evidenceWritten: Int
+    var evidenceError: String?
+    var at: Timestamp
+}
+
+/// The handshake that closes a window: the continuous watch's thread asks, each reading
+/// thread answers between two packets (on its next tick, at most a few hundred
+/// milliseconds later) with its `ReaderSnapshot`, and the watch waits for every answer.
+final class WindowControl: @unchecked Sendable {
+    struct Request {
+        var generation: Int
+        /// The policy of the next window, after a reload.
+        var policy: Policy?
+        /// Where the next window's evidence goes.
+        var evidence: EvidenceSink?
+    }
+
+    private let requested = Atomic<Int>(0)
+    /// Guards `request` and `delivered`.
+    private let condition = NSCondition()
+    private var request = Request(generation: 0)
+    private var delivered: [Int: ReaderSnapshot] = [:]
+
+    /// On a reading thread: the request it has not answered yet (served: the last it answered).
+    func pending(after served: Int) -> Request? {
+        guard requested.load(ordering: .acquiring) > served else { return nil }
+        condition.lock()
+        defer { condition.unlock() }
+        return request
+    }
+
+    /// On a reading thread: its answer to `generation`.
+    func deliver(_ snapshot: ReaderSnapshot, for source: Int) {
+        condition.lock()
+        delivered[source] = snapshot
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Asks every reader to close its window; returns, per worker, its answer, or its final
+    /// state when it is not reading (never opened, or its interface was lost).
+    func collect(_ new: Request, from workers: [InterfaceWorker]) -> [ReaderSnapshot] {
+        condition.lock()
+        request = new
+        delivered = [:]
+        condition.unlock()
+        requested.store(new.generation, ordering: .releasing)
+        // A reader asleep in a read with nothing to read answers on its next tick: wake it.
+        for worker in workers where worker.isReading { worker.capture?.breakLoop() }
+        condition.lock()
+        defer { condition.unlock() }
+        while !workers.allSatisfy({ delivered[$0.sourceIndex] != nil || !$0.isReading }) {
+            _ = condition.wait(until: Date().addingTimeInterval(0.05))
+        }
+        return workers.map { worker in
+            // A reader that ended has nothing after its final state, which includes any answer.
+            worker.isReading ? delivered[worker.sourceIndex]! : worker.finalReader.snapshot(statistics: worker.statistics)
+        }
+    }
+}
+
+extension InterfaceWorker {
+    /// True while the reading thread runs (false before start for an unopened interface, and
+    /// once its capture ended).
+    var isReading: Bool {
+        capture != nil && !published.finished.load(ordering: .acquiring)
+    }
+}
+
+extension LiveReader {
+    /// What the current window needs (see `ReaderSnapshot`), without closing it.
+    func snapshot(statistics: LiveCaptureStatistics) -> ReaderSnapshot {
+        ReaderSnapshot(
+            engine: engine, epoch: epoch, window: window, packets: packets, statistics: statistics,
+            windowFirstSeen: flowWindowFirstSeen(), evidenceWritten: recorder?.written ?? 0,
+            evidenceError: evidenceError, at: LiveCapture.wallClock())
+    }
+}
+
+/// One closed window of a continuous watch.
+public struct ContinuousWindow: Sendable {
+    /// Counts from 0.
+    public var index: Int
+    public var start: Timestamp
+    public var end: Timestamp
+    /// The verdict and the captures of this window only.
+    public var outcome: WatchOutcome
+    /// The window's evidence file, kept when the window wrote packets to it.
+    public var evidencePath: String?
+    /// Older evidence files deleted to keep `--keep` of them.
+    public var deletedEvidence: [String] = []
+    /// The policy the window was judged against.
+    public var policy: Policy
+
+    /// The watch report's JSON document with a `window` member (index, start, end, seconds,
+    /// evidence file).
+    public func document(policyPath: String?) -> JSONValue {
+        guard case .object(var members) = WatchReport.document(outcome, command: nil, policyPath: policyPath) else {
+            return WatchReport.document(outcome, command: nil, policyPath: policyPath)
+        }
+        let seconds = Double(end.nanoseconds - start.nanoseconds) / 1e9
+        members.insert(
+            (
+                "window",
+                .object([
+                    ("index", .int(index)),
+                    ("start", .string(start.rfc3339)),
+                    ("end", .string(end.rfc3339)),
+                    ("seconds", .string(String(format: "%.3f", seconds))),
+                    ("evidence", evidencePath.map(JSONValue.string) ?? .null),
+                ])
+            ), at: min(3, members.count))
+        return .object(members)
+    }
+}
+
+/// `watch --continuous`: the session's captures run without stopping while the watch closes
+/// a window every interval. A window is cut in each reading thread between two packets, so
+/// every packet is in exactly one window; its report counts only its packets (the difference
+/// of the engine's counts between two cuts) while flows, their recognition and what the
+/// portmapper said carry over, so a flow recognised in one window is still storage in the
+/// next. Each window has its own evidence file (kept only when it has packets, the oldest
+/// deleted beyond `keep`).
+///
+/// ```swift
+/// let watch = try ContinuousWatch(session: session, ...)   // before session.start()
+/// session.start()
+/// ... let window = watch.closeWindow() ...                 // every interval
+/// ... watch.closeWindow(reload: newPolicy) ...             // on SIGHUP
+/// let last = watch.finish()
+/// ```
+///
+/// Concurrency: call from one thread.
+public final class ContinuousWatch {
+    public let session: WatchSession
+    public private(set) var policy: Policy
+    public let evidenceDirectory: String?
+    public let keep: Int?
+    private let control = WindowControl()
+    private var generation = 0
+    private var baselines: [Baseline]
+    private var sink: EvidenceSink?
+    private var windowIndex = 0
+    private var windowStart: Timestamp
+
+    /// Counts at the previous cut, per worker.
+    private struct Baseline {
+        var epoch = 0
+        var counters: [SegmentCounters] = []
+        var flows: [FlowCounts] = []
+        var orphans: [UInt32: FragmentTally] = [:]
+        var packets = 0
+        var statistics = LiveCaptureStatistics()
+        var at: Timestamp?
+    }
+
+    struct FlowCounts: Equatable {
+        var packets = 0
+        var bytes = 0
+        var laterFragments = 0
+
+        init(packets: Int = 0, bytes: Int = 0, laterFragments: Int = 0) {
+            self.packets = packets
+            self.bytes = bytes
+            self.laterFragments = laterFragments
+        }
+
+        init(_ flow: Flow) {
+            self.init(packets: flow.packets, bytes: flow.bytes, laterFragments: flow.laterFragments)
+        }
+
+        static func - (a: FlowCounts, b: FlowCounts) -> FlowCounts {
+            FlowCounts(packets: a.packets - b.packets, bytes: a.bytes - b.bytes, laterFragments: a.laterFragments - b.laterFragments)
+        }
+    }
+
+    /// The evidence files' names: `lanekeeper-evidence-<window start, UTC>-w<index>.pcapng`.
+    public static let evidencePrefix = "lanekeeper-evidence-"
+    public static let evidenceSuffix = ".pcapng"
+
+    /// Prepares `session` (opened, not started) for windows: creates the first window's
+    /// evidence file in `evidenceDirectory` and tells `onViolation` (on the reading threads)
+    /// of each violation as it is first seen.
+    ///
+    /// - Throws: `WatchError` (`.evidence`) when the directory cannot be written.
+    public init(
+        session: WatchSession, evidenceDirectory: String? = nil, keep: Int? = nil,
+        onViolation: (@Sendable (LiveViolation) -> Void)? = nil
+    ) throws(WatchError) {
+        self.session = session
+        self.policy = session.configuration.policy
+        self.evidenceDirectory = evidenceDirectory
+        self.keep = keep
+        baselines = session.workers.map { _ in Baseline() }
+        windowStart = LiveCapture.wallClock()
+        sink = try makeSink(index: 0, start: windowStart)
+        for worker in session.workers {
+            worker.prepareWindows(control, evidence: sink, onViolation: onViolation)
+        }
+    }
+
+    /// Closes the current window and starts the next (with `reload` as its policy, if given;
+    /// check it with `reloadProblem` first).
+    ///
+    /// - Returns: the closed window, judged against the policy it was read with.
+    public func closeWindow(reload: Policy? = nil) -> ContinuousWindow {
+        generation += 1
+        let next = LiveCapture.wallClock()
+        var nextSink: EvidenceSink?
+        var sinkError: String?
+        do {
+            nextSink = try makeSink(index: windowIndex + 1, start: next)
+        } catch {
+            sinkError = error.message
+        }
+        let snapshots = control.collect(
+            WindowControl.Request(generation: generation, policy: reload, evidence: nextSink), from: session.workers)
+        var window = judge(snapshots, final: false)
+        if let sinkError { window.outcome.evidenceError = window.outcome.evidenceError ?? sinkError }
+        sink = nextSink
+        if let reload { policy = reload }
+        windowIndex += 1
+        windowStart = window.end
+        return window
+    }
+
+    /// Stops the captures (reading what the kernel still holds) and closes the last window.
+    public func finish() -> ContinuousWindow {
+        session.stop()
+        let snapshots = session.workers.map { $0.finalReader.snapshot(statistics: $0.statistics) }
+        return judge(snapshots, final: true)
+    }
+
+    /// Why `new` cannot replace `current` without restarting (nil when it can): a reload
+    /// keeps the captures, so the interfaces must be the same, and with `--prefilter ports`
+    /// the kernel filter was built from the storage ports, so the protocol table must be too.
+    public static func reloadProblem(current: WatchConfiguration, new: Policy) -> String? {
+        var next = current
+        next.policy = new
+        if next.interfaces != current.interfaces {
+            return "it captures on \(next.interfaces.joined(separator: ", ")) instead of "
+                + "\(current.interfaces.joined(separator: ", ")); restart lanekeeper to change the interfaces"
+        }
+        if current.prefilter == .ports && next.filter != current.filter {
+            return "its storage ports differ and --prefilter ports built the kernel filter from the old ones; "
+                + "restart lanekeeper to change them"
+        }
+        return nil
+    }
+
+    /// Whether two protocol tables recognise the same services the same way (then a reload
+    /// keeps the engines and what they learned).
+    static func sameProtocolTable(_ a: ProtocolTable, _ b: ProtocolTable) -> Bool {
+        a.services == b.services
+    }
+
+    // MARK: - Judging a window
+
+    private func judge(_ snapshots: [ReaderSnapshot], final: Bool) -> ContinuousWindow {
+        let workers = session.workers
+        var engines: [Engine] = []
+        var flowDeltas: [[FlowCounts]] = []
+        var orphanDeltas: [[UInt32: FragmentTally]] = []
+        var reports: [LiveInterfaceReport] = []
+        var evidenceWritten = 0
+        var evidenceError: String?
+        for (index, worker) in workers.enumerated() {
+            let snapshot = snapshots[index]
+            var base = baselines[index]
+            if base.epoch != snapshot.epoch {
+                base.counters = []
+                base.flows = []
+                base.orphans = [:]
+                base.epoch = snapshot.epoch
+            }
+            var engine = snapshot.engine
+            if final { engine.tracker.finish() }
+            let counters = engine.counters
+            engine.counters = counters.enumerated().map { place, counts in
+                place < base.counters.count ? Self.difference(counts, base.counters[place]) : counts
+            }
+            let flows = engine.tracker.flows.map(FlowCounts.init)
+            flowDeltas.append(flows.enumerated().map { flow, counts in flow < base.flows.count ? counts - base.flows[flow] : counts })
+            var orphans: [UInt32: FragmentTally] = [:]
+            for (place, tally) in engine.tracker.orphanFragments {
+                let before = base.orphans[place] ?? FragmentTally()
+                guard tally.packets > before.packets else { continue }
+                var delta = tally
+                delta.packets -= before.packets
+                delta.bytes -= before.bytes
+                orphans[place] = delta
+            }
+            orphanDeltas.append(orphans)
+            let frames = snapshot.packets - base.packets
+            var statistics = snapshot.statistics
+            statistics.received -= base.statistics.received
+            statistics.kernelDropped -= base.statistics.kernelDropped
+            statistics.interfaceDropped -= base.statistics.interfaceDropped
+            engine.sources = []
+            engine.sourceInterfaces = []
+            engine.finishSource(
+                path: worker.name, frames: frames, end: .endOfFile, warnings: [],
+                interfaces: [
+                    CaptureInterface(
+                        name: worker.name, linkType: worker.capture?.linkType ?? .ethernet,
+                        snapLength: UInt32(clamping: worker.capture?.options.snapLength ?? 0))
+                ])
+            engines.append(engine)
+            let ended = worker.capture != nil && !worker.isReading
+            reports.append(
+                LiveInterfaceReport(
+                    name: worker.name, opened: worker.capture != nil, filter: worker.capture?.filterExpression,
+                    frames: frames, statistics: statistics, start: base.at ?? worker.start ?? windowStart,
+                    end: ended ? worker.end : snapshot.at,
+                    problems: worker.openError.map { ["\(worker.name) could not be opened, so nothing on it was checked: \($0.detail)"] }
+                        ?? (ended ? worker.outcome.problems : []),
+                    warning: worker.capture?.warning))
+            evidenceWritten += snapshot.evidenceWritten
+            evidenceError = evidenceError ?? snapshot.evidenceError
+            baselines[index] = Baseline(
+                epoch: snapshot.epoch, counters: counters, flows: flows, orphans: engine.tracker.orphanFragments,
+                packets: snapshot.packets, statistics: snapshot.statistics, at: snapshot.at)
+        }
+
+        let replay = ReplayConfiguration(
+            policy: policy, inputs: workers.map { ReplayInput(path: $0.name, interfaceName: $0.name) })
+        let checker = Checker(policy: policy)
+        let resolved = Engine.resolve(&engines, configuration: replay, checker: checker)
+        var observation = Self.window(resolved, engines: engines, flowDeltas: flowDeltas, orphanDeltas: orphanDeltas, snapshots: snapshots, baselines: baselines)
+        let result = WatchSession.judge(
+            &observation, names: workers.map(\.name), reports: reports, checker: checker,
+            bufferBytes: session.configuration.options.bufferBytes)
+
+        var outcome = WatchOutcome(result: result, interfaces: reports)
+        outcome.evidencePackets = evidenceWritten
+        outcome.evidenceError = evidenceError
+        let end = snapshots.map(\.at).max() ?? LiveCapture.wallClock()
+        var window = ContinuousWindow(index: windowIndex, start: windowStart, end: end, outcome: outcome, policy: policy)
+        closeEvidence(of: &window)
+        return window
+    }
+
+    /// The window's observation: the resolved flows, counters and fragments with the counts
+    /// of this window only; flows without a packet in it are left out.
+    private static func window(
+        _ resolved: Engine.Resolved, engines: [Engine], flowDeltas: [[FlowCounts]], orphanDeltas: [[UInt32: FragmentTally]],
+        snapshots: [ReaderSnapshot], baselines: [Baseline]
+    ) -> Observation {
+        var observation = resolved.observation
+        var first = [Timestamp?](repeating: nil, count: observation.flows.count)
+        var last = [Timestamp?](repeating: nil, count: observation.flows.count)
+        for index in observation.flows.indices {
+            observation.flows[index].packets = 0
+            observation.flows[index].bytes = 0
+            observation.flows[index].laterFragments = 0
+        }
+        var raw = 0
+        var placeBase = 0
+        observation.orphanFragments = [:]
+        for (index, engine) in engines.enumerated() {
+            let firsts = snapshots[index].windowFirstSeen
+            for (flow, record) in engine.tracker.flows.enumerated() {
+                defer { raw += 1 }
+                let delta = flowDeltas[index][flow]
+                guard delta.packets > 0 else { continue }
+                let owner = resolved.rawFlowOwner[raw]
+                observation.flows[owner].packets += delta.packets
+                observation.flows[owner].bytes += delta.bytes
+                observation.flows[owner].laterFragments += delta.laterFragments
+                // A flow whose packets in this window were only fragments claimed late has no
+                // first packet of its own here: its first packet is then no earlier than the cut.
+                let start = (flow < firsts.count ? firsts[flow] : nil)
+                    ?? max(record.firstSeen, baselines[index].at ?? record.firstSeen)
+                first[owner] = min(first[owner] ?? start, start)
+                last[owner] = max(last[owner] ?? record.lastSeen, record.lastSeen)
+            }
+            for (place, tally) in orphanDeltas[index] {
+                let segment = UInt32(resolved.segmentOfPlace[placeBase + Int(place)])
+                observation.orphanFragments[segment, default: FragmentTally()].merge(tally)
+            }
+            placeBase += engine.placeList.count
+        }
+        for index in observation.flows.indices {
+            if let start = first[index] { observation.flows[index].firstSeen = start }
+            if let end = last[index] { observation.flows[index].lastSeen = end }
+        }
+        observation.flows.removeAll { $0.packets == 0 }
+        return observation
+    }
+
+    private static func difference(_ a: SegmentCounters, _ b: SegmentCounters) -> SegmentCounters {
+        var delta = SegmentCounters()
+        delta.packets = a.packets - b.packets
+        delta.bytes = a.bytes - b.bytes
+        delta.decoded = a.decoded - b.decoded
+        delta.truncated = a.truncated - b.truncated
+        delta.undecodable = a.undecodable - b.undecodable
+        delta.unsupportedLinkType = a.unsupportedLinkType - b.unsupportedLinkType
+        return delta
+    }
+
+    // MARK: - Evidence files
+
+    private func makeSink(index: Int, start: Timestamp) throws(WatchError) -> EvidenceSink? {
+        guard let evidenceDirectory else { return nil }
+        let path = evidenceDirectory + "/" + Self.windowFileName(prefix: Self.evidencePrefix, index: index, start: start, suffix: Self.evidenceSuffix)
+        do {
+            return try EvidenceSink(path: path)
+        } catch {
+            throw WatchError(code: .evidence, message: Evidence.Failure(error).description)
+        }
+    }
+
+    /// `PREFIX20261125T153000.123456789Z-w000042SUFFIX`: a window's file, named by when the
+    /// window started and its number, so that sorting by name puts the oldest first.
+    public static func windowFileName(prefix: String, index: Int, start: Timestamp, suffix: String) -> String {
+        let stamp = start.rfc3339.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
+        let number = String(index)
+        return prefix + stamp + "-w" + String(repeating: "0", count: max(0, 6 - number.count)) + number + suffix
+    }
+
+    /// Puts the evidence written so far into the current window's file (whole blocks).
+    public func flushEvidence() {
+        try? sink?.flush()
+    }
+
+    /// Closes the window's evidence file: kept when it has packets, removed otherwise; then
+    /// the oldest beyond `keep` are deleted.
+    private func closeEvidence(of window: inout ContinuousWindow) {
+        guard let sink else { return }
+        do {
+            try sink.close()
+        } catch {
+            window.outcome.evidenceError = window.outcome.evidenceError ?? Evidence.Failure(error).description
+        }
+        if window.outcome.evidencePackets > 0 {
+            window.evidencePath = sink.path
+        } else {
+            unlink(sink.path)
+        }
+        if let keep, let evidenceDirectory {
+            window.deletedEvidence = Rotation.prune(
+                directory: evidenceDirectory, prefix: Self.evidencePrefix, suffix: Self.evidenceSuffix, keep: keep)
+        }
+    }
+}
+
+/// Keeping the newest files of a kind in a directory.
+public enum Rotation {
+    /// Deletes the oldest files named PREFIX...SUFFIX in `directory` (by name, which starts
+    /// with the time) beyond the newest `keep`.
+    ///
+    /// - Returns: the paths deleted.
+    @discardableResult
+    public static func prune(directory: String, prefix: String, suffix: String, keep: Int) -> [String] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        let matching = names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(suffix) }.sorted()
+        guard matching.count > keep else { return [] }
+        var deleted: [String] = []
+        for name in matching.prefix(matching.count - keep) {
+            let path = directory + "/" + name
+            if unlink(path) == 0 { deleted.append(path) }
+        }
+        return deleted
+    }
+}
+
+extension WatchSession {
+    /// Judges what a watch read (all of it, or one window of a continuous watch): every
+    /// watched interface is reported, even one that saw nothing; an interface's problems and
+    /// drops make the verdict at best inconclusive; libpcap's warnings are kept.
+    static func judge(
+        _ observation: inout Observation, names: [String], reports: [LiveInterfaceReport], checker: Checker,
+        bufferBytes: Int
+    ) -> CheckResult {
+        for name in names where !observation.interfaces.contains(where: { $0.name == name }) {
+            observation.interfaces.append(ObservedInterface(name: name, label: name))
+        }
+        var result = checker.check(observation)
+        var reasons: [String] = []
+        for report in reports {
+            reasons += report.problems
+            if report.statistics.dropped > 0 {
+                reasons.append(
+                    "\(report.statistics.dropped) packets were dropped on \(report.name) before lanekeeper could read "
+                        + "them (kernel buffer \(mebibytes(bufferBytes)); raise --buffer-mib)")
+            }
+            if let warning = report.warning { result.warnings.append("\(report.name): libpcap: \(warning)") }
+        }
+        add(reasons, to: &result)
+        return result
+    }
+}
