@@ -8,7 +8,8 @@ let package = Package(
     name: "lanekeeper",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "lanekeeper", targets: ["lanekeeper"])
+        .executable(name: "lanekeeper", targets: ["lanekeeper"]),
+        .library(name: "LanekeeperReading", targets: ["Frames", "Capture", "Decode", "Flows"]),  // for Fuzz/
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
