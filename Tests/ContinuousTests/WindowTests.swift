@@ -1,0 +1,176 @@
+import Capture
+import Check
+import Flows
+import Foundation
+import Frames
+@testable import Pipeline
+import Policy
+import TestSupport
+import Testing
+
+/// Windows at the engine boundary: the lab captures read through the watch's own readers
+/// (one per interface, as the live workers do), cut into windows at seeded random packets,
+/// must add up exactly to one window over the same packets, and to a replay of the files.
+struct WindowTests {
+    static let labs = [
+        "clean", "ipv6", "iscsi-port", "iscsi-port-leak", "leak-address", "leak-route", "mount-only", "nfs-port",
+        "nfs-udp-frag", "vlan", "vxlan-leak",
+    ]
+
+    /// The sums a window's report shows.
+    struct Sums: CustomStringConvertible {
+        var totals: [Int] = Array(repeating: 0, count: 5)
+        /// Storage packets and bytes: a flow recognised as storage by what it carries counts
+        /// as storage from the window in which it was recognised, so fewer than in one window.
+        var storage = [0, 0]
+        var networks: [String: [Int]] = [:]
+        var flows: [String: [Int]] = [:]
+        /// Per flow, window by window: what it was in the window's report.
+        var services: [String: [String]] = [:]
+        /// Per flow, window by window: its packets.
+        var packets: [String: [Int]] = [:]
+        var orphans = 0
+        var frames = 0
+
+        mutating func add(_ window: WindowLedger.Window, result: CheckResult) {
+            let t = result.totals
+            let counts = [t.packets, t.bytes, t.decoded, t.truncated, t.undecodable]
+            totals = zip(totals, counts).map { $0 + $1 }
+            storage[0] += t.storagePackets
+            storage[1] += t.storageBytes
+            for network in result.networks {
+                let counts = [network.packets, network.bytes]
+                networks[network.name] = zip(networks[network.name] ?? [0, 0], counts).map { $0 + $1 }
+            }
+            for flow in window.observation.flows {
+                let segment = window.observation.segments[Int(flow.segment)]
+                let interface = window.observation.interfaces[segment.interface].label
+                let key = "\(interface) \(segment.vlan.map(String.init) ?? "-") \(flow.key.ipProtocol) \(flow.key.lower) \(flow.key.upper)"
+                let counts = [flow.packets, flow.bytes, flow.laterFragments]
+                flows[key] = zip(flows[key] ?? [0, 0, 0], counts).map { $0 + $1 }
+                services[key, default: []].append(flow.service.map(String.init) ?? "other")
+                packets[key, default: []].append(flow.packets)
+            }
+            orphans += window.observation.orphanFragments.values.reduce(0) { $0 + $1.packets }
+            frames += window.frames.reduce(0, +)
+        }
+
+        var description: String {
+            "\(totals) networks \(networks) orphans \(orphans) frames \(frames) flows \(flows.count)"
+        }
+    }
+
+    /// Reads `path` into `reader`, closing a window after each packet number in `cuts`
+    /// (sorted; 0 is before the first packet; a number twice makes an empty window).
+    static func read(_ path: String, into reader: inout LiveReader, cuts: [Int]) throws -> [ReaderSnapshot] {
+        var source: any FrameSource = try CaptureFile.open(path: path)
+        var snapshots: [ReaderSnapshot] = []
+        var count = 0
+        var next = 0
+        func cutDue(_ reader: inout LiveReader) {
+            while next < cuts.count && cuts[next] <= count {
+                next += 1
+                snapshots.append(reader.cut(WindowControl.Request(generation: next), statistics: LiveCaptureStatistics()))
+            }
+        }
+        cutDue(&reader)
+        _ = source.read { frame in
+            reader.ingest(frame)
+            count += 1
+            cutDue(&reader)
+        }
+        return snapshots
+    }
+
+    /// Packets of flows counted as other traffic in the windows before they were recognised
+    /// as storage.
+    static func earlyPackets(_ sums: Sums) -> Int {
+        var early = 0
+        for (key, sequence) in sums.services where sequence.last != "other" {
+            for (service, packets) in zip(sequence, sums.packets[key] ?? []) where service == "other" { early += packets }
+        }
+        return early
+    }
+
+    static func frameCount(_ path: String) throws -> Int {
+        var source: any FrameSource = try CaptureFile.open(path: path)
+        return source.read { _ in }.frames
+    }
+
+    /// Reads a lab's mgmt0 and stor0 captures cut into `windows` windows (at `cuts`, per
+    /// interface; nil: one window) and returns the sums of every window's report.
+    static func sums(lab: String, cutsPerInterface: [[Int]]?) throws -> (Sums, [CheckResult]) {
+        let directory = packageRoot.path + "/captures/\(lab)"
+        let policy = try Policy.load(path: directory + "/policy.yaml")
+        let names = ["mgmt0", "stor0"]
+        var snapshotsPerReader: [[ReaderSnapshot]] = []
+        for (index, name) in names.enumerated() {
+            var reader = LiveReader(name: name, sourceIndex: index, policy: policy, evidence: nil)
+            var snapshots = try read(directory + "/\(name).pcap", into: &reader, cuts: cutsPerInterface?[index] ?? [])
+            snapshots.append(reader.snapshot(statistics: LiveCaptureStatistics()))
+            snapshotsPerReader.append(snapshots)
+        }
+        #expect(Set(snapshotsPerReader.map(\.count)).count == 1, "every reader answers every cut")
+        var ledger = WindowLedger(readers: names.count)
+        var sums = Sums()
+        var results: [CheckResult] = []
+        let windows = snapshotsPerReader[0].count
+        for window in 0..<windows {
+            let final = window == windows - 1
+            var part = ledger.close(
+                snapshotsPerReader.map { $0[window] }, names: names,
+                interfaces: names.map { CaptureInterface(name: $0, linkType: .ethernet, snapLength: 262_144) },
+                policy: policy, final: final)
+            let result = WatchSession.judge(&part.observation, names: names, reports: [], checker: Checker(policy: policy), bufferBytes: 1 << 20)
+            sums.add(part, result: result)
+            results.append(result)
+        }
+        return (sums, results)
+    }
+
+    @Test(arguments: labs)
+    func windowsAddUpToOneWindowAndToTheReplay(lab: String) throws {
+        let directory = packageRoot.path + "/captures/\(lab)"
+        let (whole, single) = try Self.sums(lab: lab, cutsPerInterface: nil)
+        #expect(single.count == 1)
+        // One window is exactly a replay of the same files, one per interface.
+        let replay = try Replay.run(
+            ReplayConfiguration(
+                policy: try Policy.load(path: directory + "/policy.yaml"),
+                inputs: ["mgmt0", "stor0"].map { (name: String) in ReplayInput(path: directory + "/\(name).pcap", interfaceName: name) }))
+        #expect(replay.result.totals == single[0].totals, "\(lab): one window against the replay")
+        #expect(replay.result.verdict == single[0].verdict)
+        #expect(replay.result.violations.count == single[0].violations.count)
+
+        let frames = try ["mgmt0", "stor0"].map { try Self.frameCount(directory + "/\($0).pcap") }
+        #expect(whole.frames == frames.reduce(0, +))
+        var generator = SplitMix64(seed: 0x5EED_0000 &+ UInt64(lab.utf8.reduce(0) { $0 &* 31 &+ Int($1) } & 0xFFFF))
+        for round in 0..<8 {
+            // The same number of cuts on each interface, at random packets (from before the
+            // first to after the last, some twice: empty windows).
+            let cuts = Int.random(in: 1...12, using: &generator)
+            let perInterface = frames.map { count in
+                (0..<cuts).map { _ in Int.random(in: 0...count, using: &generator) }.sorted()
+            }
+            let (windowed, results) = try Self.sums(lab: lab, cutsPerInterface: perInterface)
+            #expect(results.count == cuts + 1)
+            let context = "\(lab) round \(round), cuts \(perInterface)"
+            #expect(windowed.totals == whole.totals, "\(context): packets, bytes, decoded, truncated, undecodable")
+            #expect(windowed.networks == whole.networks, "\(context)")
+            #expect(windowed.flows == whole.flows, "\(context): every flow's packets, bytes and fragments")
+            #expect(windowed.orphans == whole.orphans && windowed.frames == whole.frames, "\(context)")
+            // Learned state carries across windows: a flow is what the whole read says from
+            // the window it was recognised in on, never storage and then not again.
+            for (key, sequence) in windowed.services {
+                let final = try #require(whole.services[key]?.first)
+                let recognised = sequence.drop { $0 == "other" && $0 != final }
+                #expect(recognised.allSatisfy { $0 == final }, "\(context): \(key) was \(sequence), \(final) in one window")
+                #expect(sequence.last == final, "\(context): \(key) was \(sequence), \(final) in one window")
+            }
+            #expect(windowed.storage[0] <= whole.storage[0] && windowed.storage[1] <= whole.storage[1])
+            #expect(
+                windowed.storage[0] + Self.earlyPackets(windowed) == whole.storage[0],
+                "\(context): storage packets are those of one window but for flows' packets before their recognition")
+        }
+    }
+}
