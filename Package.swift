@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "WatchTests", dependencies: ["TestSupport", "Pipeline", "Capture", "Policy", "Frames"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Policy", "Check", "Decode", "Report", "TestSupport"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Check", "Report", "Policy", "Capture", "Frames"],
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Check", "Report", "Policy", "Capture", "Frames", "Expectations"],
                     resources: []),
     ],
     swiftLanguageModes: [.v6]

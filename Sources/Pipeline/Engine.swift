@@ -52,25 +52,33 @@ struct Engine {
 
     /// Reads a whole capture file as source `sourceIndex`.
     mutating func read(_ input: ReplayInput, sourceIndex: Int) throws(ReplayError) {
-        var source: any FrameSource
-        do {
-            source = try CaptureFile.open(path: input.path)
-        } catch {
-            throw ReplayError(code: error.code == .notFound ? .notFound : .unusableInput, message: error.description)
-        }
+        var source = try Self.open(input)
         unsupported = []
         let outcome = source.read { frame in
             ingest(frame, source: sourceIndex)
         }
+        finishSource(input, outcome: outcome, interfaces: source.interfaces)
+    }
+
+    /// Opens a replay input.
+    /// - Throws: `ReplayError` `.notFound` or `.unusableInput`, with the capture's message.
+    static func open(_ input: ReplayInput) throws(ReplayError) -> any FrameSource {
+        do {
+            return try CaptureFile.open(path: input.path)
+        } catch {
+            throw ReplayError(code: error.code == .notFound ? .notFound : .unusableInput, message: error.description)
+        }
+    }
+
+    /// Records how `input`, read to its end, ended (see `finishSource(path:...)`).
+    mutating func finishSource(_ input: ReplayInput, outcome: ReadOutcome, interfaces: [CaptureInterface]) {
         var warnings = outcome.warnings
-        if input.interfaceName != nil && source.interfaces.count > 1 {
+        if input.interfaceName != nil && interfaces.count > 1 {
             warnings.append(
-                "INTERFACE=PATH names one interface but the file describes \(source.interfaces.count); "
+                "INTERFACE=PATH names one interface but the file describes \(interfaces.count); "
                     + "every packet in it is attributed to \(input.interfaceName ?? "")")
         }
-        finishSource(
-            path: input.path, frames: outcome.frames, end: outcome.end, warnings: warnings,
-            interfaces: source.interfaces)
+        finishSource(path: input.path, frames: outcome.frames, end: outcome.end, warnings: warnings, interfaces: interfaces)
     }
 
     /// Records how source number `sources.count` ended. Call once per source, in order.
@@ -89,6 +97,13 @@ struct Engine {
     @discardableResult
     mutating func ingest(_ frame: Frame, source: Int) -> (place: UInt32, flow: Int?) {
         decoder.decode(frame.bytes, linkType: frame.linkType, into: &packet)
+        return account(frame, source: source)
+    }
+
+    /// `ingest` after the decode: places, counts and classifies `frame`, whose decode is
+    /// already in `packet` (replay's read-ahead decodes on another thread).
+    @discardableResult
+    mutating func account(_ frame: Frame, source: Int) -> (place: UInt32, flow: Int?) {
         let place = RawPlace(source: source, interface: frame.interface, packet: packet)
         let segment: UInt32
         if let last = lastPlace, last.place == place {

@@ -41,6 +41,9 @@ public struct ReplayConfiguration: Sendable {
     public var evidencePath: String?
     /// Whether to build the report's timeline (a second pass over the captures).
     public var timeline: Bool
+    /// Whether to read and decode on a second thread while this one classifies (the result
+    /// is the same either way; see `ReadAhead`). On by default.
+    public var readAhead = true
     /// Whether an existing evidence file (or `FILE.partial`) may be replaced (`--force`).
     public var replaceExisting = false
 
@@ -82,8 +85,12 @@ public enum Replay {
     public static func run(_ configuration: ReplayConfiguration) throws(ReplayError) -> ReplayOutcome {
         let checker = Checker(policy: configuration.policy)
         var engine = Engine(table: configuration.policy.protocolTable)
-        for (index, input) in configuration.inputs.enumerated() {
-            try engine.read(input, sourceIndex: index)
+        if configuration.readAhead {
+            try ReadAhead.read(configuration.inputs, into: &engine)
+        } else {
+            for (index, input) in configuration.inputs.enumerated() {
+                try engine.read(input, sourceIndex: index)
+            }
         }
         let resolved = engine.resolve(configuration: configuration, checker: checker)
         let result = checker.check(resolved.observation)

@@ -60,6 +60,13 @@ static void file_header(void) {
 }
 
 static void write_frame(int iface, const uint8_t *frame, uint32_t len) {
+    static uint8_t padded_frame[64];
+    if (len < 64) { /* Ethernet pads to 60 bytes + 4 of FCS: small-frame files are 64-128 bytes */
+        memcpy(padded_frame, frame, len);
+        memset(padded_frame + len, 0, 64 - len);
+        frame = padded_frame;
+        len = 64;
+    }
     now_ns += 200 + rnd() % 2000;
     if (!pcapng) {
         le32((uint32_t)(now_ns / 1000000000ULL)); le32((uint32_t)((now_ns / 1000) % 1000000));
@@ -145,7 +152,7 @@ static void emit(struct flow *f, int big) {
     case 0: /* NFS */
         if (f->udp) {
             /* NFSv3 over UDP: an 8 KiB WRITE as IPv4 fragments. */
-            int total = 8 + (big ? 8192 : 96), sent = 0;
+            int total = 8 + (big ? 8192 : 64), sent = 0;
             uint16_t id = (uint16_t)rnd();
             static uint8_t dgram[9000];
             be16(dgram, f->cport); be16(dgram + 2, f->sport); be16(dgram + 4, (uint16_t)total); be16(dgram + 6, 0);
@@ -160,12 +167,15 @@ static void emit(struct flow *f, int big) {
             }
             return;
         }
-        payload = big ? 1448 : (to_server ? 0 : 0);
-        if (!big && (rnd() % 4 == 0)) payload = 40;
+        /* MTU-sized WRITE calls and their data / replies; in small mode ACKs and small RPCs
+         * (a 64-byte call with AUTH_UNIX credentials, a 28-byte accepted reply). */
+        payload = big ? 1448 : 0;
+        if (!big && (rnd() % 4 == 0)) payload = to_server ? 64 : 28;
         o = headers(f, to_server, 6, payload, (uint16_t)rnd(), 0, 0);
-        if (payload >= 60 || payload == 40) {
-            if (payload >= 60) { rpc_header(buf + o, 1, 1448, f->xid++, to_server); fill(buf + o + 64, payload - 64); }
-            else fill(buf + o, payload);
+        if (payload > 0) {
+            int header = to_server ? 64 : 28;
+            rpc_header(buf + o, 1, (uint32_t)payload, f->xid++, to_server);
+            fill(buf + o + header, payload - header);
         }
         write_frame(f->iface, buf, (uint32_t)(o + payload));
         return;
@@ -180,15 +190,22 @@ static void emit(struct flow *f, int big) {
         write_frame(f->iface, buf, (uint32_t)(o + payload));
         return;
     case 2: /* ssh */
-        payload = 36 + (int)(rnd() % (big ? 400 : 40));
+        payload = 36 + (int)(rnd() % (big ? 400 : 20));
         o = headers(f, to_server, 6, payload, (uint16_t)rnd(), 0, 0); fill(buf + o, payload);
         write_frame(f->iface, buf, (uint32_t)(o + payload));
         return;
     case 3: /* HTTP */
-        payload = to_server ? 80 : (big ? 1200 : 60);
+        payload = big ? (to_server ? 80 : 1200) : 40;
         o = headers(f, to_server, 6, payload, (uint16_t)rnd(), 0, 0);
-        memcpy(buf + o, to_server ? "GET /client/api?command=listHosts HTTP/1.1\r\n" : "HTTP/1.1 200 OK\r\nContent-Type: json\r\n", 40);
-        fill(buf + o + 40, payload - 40);
+        {
+            static const char get[] = "GET /client/api?command=listHosts HTTP/1.1\r\nHost: mgmt\r\n\r\n";
+            static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n";
+            const char *text = to_server ? get : ok;
+            size_t n = strlen(text);
+            if (n > (size_t)payload) n = (size_t)payload;
+            memcpy(buf + o, text, n);
+            fill(buf + o + n, payload - (int)n);
+        }
         write_frame(f->iface, buf, (uint32_t)(o + payload));
         return;
     default: { /* DNS, with the odd ARP and ICMP echo */
@@ -204,9 +221,16 @@ static void emit(struct flow *f, int big) {
             write_frame(f->iface, buf, (uint32_t)(o + 48));
             return;
         }
-        payload = to_server ? 29 : 45;
-        o = headers(f, to_server, 17, payload, (uint16_t)rnd(), 0, 0); fill(buf + o, payload);
+        /* A query for mgmt.example A, or its answer (a compressed name, one address). */
+        static const uint8_t question[18] = {4, 'm', 'g', 'm', 't', 7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 0, 0, 1, 0, 1};
+        static const uint8_t answer[16] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4, 198, 51, 100, 53};
+        payload = 12 + 18 + (to_server ? 0 : 16);
+        o = headers(f, to_server, 17, payload, (uint16_t)rnd(), 0, 0);
+        memset(buf + o, 0, 12);
         be16(buf + o, (uint16_t)f->xid++); be16(buf + o + 2, to_server ? 0x0100 : 0x8180);
+        be16(buf + o + 4, 1); be16(buf + o + 6, to_server ? 0 : 1);
+        memcpy(buf + o + 12, question, sizeof question);
+        if (!to_server) memcpy(buf + o + 30, answer, sizeof answer);
         write_frame(f->iface, buf, (uint32_t)(o + payload));
         return;
     }

@@ -1,0 +1,208 @@
+import Capture
+import Decode
+import Foundation
+import Frames
+
+/// Replay's reading pass on two cores: a reading thread opens the captures in order, reads
+/// and decodes their frames and hands them over in batches; the calling thread places,
+/// counts and classifies them (`Engine.account`) in exactly the order a sequential read
+/// would. Every stateful step (places, flows, what one file teaches about another: RPC
+/// calls and replies, portmapper mappings) stays on the one calling thread in file order,
+/// so the result is the sequential result by construction; only the stateless work
+/// (`read(2)`, parsing records, `PacketDecoder`) moves to the other core.
+///
+/// Memory is bounded: at most `batchCount` batches of `slabSize` bytes of frames each are
+/// in flight, reused round-robin (no allocation per packet).
+enum ReadAhead {
+    /// Bytes of frame data per batch.
+    static let slabSize = 1 << 20
+    /// Frames per batch at most.
+    static let framesPerBatch = 8192
+    /// Batches in flight (filled or being filled) at most.
+    static let batchCount = 4
+
+    /// Reads every input into `engine` as `Engine.read` would, one after the other.
+    /// - Throws: the `ReplayError` of the first capture that cannot be opened, after every
+    ///   capture before it has been read (as the sequential read does).
+    static func read(_ inputs: [ReplayInput], into engine: inout Engine) throws(ReplayError) {
+        guard !inputs.isEmpty else { return }
+        let channel = Channel()
+        let reader = Thread { produce(inputs, into: channel) }
+        reader.stackSize = 1 << 20
+        reader.start()
+        var finished = 0
+        while finished < inputs.count {
+            let batch = channel.takeFilled()
+            let source = finished
+            for index in 0..<batch.count {
+                let item = batch.frames[index]
+                engine.packet = item.packet
+                engine.account(
+                    Frame(
+                        interface: item.interface < 0 ? nil : item.interface, timestamp: item.timestamp,
+                        linkType: item.linkType, wireLength: item.wireLength,
+                        bytes: UnsafeRawBufferPointer(rebasing: batch.slab[item.start..<(item.start + item.length)]),
+                        fileOffset: item.fileOffset),
+                    source: source)
+            }
+            let ending = batch.ending
+            channel.giveBack(batch)
+            switch ending {
+            case nil:
+                continue
+            case .opened(let error):
+                throw error
+            case .read(let outcome, let interfaces):
+                engine.finishSource(inputs[source], outcome: outcome, interfaces: interfaces)
+                finished += 1
+            }
+        }
+    }
+
+    /// The reading thread: every input in order, every frame decoded into a batch.
+    private static func produce(_ inputs: [ReplayInput], into channel: Channel) {
+        let decoder = PacketDecoder()
+        var batch = channel.takeEmpty()
+        for input in inputs {
+            var source: any FrameSource
+            do throws(ReplayError) {
+                source = try Engine.open(input)
+            } catch {
+                batch.ending = .opened(error)
+                channel.fill(batch)
+                return
+            }
+            let outcome = source.read { frame in
+                if batch.count == framesPerBatch || slabSize - batch.used < frame.bytes.count {
+                    channel.fill(batch)
+                    batch = channel.takeEmpty()
+                }
+                batch.append(frame, decoder: decoder)
+            }
+            batch.ending = .read(outcome, interfaces: source.interfaces)
+            channel.fill(batch)
+            batch = channel.takeEmpty()
+        }
+        channel.giveBack(batch)
+    }
+
+    /// One decoded frame; its bytes are in the batch's slab.
+    struct Item {
+        var packet: DecodedPacket
+        var timestamp: Timestamp
+        var linkType: LinkType
+        var wireLength: Int
+        /// The source's interface index, or -1.
+        var interface: Int
+        var fileOffset: Int64
+        var start: Int
+        var length: Int
+    }
+
+    /// How a batch's source continues after its frames.
+    enum Ending {
+        /// The capture could not be opened: the read stops here.
+        case opened(ReplayError)
+        /// The capture was read to its end.
+        case read(ReadOutcome, interfaces: [CaptureInterface])
+    }
+
+    /// Frames of one source, decoded, with copies of their bytes. Owned by one thread at a
+    /// time: the reader fills it, the replay thread empties it (the channel hands it over).
+    final class Batch: @unchecked Sendable {
+        var frames: UnsafeMutableBufferPointer<Item>
+        let slab: UnsafeMutableRawBufferPointer
+        var count = 0
+        var used = 0
+        var ending: Ending?
+
+        init() {
+            frames = .allocate(capacity: ReadAhead.framesPerBatch)
+            slab = UnsafeMutableRawBufferPointer.allocate(byteCount: ReadAhead.slabSize, alignment: 16)
+        }
+
+        deinit {
+            _ = UnsafeMutableBufferPointer(rebasing: frames[0..<count]).deinitialize()
+            frames.deallocate()
+            slab.deallocate()
+        }
+
+        /// Copies and decodes `frame`; the caller has checked there is room.
+        @inline(__always)
+        func append(_ frame: Frame, decoder: PacketDecoder) {
+            let start = used
+            let length = frame.bytes.count
+            if length > 0, let base = frame.bytes.baseAddress, let slabBase = slab.baseAddress {
+                (slabBase + start).copyMemory(from: base, byteCount: length)
+            }
+            used += length
+            let copy = UnsafeRawBufferPointer(rebasing: slab[start..<(start + length)])
+            var packet = DecodedPacket()
+            decoder.decode(copy, linkType: frame.linkType, into: &packet)
+            frames.initializeElement(
+                at: count,
+                to: Item(
+                    packet: packet, timestamp: frame.timestamp, linkType: frame.linkType,
+                    wireLength: frame.wireLength, interface: frame.interface ?? -1, fileOffset: frame.fileOffset,
+                    start: start, length: length))
+            count += 1
+        }
+
+        /// Empties the batch for reuse.
+        func reset() {
+            _ = UnsafeMutableBufferPointer(rebasing: frames[0..<count]).deinitialize()
+            count = 0
+            used = 0
+            ending = nil
+        }
+    }
+
+    /// The hand-over between the two threads: filled batches in order one way, emptied
+    /// batches back the other, at most `batchCount` in all.
+    final class Channel: @unchecked Sendable {
+        private let condition = NSCondition()
+        private var filled: [Batch] = []
+        private var empty: [Batch] = []
+        private var created = 0
+
+        /// A batch to fill: a returned one, a new one while fewer than `batchCount` exist,
+        /// else waits for one to come back.
+        func takeEmpty() -> Batch {
+            condition.lock()
+            defer { condition.unlock() }
+            while empty.isEmpty {
+                if created < ReadAhead.batchCount {
+                    created += 1
+                    return Batch()
+                }
+                condition.wait()
+            }
+            return empty.removeLast()
+        }
+
+        /// Passes a filled batch on.
+        func fill(_ batch: Batch) {
+            condition.lock()
+            filled.append(batch)
+            condition.broadcast()
+            condition.unlock()
+        }
+
+        /// The next filled batch, in order; waits for it.
+        func takeFilled() -> Batch {
+            condition.lock()
+            defer { condition.unlock() }
+            while filled.isEmpty { condition.wait() }
+            return filled.removeFirst()
+        }
+
+        /// Returns an emptied batch for reuse.
+        func giveBack(_ batch: Batch) {
+            batch.reset()
+            condition.lock()
+            empty.append(batch)
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+}
