@@ -32,6 +32,8 @@ public final class OutputFile {
     public let stagingPath: String
     /// The open descriptor.
     public let descriptor: Int32
+    /// Bytes written so far (also those of a write that then failed part way).
+    public private(set) var length = 0
     private let replace: Bool
     private let inPlace: Bool
     /// Whether a staging file that cannot be completed stays (`FILE.partial`).
@@ -135,6 +137,7 @@ public final class OutputFile {
             let result = Glibc.write(descriptor, base + written, bytes.count - written)
             if result > 0 {
                 written += result
+                length += result
             } else if result < 0 && errno == EINTR {
                 continue
             } else {
@@ -156,7 +159,7 @@ public final class OutputFile {
     /// on a whole block).
     public func truncate(to length: Int) {
         guard !inPlace else { return }
-        _ = ftruncate(descriptor, off_t(length))
+        if ftruncate(descriptor, off_t(length)) == 0 { self.length = length }
     }
 
     /// Gives the file to `user`:`group` (before a process drops its privileges, so that the

@@ -72,12 +72,14 @@ public final class PcapngWriter {
     }
 
     /// Writes into `file` (named by its final path in errors) and writes the Section Header
-    /// Block; `close()` commits it.
+    /// Block to it at once; `close()` commits it.
     public init(file: OutputFile) throws(CaptureWriteError) {
         self.file = file
         path = file.path
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
         try writeSectionHeader()
+        // At once: from its first moment the file is a valid (empty) capture.
+        try flush()
     }
 
     deinit {
@@ -284,11 +286,25 @@ public final class PcapngWriter {
             try file.write(bytes)
             fileLength += bytes.count
         } catch {
-            // Back to the last whole block, so that readers see no torn block.
+            // Back to the last whole block that reached the file, so that readers see every
+            // packet written and no torn block.
+            fileLength += Self.wholeBlocks(in: bytes, upTo: file.length - fileLength)
             file.truncate(to: fileLength)
             failure = error
             throw error
         }
+    }
+
+    /// The length of the whole blocks at the start of `bytes` (which holds whole blocks, in
+    /// host byte order) that end within its first `count` bytes.
+    static func wholeBlocks(in bytes: UnsafeRawBufferPointer, upTo count: Int) -> Int {
+        var end = 0
+        while end + 8 <= count {
+            let length = Int(bytes.loadUnaligned(fromByteOffset: end + 4, as: UInt32.self))
+            guard length >= 12, end + length <= count else { break }
+            end += length
+        }
+        return end
     }
 
     private func checkUsable() throws(CaptureWriteError) {

@@ -106,6 +106,15 @@ enum Privileges {
                         + "cannot write in it (to put \(path) in place); choose a directory \(target.name) may write in, "
                         + "or another user with --user")
             }
+            // In a sticky directory (/tmp) only a file's owner may replace it (--force).
+            var existing = stat()
+            if status.st_mode & S_ISVTX != 0 && status.st_uid != target.uid && lstat(path, &existing) == 0
+                && existing.st_uid != target.uid
+            {
+                throw Failure(
+                    description: "\(path) belongs to another user and \(directory) is sticky, so \(target.name), the user "
+                        + "this watch runs as once its captures are open, cannot replace it; remove it first or write elsewhere")
+            }
         }
     }
 

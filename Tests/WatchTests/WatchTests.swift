@@ -30,6 +30,8 @@ final class WatchFixture: @unchecked Sendable {
     private init() throws {
         directory = NSTemporaryDirectory() + "lk-watch-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // A watch runs as nobody once its captures are open, and puts its files in place then.
+        try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: directory)
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [packageRoot.path + "/scripts/lab.d/watch-fixture", "serve", directory, "--storage", "--load"]
@@ -114,6 +116,11 @@ final class WatchFixture: @unchecked Sendable {
     }
 }
 
+/// Every watch test, one at a time: they share the fixture's namespaces (and its iperf3
+/// port, and count packet sockets in the host namespace).
+@Suite(.serialized, .enabled(if: WatchFixture.unavailable == nil, "\(WatchFixture.unavailable ?? "")"))
+struct WatchSuites {}
+
 /// The fixture, or a skip.
 func fixture() throws -> WatchFixture {
     try WatchFixture.shared.get()
@@ -140,186 +147,193 @@ struct Report {
     func storagePackets(_ name: String) -> Int { interface(name)?["storage_packets"] as? Int ?? -1 }
 }
 
-@Suite(.serialized, .enabled(if: WatchFixture.unavailable == nil, "\(WatchFixture.unavailable ?? "")"))
-struct WatchLiveTests {
-    @Test func cleanNFSAndISCSIWhileACommandRunsPass() throws {
-        let f = try fixture()
-        let report = f.path("clean.json")
-        let result = try f.lanekeeper([
-            "watch", "--policy", try f.policy("clean.yaml"), "--format", "json", "--output", report, "--",
-            "sh", "-c", "nfs-ls 'nfs://203.0.113.20/export?version=3' && iscsi-inq iscsi://203.0.113.20/\(f.iqn)/1",
-        ])
-        #expect(result.status == 0, "\(result.stderr)")
-        let json = try Report(path: report)
-        #expect(json.verdict == "pass", "\(json.reasons)")
-        #expect(json.storagePackets("stor0") > 10)
-        #expect(json.storagePackets("mgmt0") == 0)
-        #expect(json.command?["exit_status"] as? Int == 0)
-        for name in ["mgmt0", "stor0"] {
-            #expect(json.interface(name)?["dropped"] as? Int == 0)
-            #expect(json.interface(name)?["capture_start"] is String)
-            #expect(json.capture(name)?["end"] as? String == "stopped")
+extension WatchSuites {
+    @Suite struct WatchLiveTests {
+        @Test func cleanNFSAndISCSIWhileACommandRunsPass() throws {
+            let f = try fixture()
+            let report = f.path("clean.json")
+            let result = try f.lanekeeper([
+                "watch", "--policy", try f.policy("clean.yaml"), "--format", "json", "--output", report, "--",
+                "sh", "-c", "nfs-ls 'nfs://203.0.113.20/export?version=3' && iscsi-inq iscsi://203.0.113.20/\(f.iqn)/1",
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            let json = try Report(path: report)
+            #expect(json.verdict == "pass", "\(json.reasons)")
+            #expect(json.storagePackets("stor0") > 10)
+            #expect(json.storagePackets("mgmt0") == 0)
+            #expect(json.command?["exit_status"] as? Int == 0)
+            for name in ["mgmt0", "stor0"] {
+                #expect(json.interface(name)?["dropped"] as? Int == 0)
+                #expect(json.interface(name)?["capture_start"] is String)
+                #expect(json.capture(name)?["end"] as? String == "stopped")
+            }
         }
-    }
 
-    @Test func nfsOverTheManagementAddressFailsWithDuration() throws {
-        let f = try fixture()
-        let report = f.path("leak-nfs.json")
-        let evidence = f.path("leak-nfs.pcapng")
-        let watch = try f.startLanekeeper([
-            "watch", "--policy", try f.policy("leak-nfs.yaml"), "--duration", "8", "--format", "json", "--output", report,
-            "--evidence", evidence,
-        ])
-        try f.inHost("nfs-ls", "nfs://203.0.113.20/export?version=3")
-        let leak = try f.inHost("nfs-ls", "nfs://198.51.100.20/export?version=3")
-        #expect(leak.status == 0, "\(leak.stderr)")
-        watch.waitUntilExit()
-        #expect(watch.terminationStatus == 1)
-        let json = try Report(path: report)
-        #expect(json.verdict == "fail")
-        #expect(json.violations.contains { $0["interface"] as? String == "mgmt0" && $0["protocol"] as? String == "nfs" })
-        #expect(json.storagePackets("stor0") > 0)
-        let tshark = try run(URL(fileURLWithPath: "/usr/bin/tshark"), ["-r", evidence, "-T", "fields", "-e", "frame.interface_name"])
-        let names = tshark.stdout.split(separator: "\n")
-        #expect(!names.isEmpty && names.allSatisfy { $0 == "mgmt0" }, "\(tshark.stderr)")
-    }
-
-    @Test func iscsiLeakFailsAndTheCommandsStatusIsReportedApart() throws {
-        let f = try fixture()
-        let report = f.path("leak-iscsi.json")
-        let result = try f.lanekeeper([
-            "watch", "--policy", try f.policy("leak-iscsi.yaml", expectStorage: false), "--format", "json",
-            "--output", report, "--", "sh", "-c", "iscsi-inq iscsi://198.51.100.20/\(f.iqn)/1 >/dev/null; exit 3",
-        ])
-        #expect(result.status == 1, "\(result.stderr)")
-        let json = try Report(path: report)
-        #expect(json.violations.contains { $0["interface"] as? String == "mgmt0" && $0["protocol"] as? String == "iscsi" })
-        #expect(json.command?["exit_status"] as? Int == 3)
-    }
-
-    @Test func aLeakAsAnHTMLPageHasItsTimelineDropsAndCommand() throws {
-        let f = try fixture()
-        let page = f.path("leak-nfs.html")
-        let result = try f.lanekeeper([
-            "watch", "--policy", try f.policy("leak-html.yaml", expectStorage: false), "--format", "html",
-            "--output", page, "--", "nfs-ls", "nfs://198.51.100.20/export?version=3",
-        ])
-        #expect(result.status == 1, "\(result.stderr)")
-        let html = try String(contentsOfFile: page, encoding: .utf8)
-        #expect(html.contains("<h1 id=\"verdict\">FAIL: storage traffic crossed the management network</h1>"))
-        #expect(html.contains("<table class=\"flows violations\">"))
-        #expect(html.contains("<td>mgmt0</td>"))
-        // Drops per interface, the management network's timeline with the leak marked, the command.
-        #expect(html.contains("<th scope=\"col\" class=\"num\">Dropped</th>"))
-        #expect(html.contains("<svg class=\"timeline\""))
-        #expect(html.contains("<rect class=\"mark\""))
-        #expect(html.contains("<li>mgmt0: "))
-        #expect(html.contains("Command: nfs-ls nfs://198.51.100.20/export?version=3 exited with status 0"))
-        #expect(!html.contains("<script"))
-    }
-
-    @Test func sigintWritesTheReportAndAValidEvidenceFile() throws {
-        let f = try fixture()
-        let report = f.path("sigint.json")
-        let evidence = f.path("sigint.pcapng")
-        let watch = try f.startLanekeeper([
-            "watch", "--policy", try f.policy("sigint.yaml"), "--format", "json", "--output", report, "--evidence", evidence,
-        ])
-        try f.inHost("nfs-ls", "nfs://198.51.100.20/export?version=4")
-        try f.inHost("nfs-ls", "nfs://203.0.113.20/export?version=4")
-        watch.interrupt()
-        watch.waitUntilExit()
-        #expect(watch.terminationStatus == 1)
-        #expect(try Report(path: report).verdict == "fail")
-        let tshark = try run(URL(fileURLWithPath: "/usr/bin/tshark"), ["-r", evidence, "-Y", "nfs"])
-        #expect(tshark.status == 0, "\(tshark.stderr)")
-        #expect(tshark.stdout.split(separator: "\n").count > 0)
-    }
-
-    @Test func anInterfaceDeletedDuringTheCaptureMakesItInconclusive() throws {
-        let f = try fixture()
-        try f.inHost("ip", "link", "add", "gone0", "type", "veth", "peer", "name", "gone0p")
-        try f.inHost("ip", "link", "set", "gone0", "up")
-        let report = f.path("gone.json")
-        let result = try f.lanekeeper([
-            "watch", "--policy", try f.policy("gone.yaml", storage: ["gone0"]), "--format", "json", "--output", report, "--",
-            "sh", "-c", "nfs-ls 'nfs://203.0.113.20/export?version=3' && ip link del gone0 && sleep 1",
-        ])
-        #expect(result.status == 2, "\(result.stderr)")
-        let json = try Report(path: report)
-        #expect(json.verdict == "inconclusive")
-        #expect(json.reasons.contains { $0.contains("gone0") && $0.contains("disappeared") }, "\(json.reasons)")
-        #expect(json.capture("gone0")?["end"] as? String == "incomplete")
-    }
-
-    @Test func aTinyBufferUnderLoadDropsAndIsInconclusive() throws {
-        let f = try fixture()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        server.arguments = ["netns", "exec", f.load, "iperf3", "-s", "-p", "2049", "-B", "192.0.2.20"]
-        server.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        server.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try server.run()
-        defer {
-            // SIGKILL: processes started from test threads inherit their blocked SIGTERM.
-            kill(server.processIdentifier, SIGKILL)
-            server.waitUntilExit()
+        @Test func nfsOverTheManagementAddressFailsWithDuration() throws {
+            let f = try fixture()
+            let report = f.path("leak-nfs.json")
+            let evidence = f.path("leak-nfs.pcapng")
+            let watch = try f.startLanekeeper([
+                "watch", "--policy", try f.policy("leak-nfs.yaml"), "--duration", "8", "--format", "json", "--output", report,
+                "--evidence", evidence,
+            ])
+            try f.inHost("nfs-ls", "nfs://203.0.113.20/export?version=3")
+            let leak = try f.inHost("nfs-ls", "nfs://198.51.100.20/export?version=3")
+            #expect(leak.status == 0, "\(leak.stderr)")
+            watch.waitUntilExit()
+            #expect(watch.terminationStatus == 1)
+            let json = try Report(path: report)
+            #expect(json.verdict == "fail")
+            #expect(json.violations.contains { $0["interface"] as? String == "mgmt0" && $0["protocol"] as? String == "nfs" })
+            #expect(json.storagePackets("stor0") > 0)
+            let tshark = try run(URL(fileURLWithPath: "/usr/bin/tshark"), ["-r", evidence, "-T", "fields", "-e", "frame.interface_name"])
+            let names = tshark.stdout.split(separator: "\n")
+            #expect(!names.isEmpty && names.allSatisfy { $0 == "mgmt0" }, "\(tshark.stderr)")
         }
-        Thread.sleep(forTimeInterval: 1)
-        let report = f.path("drops.json")
-        let result = try f.lanekeeper([
-            "watch", "--policy", try f.policy("drops.yaml", storage: ["load0"], expectStorage: false),
-            "--buffer-mib", "1", "--format", "json", "--output", report, "--",
-            "iperf3", "-c", "192.0.2.20", "-p", "2049", "-t", "4", "-P", "2",
-        ])
-        #expect(result.status == 2, "\(result.stderr)")
-        let json = try Report(path: report)
-        #expect(json.verdict == "inconclusive")
-        let dropped = json.capture("load0")?["dropped"] as? Int ?? 0
-        #expect(dropped > 0)
-        #expect(json.reasons.contains { $0.contains("dropped on load0") && $0.contains("--buffer-mib") }, "\(json.reasons)")
+
+        @Test func iscsiLeakFailsAndTheCommandsStatusIsReportedApart() throws {
+            let f = try fixture()
+            let report = f.path("leak-iscsi.json")
+            let result = try f.lanekeeper([
+                "watch", "--policy", try f.policy("leak-iscsi.yaml", expectStorage: false), "--format", "json",
+                "--output", report, "--", "sh", "-c", "iscsi-inq iscsi://198.51.100.20/\(f.iqn)/1 >/dev/null; exit 3",
+            ])
+            #expect(result.status == 1, "\(result.stderr)")
+            let json = try Report(path: report)
+            #expect(json.violations.contains { $0["interface"] as? String == "mgmt0" && $0["protocol"] as? String == "iscsi" })
+            #expect(json.command?["exit_status"] as? Int == 3)
+        }
+
+        @Test func aLeakAsAnHTMLPageHasItsTimelineDropsAndCommand() throws {
+            let f = try fixture()
+            let page = f.path("leak-nfs.html")
+            let result = try f.lanekeeper([
+                "watch", "--policy", try f.policy("leak-html.yaml", expectStorage: false), "--format", "html",
+                "--output", page, "--", "nfs-ls", "nfs://198.51.100.20/export?version=3",
+            ])
+            #expect(result.status == 1, "\(result.stderr)")
+            let html = try String(contentsOfFile: page, encoding: .utf8)
+            #expect(html.contains("<h1 id=\"verdict\">FAIL: storage traffic crossed the management network</h1>"))
+            #expect(html.contains("<table class=\"flows violations\">"))
+            #expect(html.contains("<td>mgmt0</td>"))
+            // Drops per interface, the management network's timeline with the leak marked, the command.
+            #expect(html.contains("<th scope=\"col\" class=\"num\">Dropped</th>"))
+            #expect(html.contains("<svg class=\"timeline\""))
+            #expect(html.contains("<rect class=\"mark\""))
+            #expect(html.contains("<li>mgmt0: "))
+            #expect(html.contains("Command: nfs-ls nfs://198.51.100.20/export?version=3 exited with status 0"))
+            #expect(!html.contains("<script"))
+        }
+
+        @Test func sigintWritesTheReportAndAValidEvidenceFile() throws {
+            let f = try fixture()
+            let report = f.path("sigint.json")
+            let evidence = f.path("sigint.pcapng")
+            let watch = try f.startLanekeeper([
+                "watch", "--policy", try f.policy("sigint.yaml"), "--format", "json", "--output", report, "--evidence", evidence,
+            ])
+            try f.inHost("nfs-ls", "nfs://198.51.100.20/export?version=4")
+            try f.inHost("nfs-ls", "nfs://203.0.113.20/export?version=4")
+            watch.interrupt()
+            watch.waitUntilExit()
+            #expect(watch.terminationStatus == 1)
+            #expect(try Report(path: report).verdict == "fail")
+            let tshark = try run(URL(fileURLWithPath: "/usr/bin/tshark"), ["-r", evidence, "-Y", "nfs"])
+            #expect(tshark.status == 0, "\(tshark.stderr)")
+            #expect(tshark.stdout.split(separator: "\n").count > 0)
+        }
+
+        /// The interface is deleted by the test (COMMAND runs as nobody, who may not delete it),
+        /// after the watch has dropped its privileges: noticing the loss needs none.
+        @Test func anInterfaceDeletedDuringTheCaptureMakesItInconclusive() throws {
+            let f = try fixture()
+            try f.inHost("ip", "link", "add", "gone0", "type", "veth", "peer", "name", "gone0p")
+            try f.inHost("ip", "link", "set", "gone0", "up")
+            let report = f.path("gone.json")
+            let watch = try f.startLanekeeper([
+                "watch", "--policy", try f.policy("gone.yaml", storage: ["gone0"]), "--format", "json", "--output", report, "--",
+                "sh", "-c", "nfs-ls 'nfs://203.0.113.20/export?version=3' && sleep 3",
+            ])
+            try f.inHost("ip", "link", "del", "gone0")
+            watch.waitUntilExit()
+            let result = (status: watch.terminationStatus, stderr: "")
+            #expect(result.status == 2, "\(result.stderr)")
+            let json = try Report(path: report)
+            #expect(json.verdict == "inconclusive")
+            #expect(json.reasons.contains { $0.contains("gone0") && $0.contains("disappeared") }, "\(json.reasons)")
+            #expect(json.capture("gone0")?["end"] as? String == "incomplete")
+        }
+
+        @Test func aTinyBufferUnderLoadDropsAndIsInconclusive() throws {
+            let f = try fixture()
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            server.arguments = ["netns", "exec", f.load, "iperf3", "-s", "-p", "2049", "-B", "192.0.2.20"]
+            server.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            server.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try server.run()
+            defer {
+                // SIGKILL: processes started from test threads inherit their blocked SIGTERM.
+                kill(server.processIdentifier, SIGKILL)
+                server.waitUntilExit()
+            }
+            Thread.sleep(forTimeInterval: 1)
+            let report = f.path("drops.json")
+            let result = try f.lanekeeper([
+                "watch", "--policy", try f.policy("drops.yaml", storage: ["load0"], expectStorage: false),
+                "--buffer-mib", "1", "--format", "json", "--output", report, "--",
+                "iperf3", "-c", "192.0.2.20", "-p", "2049", "-t", "4", "-P", "2",
+            ])
+            #expect(result.status == 2, "\(result.stderr)")
+            let json = try Report(path: report)
+            #expect(json.verdict == "inconclusive")
+            let dropped = json.capture("load0")?["dropped"] as? Int ?? 0
+            #expect(dropped > 0)
+            #expect(json.reasons.contains { $0.contains("dropped on load0") && $0.contains("--buffer-mib") }, "\(json.reasons)")
+        }
     }
 }
 
-@Suite(.serialized, .enabled(if: WatchFixture.unavailable == nil, "\(WatchFixture.unavailable ?? "")"))
-struct WatchErrorTests {
-    @Test func anInterfaceThatDoesNotExistExits65NamingIt() throws {
-        let f = try fixture()
-        let policy = try f.policy("missing.yaml", storage: ["nosuch0"])
-        let result = try f.lanekeeper(["watch", "--policy", policy, "--duration", "1"])
-        #expect(result.status == 65)
-        #expect(result.stderr.contains("nosuch0") && result.stderr.contains("does not exist"), "\(result.stderr)")
-    }
+extension WatchSuites {
+    @Suite struct WatchErrorTests {
+        @Test func anInterfaceThatDoesNotExistExits65NamingIt() throws {
+            let f = try fixture()
+            let policy = try f.policy("missing.yaml", storage: ["nosuch0"])
+            let result = try f.lanekeeper(["watch", "--policy", policy, "--duration", "1"])
+            #expect(result.status == 65)
+            #expect(result.stderr.contains("nosuch0") && result.stderr.contains("does not exist"), "\(result.stderr)")
+        }
 
-    @Test func withoutCapNetRawExits77SayingSo() throws {
-        let f = try fixture()
-        let policy = try f.policy("noperm.yaml")
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: f.directory)
-        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: policy)
-        let result = try f.inHost(
-            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", binary.path, "watch",
-            "--policy", policy, "--duration", "1")
-        #expect(result.status == 77, "\(result.stderr)")
-        #expect(result.stderr.contains("CAP_NET_RAW"))
-    }
+        @Test func withoutCapNetRawExits77SayingSo() throws {
+            let f = try fixture()
+            let policy = try f.policy("noperm.yaml")
+            try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: f.directory)
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: policy)
+            let result = try f.inHost(
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", binary.path, "watch",
+                "--policy", policy, "--duration", "1")
+            #expect(result.status == 77, "\(result.stderr)")
+            #expect(result.stderr.contains("CAP_NET_RAW"))
+        }
 
-    @Test func aPolicyNamingNoInterfaceExits65() throws {
-        let f = try fixture()
-        let file = f.path("noif.yaml")
-        try "version: 1\nnetworks:\n  management:\n    subnets: [198.51.100.0/24]\n".write(
-            toFile: file, atomically: true, encoding: .utf8)
-        let result = try f.lanekeeper(["watch", "--policy", file, "--duration", "1"])
-        #expect(result.status == 65)
-        #expect(result.stderr.contains("names no interface"))
-    }
+        @Test func aPolicyNamingNoInterfaceExits65() throws {
+            let f = try fixture()
+            let file = f.path("noif.yaml")
+            try "version: 1\nnetworks:\n  management:\n    subnets: [198.51.100.0/24]\n".write(
+                toFile: file, atomically: true, encoding: .utf8)
+            let result = try f.lanekeeper(["watch", "--policy", file, "--duration", "1"])
+            #expect(result.status == 65)
+            #expect(result.stderr.contains("names no interface"))
+        }
 
-    @Test func aCommandThatCannotStartExits127Or126() throws {
-        let f = try fixture()
-        let policy = try f.policy("nocmd.yaml")
-        let missing = try f.lanekeeper(["watch", "--policy", policy, "--", "lk-no-such-command"])
-        #expect(missing.status == 127)
-        #expect(missing.stderr.contains("lk-no-such-command"))
-        let notExecutable = try f.lanekeeper(["watch", "--policy", policy, "--", policy])
-        #expect(notExecutable.status == 126)
+        @Test func aCommandThatCannotStartExits127Or126() throws {
+            let f = try fixture()
+            let policy = try f.policy("nocmd.yaml")
+            let missing = try f.lanekeeper(["watch", "--policy", policy, "--", "lk-no-such-command"])
+            #expect(missing.status == 127)
+            #expect(missing.stderr.contains("lk-no-such-command"))
+            let notExecutable = try f.lanekeeper(["watch", "--policy", policy, "--", policy])
+            #expect(notExecutable.status == 126)
+        }
     }
 }
