@@ -55,6 +55,7 @@ public struct Checker: Sendable {
             totals.undecodable += counters.undecodable
             interfaces[segment.interface].packets += counters.packets
             interfaces[segment.interface].bytes += counters.bytes
+            interfaces[segment.interface].decoded += counters.decoded
             interfaces[segment.interface].truncated += counters.truncated
             interfaces[segment.interface].undecodable += counters.undecodable
             if let network = segment.network {

@@ -79,6 +79,8 @@ public struct InterfaceSummary: Sendable {
     public var storagePackets: Int = 0
     public var storageBytes: Int = 0
     public var byProtocol: [ProtocolTally] = []
+    /// `packets` = `decoded` + `truncated` + `undecodable`, as for the totals.
+    public var decoded: Int = 0
     public var truncated: Int = 0
     public var undecodable: Int = 0
 }

@@ -53,6 +53,7 @@ public enum JSONReport {
             ("bytes", .int(summary.bytes)),
             ("storage_packets", .int(summary.storagePackets)),
             ("storage_bytes", .int(summary.storageBytes)),
+            ("decoded", .int(summary.decoded)),
             ("truncated", .int(summary.truncated)),
             ("undecodable", .int(summary.undecodable)),
             ("protocols", protocols(summary.byProtocol)),
