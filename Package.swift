@@ -10,6 +10,7 @@ let package = Package(
     products: [
         .executable(name: "lanekeeper", targets: ["lanekeeper"]),
         .library(name: "LanekeeperReading", targets: ["Frames", "Capture", "Decode", "Flows"]),  // for Fuzz/
+        .library(name: "LanekeeperCore", targets: ["Frames", "Decode", "Flows", "Policy", "Check", "Pipeline"]),  // for Benchmarks/
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -76,34 +76,56 @@ public struct Checker: Sendable {
         var allowed: [Violation] = []
         var unassigned: [String: (packets: Int, flows: Int)] = [:]
         var unattributed: [String: (packets: Int, flows: Int, hint: String?)] = [:]
-        totals.flows = observation.flows.count
+        totals.flows = observation.flows.count + observation.summarised.values.reduce(0) { $0 + $1.flows }
+        /// Counts `flows` storage flows of `service` on `segment`; returns the network when
+        /// it is a management network (the flows are violations unless allowed).
+        func account(_ service: StorageService, segment segmentIndex: UInt32, flows: Int, packets: Int, bytes: Int) -> Int? {
+            let segment = observation.segments[Int(segmentIndex)]
+            let interface = observation.interfaces[segment.interface]
+            totals.storageFlows += flows
+            totals.storagePackets += packets
+            totals.storageBytes += bytes
+            Self.tally(&interfaces[segment.interface].byProtocol, service.protocolName, flows, packets, bytes)
+            interfaces[segment.interface].storagePackets += packets
+            interfaces[segment.interface].storageBytes += bytes
+
+            guard let network = segment.network else {
+                if interface.name == nil {
+                    unattributed[interface.label, default: (0, 0, interface.hint)].packets += packets
+                    unattributed[interface.label, default: (0, 0, interface.hint)].flows += flows
+                } else {
+                    unassigned[interface.label, default: (0, 0)].packets += packets
+                    unassigned[interface.label, default: (0, 0)].flows += flows
+                }
+                return nil
+            }
+            networks[network].storagePackets += packets
+            networks[network].storageBytes += bytes
+            Self.tally(&networks[network].byProtocol, service.protocolName, flows, packets, bytes)
+            return policy.networks[network].role == .management ? network : nil
+        }
+        // Storage flows finished without their details (more than the flow bound): counted,
+        // and in a management network judged violations, since no `allow` can be checked.
+        var summarisedViolations = FlowTally()
+        var summarisedPlaces: Set<String> = []
+        for (key, tally) in observation.summarised.sorted(by: { ($0.key.segment, $0.key.service ?? -1) < ($1.key.segment, $1.key.service ?? -1) }) {
+            guard let serviceIndex = key.service, serviceIndex < table.services.count else { continue }
+            let service = table.services[serviceIndex]
+            if account(service, segment: key.segment, flows: tally.flows, packets: tally.packets, bytes: tally.bytes) != nil {
+                summarisedViolations.merge(tally)
+                let interface = observation.interfaces[observation.segments[Int(key.segment)].interface]
+                summarisedPlaces.insert("\(service.protocolName) on \(interface.label)")
+            }
+        }
         for (flowIndex, flow) in observation.flows.enumerated() {
             guard let serviceIndex = flow.service, serviceIndex < table.services.count else { continue }
             let service = table.services[serviceIndex]
             let segment = observation.segments[Int(flow.segment)]
             let interface = observation.interfaces[segment.interface]
-            totals.storageFlows += 1
-            totals.storagePackets += flow.packets
-            totals.storageBytes += flow.bytes
-            Self.tally(&interfaces[segment.interface].byProtocol, service.protocolName, flow)
-            interfaces[segment.interface].storagePackets += flow.packets
-            interfaces[segment.interface].storageBytes += flow.bytes
-
-            guard let network = segment.network else {
-                if interface.name == nil {
-                    unattributed[interface.label, default: (0, 0, interface.hint)].packets += flow.packets
-                    unattributed[interface.label, default: (0, 0, interface.hint)].flows += 1
-                } else {
-                    unassigned[interface.label, default: (0, 0)].packets += flow.packets
-                    unassigned[interface.label, default: (0, 0)].flows += 1
-                }
-                continue
-            }
-            networks[network].storagePackets += flow.packets
-            networks[network].storageBytes += flow.bytes
-            Self.tally(&networks[network].byProtocol, service.protocolName, flow)
-
-            guard policy.networks[network].role == .management else { continue }
+            guard
+                let network = account(
+                    service, segment: flow.segment, flows: 1, packets: flow.packets, bytes: flow.bytes)
+            else { continue }
             let record = Violation(
                 interface: interface.label, network: policy.networks[network].name,
                 protocolName: service.protocolName, service: service.name,
@@ -125,6 +147,14 @@ public struct Checker: Sendable {
             }
         }
 
+        if summarisedViolations.flows > 0 {
+            reasons.insert(
+                "\(summarisedViolations.flows) more storage flow\(summarisedViolations.flows == 1 ? "" : "s") "
+                    + "(\(summarisedViolations.packets) packets, \(Self.formatBytes(summarisedViolations.bytes))) crossed "
+                    + "the management network (\(summarisedPlaces.sorted().joined(separator: ", "))); they were "
+                    + "summarised without their ends to keep memory bounded (raise --max-flows to keep them), so "
+                    + "they count as violations whatever the allow list says", at: 0)
+        }
         if !violations.isEmpty {
             let packets = violations.reduce(0) { $0 + $1.packets }
             let bytes = violations.reduce(0) { $0 + $1.bytes }
@@ -184,20 +214,22 @@ public struct Checker: Sendable {
             warnings.append("\(totals.undecodable) frames could not be decoded (malformed or unsupported headers)")
         }
 
-        let verdict: Verdict = !violations.isEmpty ? .fail : (reasons.isEmpty ? .pass : .inconclusive)
-        return CheckResult(
+        let verdict: Verdict = !violations.isEmpty || summarisedViolations.flows > 0 ? .fail : (reasons.isEmpty ? .pass : .inconclusive)
+        var result = CheckResult(
             verdict: verdict, reasons: reasons, warnings: warnings, networks: networks, interfaces: interfaces,
             violations: violations, allowed: allowed, unobservableProtocols: unobservable, totals: totals,
             sources: observation.sources)
+        result.summarisedViolations = summarisedViolations
+        return result
     }
 
-    private static func tally(_ list: inout [ProtocolTally], _ name: String, _ flow: Flow) {
+    private static func tally(_ list: inout [ProtocolTally], _ name: String, _ flows: Int, _ packets: Int, _ bytes: Int) {
         if let index = list.firstIndex(where: { $0.protocolName == name }) {
-            list[index].flows += 1
-            list[index].packets += flow.packets
-            list[index].bytes += flow.bytes
+            list[index].flows += flows
+            list[index].packets += packets
+            list[index].bytes += bytes
         } else {
-            list.append(ProtocolTally(protocolName: name, flows: 1, packets: flow.packets, bytes: flow.bytes))
+            list.append(ProtocolTally(protocolName: name, flows: flows, packets: packets, bytes: bytes))
         }
     }
 

@@ -11,6 +11,9 @@ public struct Observation: Sendable {
     /// Parallel to `segments`.
     public var counters: [SegmentCounters] = []
     public var flows: [Flow] = []
+    /// Flows finished to bound memory and counted without their details, by segment index
+    /// and service (storage ones only when more than the bound were finished).
+    public var summarised: [FlowSummaryKey: FlowTally] = [:]
     /// Non-first fragments that never met their datagram, per segment index.
     public var orphanFragments: [UInt32: FragmentTally] = [:]
     public var sources: [SourceSummary] = []

@@ -95,6 +95,9 @@ public struct CheckResult: Sendable {
     public var networks: [NetworkSummary]
     public var interfaces: [InterfaceSummary]
     public var violations: [Violation]
+    /// Storage flows in a management network counted without their details (finished
+    /// beyond the flow bound): violations too, whatever the allow list says.
+    public var summarisedViolations = FlowTally()
     /// Storage flows on the management network that an `allow` entry covers.
     public var allowed: [Violation]
     /// Storage protocols the policy lists that packet capture cannot see (RDMA, Fibre Channel).

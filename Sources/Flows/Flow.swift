@@ -68,6 +68,10 @@ public struct Flow: Sendable {
     public var tunnel: TunnelInfo?
     /// Payload-bearing packets inspected so far (inspection stops after a few).
     var inspected: UInt8 = 0
+    /// The flow's number in order of first appearance in its `FlowTracker` (-1 in a slot
+    /// whose flow was finished). Stable: a second pass over the same packets numbers the
+    /// same flows the same.
+    public internal(set) var serial: Int = 0
     /// Packets, including IP fragments attributed to the flow.
     public var packets: Int = 0
     /// Bytes on the wire (original lengths, not captured lengths).
@@ -89,8 +93,16 @@ public struct Flow: Sendable {
     public var isStorage: Bool { service != nil }
 
     /// Adds the counts of `other`, the same flow seen elsewhere (another file of the same
-    /// interface), and widens the time span.
+    /// interface, or a later record after this one was finished), and widens the time span.
+    /// The more certain recognition wins, with its service and ends.
     public mutating func absorb(_ other: Flow) {
+        if let theirs = other.recognition, theirs.strength > (recognition?.strength ?? 0) {
+            recognition = theirs
+            service = other.service
+            client = other.client
+            server = other.server
+        }
+        if tunnel == nil { tunnel = other.tunnel }
         packets += other.packets
         bytes += other.bytes
         laterFragments += other.laterFragments
@@ -103,5 +115,70 @@ public struct Flow: Sendable {
         bytes += wireLength
         if time < firstSeen { firstSeen = time }
         if time > lastSeen { lastSeen = time }
+    }
+}
+
+/// Where finished flows are summarised: their segment, and their service (nil: not storage).
+public struct FlowSummaryKey: Hashable, Sendable {
+    public var segment: UInt32
+    public var service: Int?
+
+    public init(segment: UInt32, service: Int?) {
+        self.segment = segment
+        self.service = service
+    }
+}
+
+/// Flows counted together, without their details.
+public struct FlowTally: Sendable, Equatable {
+    public var flows = 0
+    public var packets = 0
+    public var bytes = 0
+    public var firstSeen = Timestamp(nanoseconds: .max)
+    public var lastSeen = Timestamp(nanoseconds: .min)
+
+    public init() {}
+
+    public mutating func add(_ flow: Flow) {
+        flows += 1
+        packets += flow.packets
+        bytes += flow.bytes
+        firstSeen = min(firstSeen, flow.firstSeen)
+        lastSeen = max(lastSeen, flow.lastSeen)
+    }
+
+    public mutating func merge(_ other: FlowTally) {
+        flows += other.flows
+        packets += other.packets
+        bytes += other.bytes
+        firstSeen = min(firstSeen, other.firstSeen)
+        lastSeen = max(lastSeen, other.lastSeen)
+    }
+}
+
+/// A set of flow serials as one bit each: compact where serials are dense.
+public struct SerialSet: Sendable, Equatable {
+    private var words: [UInt64] = []
+
+    public init() {}
+
+    public mutating func insert(_ serial: Int) {
+        let word = serial >> 6
+        if word >= words.count { words += [UInt64](repeating: 0, count: word + 1 - words.count) }
+        words[word] |= 1 << UInt64(serial & 63)
+    }
+
+    public func contains(_ serial: Int) -> Bool {
+        let word = serial >> 6
+        return serial >= 0 && word < words.count && words[word] & (1 << UInt64(serial & 63)) != 0
+    }
+
+    public var isEmpty: Bool { words.allSatisfy { $0 == 0 } }
+
+    /// Adds every serial of `other`, shifted by `offset`.
+    public mutating func formUnion(_ other: SerialSet, offset: Int) {
+        for (index, word) in other.words.enumerated() where word != 0 {
+            for bit in 0..<64 where word & (1 << UInt64(bit)) != 0 { insert(offset + index * 64 + bit) }
+        }
     }
 }

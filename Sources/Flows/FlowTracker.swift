@@ -10,9 +10,32 @@ import Frames
 /// fragment state older than `fragmentTimeout` (capture time) is dropped once the tables
 /// reach `maxFragmentEntries`, and fragments that never found their datagram are counted
 /// per segment in `orphanFragments`.
+///
+/// So are the flows: at most `maxFlows` are live at once. When a new flow would exceed it,
+/// the least recently seen eighth of the live flows (by capture time) is finished: a
+/// finished storage flow is kept whole in `finished` (at most `maxFlows` of them; beyond
+/// that, and for every other flow, its counts are folded into `summarised` per segment and
+/// service), so no packet, byte or storage flow is ever lost; only the details of flows
+/// that are not storage are. A finished flow that comes back starts a new record, which the
+/// caller may merge by key (`Flow.absorb`).
 public struct FlowTracker: Sendable {
-    /// Flows in order of first appearance; a flow's index is stable.
+    /// The live flows by slot, the index `observe` returns. Slots are handed out in order of
+    /// first appearance and reused only after a flow is finished (its `serial` is then -1
+    /// until the slot is reused); until `maxFlows` is reached a flow's slot is its serial.
     public private(set) var flows: [Flow] = []
+    /// Storage flows finished to make room, with every detail, in the order they finished.
+    public private(set) var finished: [Flow] = []
+    /// Counts of the finished flows not kept in `finished`, by segment and service.
+    public private(set) var summarised: [FlowSummaryKey: FlowTally] = [:]
+    /// The serials of the storage flows counted in `summarised` (one bit per flow started),
+    /// so that a second pass still knows their packets are storage.
+    public private(set) var summarisedStorage = SerialSet()
+    /// Flows started so far; the next flow's serial.
+    public private(set) var flowsStarted = 0
+    /// Flows live now.
+    public private(set) var liveFlows = 0
+    /// The bound on live flows (and on flows kept in `finished`).
+    public let maxFlows: Int
     /// Non-first fragments whose first fragment was never seen (or was seen too late), per segment.
     public private(set) var orphanFragments: [UInt32: FragmentTally] = [:]
 
@@ -20,7 +43,9 @@ public struct FlowTracker: Sendable {
     public let maxFragmentEntries: Int
     public let fragmentTimeout: Int64
 
-    private var index: [FlowKey: Int] = [:]
+    private var index: FlowIndex
+    /// Slots of finished flows, reused before `flows` grows.
+    private var freeSlots: [Int] = []
     /// The flow the previous packet joined (-1 before the first), checked before the index.
     private var lastFlow = -1
     private var owners: [FragmentKey: Owner] = [:]
@@ -40,14 +65,23 @@ public struct FlowTracker: Sendable {
     public static let inspectionBudget: UInt8 = 16
     static let maxLearned = 65_536
     static let maxQueries = 4096
+    /// The default bound on live flows: ~100 bytes of index and ~300 of flow record each,
+    /// so ~40 MiB for the flows at the very worst, which keeps a replay under 64 MiB.
+    public static let defaultMaxFlows = 100_000
 
     /// - Parameters:
     ///   - table: which ports are storage.
     ///   - maxFragmentEntries: bound on remembered datagrams (owners and pending each).
     ///   - fragmentTimeout: nanoseconds of capture time after which fragment state may be dropped
     ///     (Linux keeps fragments 30 s).
-    public init(table: ProtocolTable, maxFragmentEntries: Int = 65_536, fragmentTimeout: Int64 = 30_000_000_000) {
+    ///   - maxFlows: bound on live flows (at least 16).
+    public init(
+        table: ProtocolTable, maxFragmentEntries: Int = 65_536, fragmentTimeout: Int64 = 30_000_000_000,
+        maxFlows: Int = FlowTracker.defaultMaxFlows
+    ) {
         self.table = table
+        self.maxFlows = max(16, maxFlows)
+        self.index = FlowIndex(expected: min(self.maxFlows, 1024))
         self.portmapperService = table.serviceIndex(rpcProgram: RPC.portmapper)
         self.maxFragmentEntries = max(16, maxFragmentEntries)
         self.fragmentTimeout = fragmentTimeout
@@ -86,14 +120,30 @@ public struct FlowTracker: Sendable {
                 if early.firstSeen < flows[flowIndex].firstSeen { flows[flowIndex].firstSeen = early.firstSeen }
                 if early.lastSeen > flows[flowIndex].lastSeen { flows[flowIndex].lastSeen = early.lastSeen }
             }
-            owners[key] = Owner(flow: flowIndex, lastSeen: time)
+            owners[key] = Owner(flow: flowIndex, serial: flows[flowIndex].serial, lastSeen: time)
             if owners.count > maxFragmentEntries { sweep(now: time) }
         }
         return flowIndex
     }
 
-    /// Flows whose index is in `indices`… convenience lookup of a flow by key.
-    public func flowIndex(for key: FlowKey) -> Int? { index[key] }
+    /// The slot of the live flow with `key`, if there is one.
+    public mutating func flowIndex(for key: FlowKey) -> Int? { index.find(key, hash: index.hash(key), in: flows) }
+
+    /// Every flow recorded, live and finished and kept, in order of first appearance
+    /// (serial); the counts in `summarised` complete them.
+    public var recordedFlows: [Flow] {
+        var all = finished
+        all.reserveCapacity(finished.count + liveFlows)
+        for flow in flows where flow.serial >= 0 { all.append(flow) }
+        if !finished.isEmpty { all.sort { $0.serial < $1.serial } }
+        return all
+    }
+
+    /// Bytes held for flows (records and index), for tests and diagnostics.
+    public var flowFootprint: Int {
+        (flows.capacity + finished.capacity) * MemoryLayout<Flow>.stride + index.footprint
+            + freeSlots.capacity * MemoryLayout<Int>.stride
+    }
 
     /// Moves every fragment still waiting for its datagram into `orphanFragments`. Call at the end.
     public mutating func finish() {
@@ -110,10 +160,12 @@ public struct FlowTracker: Sendable {
         _ packet: DecodedPacket, segment: UInt32, wireLength: Int, at time: Timestamp
     ) -> Int? {
         let key = FragmentKey(packet, segment: segment)
-        if let owner = owners[key], time.nanoseconds - owner.lastSeen.nanoseconds <= fragmentTimeout {
+        if let owner = owners[key], flows[owner.flow].serial == owner.serial,
+            time.nanoseconds - owner.lastSeen.nanoseconds <= fragmentTimeout
+        {
             flows[owner.flow].count(wireLength: wireLength, at: time)
             flows[owner.flow].laterFragments += 1
-            owners[key] = Owner(flow: owner.flow, lastSeen: time)
+            owners[key] = Owner(flow: owner.flow, serial: owner.serial, lastSeen: time)
             return owner.flow
         }
         pending[key, default: FragmentTally()].add(wireLength: wireLength, at: time)
@@ -122,14 +174,28 @@ public struct FlowTracker: Sendable {
     }
 
     private mutating func flow(for packet: DecodedPacket, segment: UInt32, at time: Timestamp) -> Int {
-        let source = Endpoint(address: packet.source, port: packet.sourcePort)
-        let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
-        let key = FlowKey(segment: segment, ipProtocol: packet.ipProtocol, source, destination)
+        let key = FlowKey(
+            segment: segment, ipProtocol: packet.ipProtocol, Endpoint(address: packet.source, port: packet.sourcePort),
+            Endpoint(address: packet.destination, port: packet.destinationPort))
         // Packets come in bursts of one flow: compare with the last flow before hashing.
         if lastFlow >= 0, flows[lastFlow].key == key { return lastFlow }
-        if let existing = index[key] {
+        let hash = index.hash(key)
+        if let existing = index.find(key, hash: hash, in: flows) {
             lastFlow = existing
             return existing
+        }
+        return startFlow(key, hash: hash, packet: packet, at: time)
+    }
+
+    /// A new flow for `key`, which is not live: its client, server and service as far as
+    /// the first packet tells.
+    private mutating func startFlow(_ key: FlowKey, hash: UInt64, packet: DecodedPacket, at time: Timestamp) -> Int {
+        let source = Endpoint(address: packet.source, port: packet.sourcePort)
+        let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
+        var hash = hash
+        if liveFlows >= maxFlows {
+            finishIdleFlows()
+            hash = index.hash(key)
         }
 
         var client = source
@@ -171,11 +237,58 @@ public struct FlowTracker: Sendable {
         }
         let flow = Flow(
             key: key, client: client, server: server, service: service, recognition: recognition, tunnel: tunnel,
-            firstSeen: time, lastSeen: time)
-        flows.append(flow)
-        index[key] = flows.count - 1
-        lastFlow = flows.count - 1
-        return flows.count - 1
+            serial: flowsStarted, firstSeen: time, lastSeen: time)
+        flowsStarted += 1
+        liveFlows += 1
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            flows[slot] = flow
+        } else {
+            slot = flows.count
+            flows.append(flow)
+        }
+        index.insert(slot: slot, hash: hash, flows: flows)
+        lastFlow = slot
+        return slot
+    }
+
+    /// Finishes the least recently seen eighth of the live flows (at least one): storage
+    /// flows go to `finished` while it has room, the rest are folded into `summarised`.
+    /// Ties in last-seen time go by slot, so the choice never depends on anything but the
+    /// packets.
+    private mutating func finishIdleFlows() {
+        let batch = max(1, liveFlows / 8)
+        var times: [Int64] = []
+        times.reserveCapacity(liveFlows)
+        for flow in flows where flow.serial >= 0 { times.append(flow.lastSeen.nanoseconds) }
+        times.sort()
+        let threshold = times[batch - 1]
+        var left = batch
+        for slot in flows.indices where flows[slot].serial >= 0 && flows[slot].lastSeen.nanoseconds < threshold {
+            finishFlow(slot)
+            left -= 1
+        }
+        for slot in flows.indices where left > 0 && flows[slot].serial >= 0 && flows[slot].lastSeen.nanoseconds == threshold {
+            finishFlow(slot)
+            left -= 1
+        }
+        let live = flows
+        index.rebuild(live) { live[$0].serial >= 0 }
+        lastFlow = -1
+    }
+
+    private mutating func finishFlow(_ slot: Int) {
+        let flow = flows[slot]
+        if flow.service != nil && finished.count < maxFlows {
+            finished.append(flow)
+        } else {
+            summarised[FlowSummaryKey(segment: flow.key.segment, service: flow.service), default: FlowTally()].add(flow)
+            if flow.service != nil { summarisedStorage.insert(flow.serial) }
+        }
+        flows[slot].serial = -1
+        freeSlots.append(slot)
+        liveFlows -= 1
     }
 
     // MARK: - Recognising storage by what it says
@@ -214,7 +327,7 @@ public struct FlowTracker: Sendable {
                         client: Endpoint(address: packet.destination, port: packet.destinationPort))
                 }
                 guard !portmapQueries.isEmpty,
-                    let query = portmapQueries.removeValue(forKey: QueryKey(flow: i, xid: reply.xid)),
+                    let query = portmapQueries.removeValue(forKey: QueryKey(flow: flows[i].serial, xid: reply.xid)),
                     let result = reply.resultOffset
                 else { return }
                 learn(from: query, payload: payload, at: result, server: packet.source)
@@ -272,7 +385,7 @@ public struct FlowTracker: Sendable {
             return
         }
         if portmapQueries.count >= Self.maxQueries { portmapQueries.removeAll() }
-        portmapQueries[QueryKey(flow: flow, xid: call.xid)] = query
+        portmapQueries[QueryKey(flow: flows[flow].serial, xid: call.xid)] = query
     }
 
     /// Learns the mappings a portmapper reply announces.
@@ -413,7 +526,9 @@ struct FragmentKey: Hashable, Sendable {
 }
 
 struct Owner: Sendable {
+    /// The slot of the datagram's flow, and its serial (the slot may be reused later).
     var flow: Int
+    var serial: Int
     var lastSeen: Timestamp
 }
 
@@ -447,6 +562,7 @@ struct CallKey: Hashable, Sendable {
 }
 
 struct QueryKey: Hashable, Sendable {
+    /// The flow's serial.
     var flow: Int
     var xid: UInt32
 }

@@ -3,6 +3,7 @@ import Check
 import Decode
 import Flows
 import Frames
+import Policy
 
 /// Where a frame was seen, as the reading pass knows it, before interface names are resolved.
 struct RawPlace: Hashable, Sendable {
@@ -46,8 +47,11 @@ struct Engine {
     /// The place of the previous packet and its index.
     private var lastPlace: (place: RawPlace, segment: UInt32)?
 
-    init(table: ProtocolTable) {
-        tracker = FlowTracker(table: table)
+    /// - Parameter maxFlows: the bound on live flows (`FlowTracker.maxFlows`). Unbounded by
+    ///   default, so that a flow's slot stays its serial (watch's workers keep per-flow state
+    ///   by slot); a replay passes its `--max-flows`.
+    init(table: ProtocolTable, maxFlows: Int = .max) {
+        tracker = FlowTracker(table: table, maxFlows: maxFlows)
     }
 
     /// Reads a whole capture file as source `sourceIndex`.
@@ -93,7 +97,8 @@ struct Engine {
 
     /// Decodes one frame of source `source`, counts it on its place, and classifies it.
     /// Allocation-free once the place and the flow are known.
-    /// - Returns: the place (raw segment) and the flow it joined, if any. `packet` holds the decode.
+    /// - Returns: the place (raw segment) and the flow it joined, if any: its slot in
+    ///   `tracker.flows` (whose `serial` is the raw flow index). `packet` holds the decode.
     @discardableResult
     mutating func ingest(_ frame: Frame, source: Int) -> (place: UInt32, flow: Int?) {
         decoder.decode(frame.bytes, linkType: frame.linkType, into: &packet)
@@ -154,8 +159,11 @@ struct Engine {
 
     struct Resolved {
         var observation: Observation
-        /// Raw flow index -> index in `observation.flows`.
-        var rawFlowOwner: [Int]
+        /// Raw flow index (a flow's serial; engine 0's first, then engine 1's, ...) -> index
+        /// in `observation.flows`.
+        var rawFlowOwner: RawFlowOwners
+        /// Raw flows counted in `observation.summarised` as storage (flows finished beyond the bound).
+        var summarisedStorage: SerialSet
         /// Raw place index -> index in `observation.interfaces`.
         var interfaceOfPlace: [Int]
         /// Raw place index -> index in `observation.segments`.
@@ -175,7 +183,7 @@ struct Engine {
     /// raw place and flow indices in the result count engine by engine (engine 0's first).
     static func resolve(_ engines: inout [Engine], configuration: ReplayConfiguration, checker: Checker) -> Resolved {
         guard let table = engines.first?.tracker.table else {
-            return Resolved(observation: Observation(protocolTable: ProtocolTable(services: [])), rawFlowOwner: [], interfaceOfPlace: [], segmentOfPlace: [])
+            return Resolved(observation: Observation(protocolTable: ProtocolTable(services: [])), rawFlowOwner: RawFlowOwners(), summarisedStorage: SerialSet(), interfaceOfPlace: [], segmentOfPlace: [])
         }
         var observation = Observation(protocolTable: table)
         observation.sources = engines.flatMap(\.sources)
@@ -208,26 +216,35 @@ struct Engine {
             interfaceOfPlace.append(interfaceSlot)
         }
         var flowIndex: [FlowKey: Int] = [:]
-        var rawFlowOwner: [Int] = []
+        var rawFlowOwner = RawFlowOwners()
+        var summarisedStorage = SerialSet()
         var placeBase = 0
+        var serialBase = 0
         for index in engines.indices {
             engines[index].tracker.finish()
             let engine = engines[index]
             for (place, counter) in engine.counters.enumerated() {
                 observation.counters[segmentOfPlace[placeBase + place]].add(counter)
             }
-            for var flow in engine.tracker.flows {
+            for var flow in engine.tracker.recordedFlows {
                 let segment = UInt32(segmentOfPlace[placeBase + Int(flow.key.segment)])
                 flow.key = FlowKey(segment: segment, ipProtocol: flow.key.ipProtocol, flow.key.lower, flow.key.upper)
                 if let existing = flowIndex[flow.key] {
                     observation.flows[existing].absorb(flow)
-                    rawFlowOwner.append(existing)
+                    rawFlowOwner[serialBase + flow.serial] = existing
                 } else {
                     flowIndex[flow.key] = observation.flows.count
-                    rawFlowOwner.append(observation.flows.count)
+                    rawFlowOwner[serialBase + flow.serial] = observation.flows.count
                     observation.flows.append(flow)
                 }
             }
+            for (key, tally) in engine.tracker.summarised {
+                let segment = UInt32(segmentOfPlace[placeBase + Int(key.segment)])
+                observation.summarised[FlowSummaryKey(segment: segment, service: key.service), default: FlowTally()]
+                    .merge(tally)
+            }
+            summarisedStorage.formUnion(engine.tracker.summarisedStorage, offset: serialBase)
+            serialBase += engine.tracker.flowsStarted
             for (place, tally) in engine.tracker.orphanFragments {
                 let segment = UInt32(segmentOfPlace[placeBase + Int(place)])
                 observation.orphanFragments[segment, default: FragmentTally()].merge(tally)
@@ -235,7 +252,8 @@ struct Engine {
             placeBase += engine.placeList.count
         }
         return Resolved(
-            observation: observation, rawFlowOwner: rawFlowOwner, interfaceOfPlace: interfaceOfPlace,
+            observation: observation, rawFlowOwner: rawFlowOwner, summarisedStorage: summarisedStorage,
+            interfaceOfPlace: interfaceOfPlace,
             segmentOfPlace: segmentOfPlace)
     }
 
@@ -273,5 +291,62 @@ struct Engine {
         }
         return ObservedInterface(
             name: nil, label: "\(file) (no interface recorded)", hint: "INTERFACE=\(file) on the command line")
+    }
+}
+
+/// Raw flow index -> index in `Observation.flows`, for every flow recorded with its details.
+/// Sparse: flows finished and summarised to bound memory have no entry (they are not
+/// storage, or are counted in `Observation.summarised`), so its size follows the flows kept,
+/// not every flow a long capture ever started.
+struct RawFlowOwners: Sequence {
+    private var owners: [Int: Int] = [:]
+
+    /// The owner of raw flow `raw`, or -1 when it was summarised.
+    subscript(raw: Int) -> Int {
+        get { owners[raw] ?? -1 }
+        set { owners[raw] = newValue }
+    }
+
+    var count: Int { owners.count }
+
+    /// (raw flow, owner) pairs, in no particular order.
+    func makeIterator() -> Dictionary<Int, Int>.Iterator { owners.makeIterator() }
+}
+
+/// The reading pass's per-packet step on its own, for benchmarks and embedders: frames go
+/// in one at a time (decoded, placed, counted and classified into flows, as a replay does),
+/// and `check()` judges everything seen so far, as a replay ends.
+public struct PacketPath {
+    private var engine: Engine
+    private let configuration: ReplayConfiguration
+    private let interfaces: [CaptureInterface]
+
+    /// - Parameters:
+    ///   - policy: what to judge against (its protocol table classifies).
+    ///   - interfaces: the interfaces `Frame.interface` numbers, as a pcapng file's would.
+    ///   - maxFlows: the bound on live flows.
+    public init(policy: Policy, interfaces: [CaptureInterface], maxFlows: Int = ReplayConfiguration.defaultMaxFlows) {
+        engine = Engine(table: policy.protocolTable, maxFlows: maxFlows)
+        configuration = ReplayConfiguration(policy: policy, inputs: [ReplayInput(path: "packet path")])
+        self.interfaces = interfaces
+    }
+
+    /// Accounts one frame. Allocation-free once its place and flow are known.
+    /// - Returns: the serial of the flow it joined, if any.
+    @inline(__always)
+    public mutating func ingest(_ frame: Frame) -> Int? {
+        guard let slot = engine.ingest(frame, source: 0).flow else { return nil }
+        return engine.tracker.flows[slot].serial
+    }
+
+    /// Flows live now.
+    public var liveFlows: Int { engine.tracker.liveFlows }
+
+    /// Judges every frame ingested so far.
+    public func check() -> CheckResult {
+        var engine = engine
+        engine.finishSource(path: "packet path", frames: 0, end: .endOfFile, warnings: [], interfaces: interfaces)
+        let checker = Checker(policy: configuration.policy)
+        return checker.check(engine.resolve(configuration: configuration, checker: checker).observation)
     }
 }

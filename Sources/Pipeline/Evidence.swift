@@ -43,7 +43,8 @@ enum Evidence {
     /// - Returns: the number of packets written.
     static func write(
         to path: String, replace: Bool = false, inputs: [ReplayInput], places: [RawPlace: UInt32],
-        table: ProtocolTable, rawFlows: Set<Int>, interfaceOfPlace: [Int], interfaces: [ObservedInterface]
+        table: ProtocolTable, isEvidence: (_ flow: Int, _ place: UInt32) -> Bool, interfaceOfPlace: [Int], interfaces: [ObservedInterface],
+        maxFlows: Int = FlowTracker.defaultMaxFlows
     ) throws(Failure) -> Int {
         let sink: EvidenceSink
         do {
@@ -54,11 +55,11 @@ enum Evidence {
         var recorder = EvidenceRecorder(sink: sink)
         var failure: Failure?
         do {
-            try SecondPass.walk(inputs: inputs, places: places, table: table) { frame, packet, place, flow in
+            try SecondPass.walk(inputs: inputs, places: places, table: table, maxFlows: maxFlows) { frame, packet, place, flow in
                 let observed = interfaces[interfaceOfPlace[Int(place)]]
                 do throws(Evidence.Failure) {
                     try recorder.offer(
-                        frame, packet: packet, flow: flow, isEvidence: flow.map(rawFlows.contains) ?? false,
+                        frame, packet: packet, flow: flow, isEvidence: flow.map { isEvidence($0, place) } ?? false,
                         interface: observed.name ?? observed.label)
                 } catch {
                     failure = error

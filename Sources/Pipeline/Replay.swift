@@ -41,9 +41,13 @@ public struct ReplayConfiguration: Sendable {
     public var evidencePath: String?
     /// Whether to build the report's timeline (a second pass over the captures).
     public var timeline: Bool
+    /// The bound on live flows (`--max-flows`): beyond it the least recently seen are finished.
+    public var maxFlows = FlowTracker.defaultMaxFlows
     /// Whether to read and decode on a second thread while this one classifies (the result
-    /// is the same either way; see `ReadAhead`). On by default.
-    public var readAhead = true
+    /// is the same either way; see `ReadAhead`). On unless the environment sets
+    /// `LANEKEEPER_READ_AHEAD=0` (for benchmarks comparing the two).
+    public var readAhead = ReadAhead.enabledByEnvironment
+    public static let defaultMaxFlows = FlowTracker.defaultMaxFlows
     /// Whether an existing evidence file (or `FILE.partial`) may be replaced (`--force`).
     public var replaceExisting = false
 
@@ -84,7 +88,7 @@ public enum Replay {
     ///   verdict is never lost.
     public static func run(_ configuration: ReplayConfiguration) throws(ReplayError) -> ReplayOutcome {
         let checker = Checker(policy: configuration.policy)
-        var engine = Engine(table: configuration.policy.protocolTable)
+        var engine = Engine(table: configuration.policy.protocolTable, maxFlows: configuration.maxFlows)
         if configuration.readAhead {
             try ReadAhead.read(configuration.inputs, into: &engine)
         } else {
@@ -97,12 +101,19 @@ public enum Replay {
         var outcome = ReplayOutcome(result: result)
         if let evidencePath = configuration.evidencePath {
             let violating = Set(result.violations.map(\.flow))
-            let rawFlows = Set(resolved.rawFlowOwner.enumerated().compactMap { violating.contains($0.element) ? $0.offset : nil })
+            let rawFlows = Set(resolved.rawFlowOwner.compactMap { violating.contains($0.value) ? $0.key : nil })
+            // Storage flows summarised beyond --max-flows count as violations in a management network.
+            let management = resolved.segmentOfPlace.map { segment in
+                resolved.observation.segments[segment].network.map { configuration.policy.networks[$0].role == .management } ?? false
+            }
+            let summarised = resolved.summarisedStorage
             do {
                 outcome.evidencePackets = try Evidence.write(
                     to: evidencePath, replace: configuration.replaceExisting, inputs: configuration.inputs, places: engine.places,
-                    table: configuration.policy.protocolTable, rawFlows: rawFlows,
-                    interfaceOfPlace: resolved.interfaceOfPlace, interfaces: resolved.observation.interfaces)
+                    table: configuration.policy.protocolTable,
+                    isEvidence: { rawFlows.contains($0) || (summarised.contains($0) && management[Int($1)]) },
+                    interfaceOfPlace: resolved.interfaceOfPlace, interfaces: resolved.observation.interfaces,
+                    maxFlows: configuration.maxFlows)
             } catch {
                 outcome.evidenceError = error.description
             }
@@ -112,8 +123,8 @@ public enum Replay {
             outcome.timeline = TimelinePass.build(
                 inputs: configuration.inputs, places: engine.places, table: configuration.policy.protocolTable,
                 networkOfPlace: resolved.segmentOfPlace.map { observation.segments[$0].network },
-                storageFlow: resolved.rawFlowOwner.map { observation.flows[$0].isStorage },
-                networks: configuration.policy.networks.count)
+                isStorage: { resolved.rawFlowOwner[$0] >= 0 ? observation.flows[resolved.rawFlowOwner[$0]].isStorage : resolved.summarisedStorage.contains($0) },
+                networks: configuration.policy.networks.count, maxFlows: configuration.maxFlows)
         }
         return outcome
     }

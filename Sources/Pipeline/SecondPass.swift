@@ -13,15 +13,19 @@ import Report
 /// classification. (A flow recognised mid-stream is storage from its first packet.)
 enum SecondPass {
     /// Reads every input again and hands each frame the first pass placed to `body`, with its
-    /// decode, its raw place and the raw flow it joined (nil: not TCP/UDP, or a non-first
-    /// fragment that came before its datagram's first fragment). `body` returns false to stop.
+    /// decode, its raw place and the raw flow it joined (its serial; nil: not TCP/UDP, or a
+    /// non-first fragment that came before its datagram's first fragment). `body` returns
+    /// false to stop.
+    /// - Parameter maxFlows: the first pass's bound on live flows, so that flows are finished
+    ///   and started again at the same packets and number the same.
     /// - Throws: the error opening a capture that can no longer be read.
     static func walk(
         inputs: [ReplayInput], places: [RawPlace: UInt32], table: ProtocolTable,
+        maxFlows: Int = FlowTracker.defaultMaxFlows,
         _ body: (Frame, DecodedPacket, _ place: UInt32, _ flow: Int?) -> Bool
     ) throws(CaptureError) {
         // The same reading step as the first pass, so places and flows number the same.
-        var engine = Engine(table: table)
+        var engine = Engine(table: table, maxFlows: maxFlows)
         // Per place of this pass: whether the first pass knew it under the same number
         // (false only when a file changed between the passes; its packets are skipped).
         var known: [Bool] = []
@@ -35,7 +39,7 @@ enum SecondPass {
                     known.append(places[engine.placeList[known.count]] == UInt32(known.count))
                 }
                 guard known[Int(place)] else { return }
-                going = body(frame, engine.packet, place, flow)
+                going = body(frame, engine.packet, place, flow.map { engine.tracker.flows[$0].serial })
             }
             if !going { return }
         }
@@ -49,18 +53,19 @@ enum TimelinePass {
     /// - Parameters:
     ///   - networkOfPlace: per raw place, the policy network it belongs to (nil: none, drawn
     ///     as series `networks`).
-    ///   - storageFlow: per raw flow, whether the replay judged it storage.
+    ///   - isStorage: whether the replay judged a raw flow storage.
+    ///   - maxFlows: the replay's bound on live flows.
     /// - Returns: nil when a capture can no longer be read.
     static func build(
         inputs: [ReplayInput], places: [RawPlace: UInt32], table: ProtocolTable, networkOfPlace: [Int?],
-        storageFlow: [Bool], networks: Int
+        isStorage: (Int) -> Bool, networks: Int, maxFlows: Int = FlowTracker.defaultMaxFlows
     ) -> Timeline? {
         var timeline = Timeline(series: networks + 1)
         do {
-            try SecondPass.walk(inputs: inputs, places: places, table: table) { frame, _, place, flow in
+            try SecondPass.walk(inputs: inputs, places: places, table: table, maxFlows: maxFlows) { frame, _, place, flow in
                 timeline.add(
                     bytes: frame.wireLength, at: frame.timestamp.nanoseconds,
-                    series: networkOfPlace[Int(place)] ?? networks, storage: flow.map { storageFlow[$0] } ?? false)
+                    series: networkOfPlace[Int(place)] ?? networks, storage: flow.map(isStorage) ?? false)
                 return true
             }
         } catch {

@@ -23,12 +23,22 @@ struct ReplayCommand: ParsableCommand {
         help: ArgumentHelp("Name an SLL2 interface index (repeatable), e.g. --ifindex 3=eth1.", valueName: "N=NAME"))
     var ifindex: [String] = []
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Keep at most N flows live (memory stays bounded); beyond it the least recently seen are finished, "
+                + "their counts kept. At least 16.", valueName: "N"))
+    var maxFlows: Int = ReplayConfiguration.defaultMaxFlows
+
     @Argument(help: ArgumentHelp("Capture files.", valueName: "CAPTURE"))
     var captures: [String] = []
 
     func validate() throws {
         if captures.isEmpty {
             throw ValidationError("give at least one CAPTURE (PATH or INTERFACE=PATH)")
+        }
+        if maxFlows < 16 {
+            throw ValidationError("--max-flows \(maxFlows): give at least 16")
         }
         _ = try ifindexNames()
     }
@@ -55,6 +65,7 @@ struct ReplayCommand: ParsableCommand {
             policy: try report.loadPolicy(), inputs: captures.map(ReplayInput.init(argument:)),
             ifindexNames: try ifindexNames(), evidencePath: report.evidence, timeline: report.format == .html)
         configuration.replaceExisting = report.force
+        configuration.maxFlows = maxFlows
         let outcome: ReplayOutcome
         do {
             outcome = try Replay.run(configuration)

@@ -1,0 +1,168 @@
+import Decode
+import Flows
+import Frames
+import TestSupport
+import Testing
+
+/// A TCP packet from 198.51.x.y (x.y from `client`) port 40000+ to `server`:`port`, built
+/// without parsing text (a million of them are made).
+private func tcp(client: Int, server: UInt32 = 0xCB00_7114, port: UInt16) -> DecodedPacket {
+    var p = DecodedPacket()
+    p.ipVersion = 4
+    p.source = IPAddress(ipv4: 0xC633_0000 | UInt32(client >> 10))
+    p.destination = IPAddress(ipv4: server)
+    p.ipProtocol = 6
+    p.hasPorts = true
+    p.sourcePort = UInt16(40_000 + client & 0x3FF)
+    p.destinationPort = port
+    p.tcpFlags = 0x10
+    return p
+}
+
+/// The flow table's bound on live flows: memory stays within it whatever the capture, and
+/// every packet, byte and storage flow is still counted.
+@Suite struct FlowBoundTests {
+    let table = ProtocolTable.builtin
+
+    /// Every flow the tracker knows of, live or finished, as (flows, packets, bytes), all and storage only.
+    private func totals(_ tracker: FlowTracker) -> (all: FlowTally, storage: FlowTally) {
+        var all = FlowTally()
+        var storage = FlowTally()
+        for flow in tracker.recordedFlows {
+            all.add(flow)
+            if flow.isStorage { storage.add(flow) }
+        }
+        for (key, tally) in tracker.summarised {
+            all.merge(tally)
+            if key.service != nil { storage.merge(tally) }
+        }
+        return (all, storage)
+    }
+
+    @Test func aMillionConcurrentFlowsStayWithinTheBound() {
+        let bound = 4_096
+        var tracker = FlowTracker(table: table, maxFlows: bound)
+        var storageFlows = 0
+        var mostLive = 0
+        for client in 0..<1_000_000 {
+            // One flow in 100 is NFS; each flow sends one packet and is never seen again.
+            let storage = client % 100 == 0
+            if storage { storageFlows += 1 }
+            tracker.observe(tcp(client: client, port: storage ? 2049 : 443), segment: 0, wireLength: 60, at: at(Int64(client)))
+            mostLive = max(mostLive, tracker.liveFlows)
+        }
+        #expect(tracker.flowsStarted == 1_000_000)
+        #expect(mostLive <= bound)
+        #expect(tracker.flows.count <= bound)
+        #expect(tracker.finished.count <= bound)
+        // Records and index: a few bound's worth, nothing that grows with the capture.
+        let stride = MemoryLayout<Flow>.stride
+        #expect(tracker.flowFootprint <= 4 * bound * stride + 8 * bound * 8)
+        // The summaries are per segment and service: here one segment, two services.
+        #expect(tracker.summarised.count <= 2)
+        let counted = totals(tracker)
+        #expect(counted.all.flows == 1_000_000)
+        #expect(counted.all.packets == 1_000_000)
+        #expect(counted.all.bytes == 60_000_000)
+        #expect(counted.storage.flows == storageFlows)
+        #expect(counted.storage.packets == storageFlows)
+    }
+
+    @Test func finishedStorageFlowsKeepTheirDetailsUpToTheBoundThenAreSummarised() {
+        var tracker = FlowTracker(table: table, maxFlows: 16)
+        // 100 NFS flows, each seen once: 84 are finished; 16 are kept whole, 68 summarised.
+        for client in 0..<100 {
+            tracker.observe(tcp(client: client, port: 2049), segment: 3, wireLength: 100, at: at(Int64(client)))
+        }
+        #expect(tracker.liveFlows == 16)
+        #expect(tracker.finished.count == 16)
+        #expect(tracker.finished.allSatisfy { $0.isStorage && $0.packets == 1 && $0.bytes == 100 })
+        let nfs = table.serviceIndex(ipProtocol: 6, port: 2049)
+        #expect(tracker.summarised[FlowSummaryKey(segment: 3, service: nfs)]?.flows == 68)
+        #expect(tracker.summarised[FlowSummaryKey(segment: 3, service: nfs)]?.bytes == 6_800)
+        // The least recently seen went first: the live ones are the last 16.
+        #expect(Set(tracker.flows.map(\.serial)) == Set(84..<100))
+    }
+
+    @Test func aFlowThatComesBackStartsANewRecordThatMergesByKey() {
+        var tracker = FlowTracker(table: table, maxFlows: 16)
+        // 40 NFS flows take turns, 5 packets each: every flow is finished and started again.
+        var time: Int64 = 0
+        for _ in 0..<5 {
+            for client in 0..<40 {
+                time += 1
+                tracker.observe(tcp(client: client, port: 2049), segment: 0, wireLength: 1_000, at: at(time))
+            }
+        }
+        #expect(tracker.liveFlows <= 16)
+        var merged: [FlowKey: Flow] = [:]
+        for flow in tracker.recordedFlows {
+            if merged[flow.key] == nil { merged[flow.key] = flow } else { merged[flow.key]!.absorb(flow) }
+        }
+        let summarised = tracker.summarised.values.reduce(FlowTally()) { var t = $0; t.merge($1); return t }
+        // Nothing lost: whatever is not in a record is in the summary.
+        #expect(merged.values.reduce(0) { $0 + $1.packets } + summarised.packets == 200)
+        #expect(merged.count == 40 || summarised.flows > 0)
+        #expect(merged.values.allSatisfy { $0.isStorage && $0.firstSeen <= $0.lastSeen })
+    }
+
+    @Test func theSameInputNumbersTheSameFlowsWhateverTheHashSeed() {
+        // Two trackers draw different seeds; serials and slots must not depend on them.
+        var a = FlowTracker(table: table, maxFlows: 64)
+        var b = FlowTracker(table: table, maxFlows: 64)
+        var random = SplitMix64(seed: 99)
+        for step in 0..<20_000 {
+            let client = Int(random.next() % 300)
+            let packet = tcp(client: client, port: client % 3 == 0 ? 2049 : 22)
+            let slotA = a.observe(packet, segment: 0, wireLength: 80, at: at(Int64(step)))
+            let slotB = b.observe(packet, segment: 0, wireLength: 80, at: at(Int64(step)))
+            #expect(slotA == slotB)
+            #expect(slotA.map { a.flows[$0].serial } == slotB.map { b.flows[$0].serial })
+            if slotA != slotB { break }
+        }
+        #expect(a.flowsStarted == b.flowsStarted)
+        #expect(a.recordedFlows.map(\.serial) == b.recordedFlows.map(\.serial))
+    }
+
+    @Test func everyLiveFlowIsFoundByItsKeyAfterChurn() {
+        var tracker = FlowTracker(table: table, maxFlows: 1_000)
+        for client in 0..<50_000 {
+            tracker.observe(tcp(client: client * 7, port: 22), segment: UInt32(client % 3), wireLength: 60, at: at(Int64(client)))
+        }
+        var found = 0
+        for slot in tracker.flows.indices where tracker.flows[slot].serial >= 0 {
+            #expect(tracker.flowIndex(for: tracker.flows[slot].key) == slot)
+            found += 1
+        }
+        #expect(found == tracker.liveFlows)
+        // A finished flow is not found.
+        #expect(tracker.flowIndex(for: tcp(client: 0, port: 22).flowKey(segment: 0)) == nil)
+    }
+
+    @Test func aFragmentOfAFinishedFlowDoesNotJoinTheFlowInItsSlot() {
+        var tracker = FlowTracker(table: table, maxFlows: 16)
+        let first = packet(17, "203.0.113.10", 800, "203.0.113.20", 2049, fragment: (7, 0, true))
+        let slot = tracker.observe(first, segment: 0, wireLength: 1514, at: at(1))
+        // 17 other flows seen later: the datagram's flow is the least recently seen, goes
+        // first, and its slot is handed to another flow.
+        for client in 0..<17 {
+            tracker.observe(tcp(client: client, port: 22), segment: 0, wireLength: 60, at: at(2 + Int64(client)))
+        }
+        #expect(tracker.finished.count == 1)
+        #expect(tracker.flows[slot!].serial >= 0)
+        #expect(tracker.flows[slot!].key.upper.port == 22 || tracker.flows[slot!].key.lower.port == 22)
+        let later = packet(17, "203.0.113.10", 0, "203.0.113.20", 0, fragment: (7, 1480, false))
+        #expect(tracker.observe(later, segment: 0, wireLength: 700, at: at(20)) == nil)
+        #expect(tracker.flows[slot!].packets == 1)
+        tracker.finish()
+        #expect(tracker.orphanFragments[0]?.packets == 1)
+    }
+}
+
+private extension DecodedPacket {
+    func flowKey(segment: UInt32) -> FlowKey {
+        FlowKey(
+            segment: segment, ipProtocol: ipProtocol, Endpoint(address: source, port: sourcePort),
+            Endpoint(address: destination, port: destinationPort))
+    }
+}
