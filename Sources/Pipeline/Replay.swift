@@ -43,11 +43,10 @@ public struct ReplayConfiguration: Sendable {
     public var timeline: Bool
     /// The bound on live flows (`--max-flows`): beyond it the least recently seen are finished.
     public var maxFlows = FlowTracker.defaultMaxFlows
-    /// Whether to read and decode on a second thread while this one classifies (the result
-    /// is the same either way; see `ReadAhead`). On unless the environment sets
-    /// `LANEKEEPER_READ_AHEAD=0` (for benchmarks comparing the two).
-    public var readAhead = ReadAhead.enabledByEnvironment
     public static let defaultMaxFlows = FlowTracker.defaultMaxFlows
+    /// Whether to read and decode on a second thread while this one classifies (the result
+    /// is the same either way; see `ReadAhead`). On by default.
+    public var readAhead = true
     /// Whether an existing evidence file (or `FILE.partial`) may be replaced (`--force`).
     public var replaceExisting = false
 
