@@ -155,23 +155,63 @@ struct PolicyReader: YAMLFieldReading {
         }
 
         // Management and storage must not share addresses; report at the later of the two.
-        var worst: (later: Located<IPPrefix>, earlier: Located<IPPrefix>)?
-        for management in subnets where management.role == .management {
-            for storage in subnets where storage.role == .storage && management.prefix.value.overlaps(storage.prefix.value) {
-                let pair = Self.position(of: storage.prefix.node) > Self.position(of: management.prefix.node)
-                    ? (storage.prefix, management.prefix) : (management.prefix, storage.prefix)
-                if worst == nil || Self.position(of: pair.0.node) < Self.position(of: worst!.later.node) {
-                    worst = pair
-                }
-            }
-        }
-        if let (later, earlier) = worst {
+        if let (later, earlier) = Self.firstOverlap(subnets) {
             let laterKey = key(ofSubnet: later, in: networks)
             throw fail(later.node, laterKey, "\(later.network) subnet \(later.value) overlaps \(earlier.network) subnet "
                 + "\(earlier.value) (line \(earlier.node.mark?.line ?? 0)); "
                 + "storage and management networks must not share addresses")
         }
         return networks
+    }
+
+    /// The overlapping management/storage pair whose later subnet (in document order) comes
+    /// first, with the first subnet of the other role it overlaps; nil when none overlap.
+    ///
+    /// Two prefixes overlap when one contains the other. Sorted by address and then length,
+    /// the subnets containing a given one are exactly those on a stack of nested prefixes
+    /// when it is reached, and the best pair it can take part in depends only on the first
+    /// of them (in document order) of the other role; so one sort and one pass find the pair,
+    /// in O(n log n) rather than comparing every pair (a policy listing tens of thousands of
+    /// subnets must not stall the reader).
+    private static func firstOverlap(
+        _ subnets: [(role: NetworkRole, prefix: Located<IPPrefix>)]
+    ) -> (later: Located<IPPrefix>, earlier: Located<IPPrefix>)? {
+        let ruled = subnets.filter { $0.role == .management || $0.role == .storage }
+            .map { (isManagement: $0.role == .management, prefix: $0.prefix, position: position(of: $0.prefix.node)) }
+        let order = ruled.indices.sorted { a, b in
+            let (x, y) = (ruled[a].prefix.value, ruled[b].prefix.value)
+            if x.address != y.address { return x.address < y.address }
+            if x.length != y.length { return x.length < y.length }
+            return ruled[a].position < ruled[b].position
+        }
+        // Each stack entry: its index, and the first management and first storage subnet
+        // (by position) among it and the entries below it.
+        var stack: [(index: Int, firstManagement: Int?, firstStorage: Int?)] = []
+        var best: (later: Int, earlier: Int)?
+        func earlier(_ a: Int?, _ b: Int) -> Int { a.map { ruled[$0].position < ruled[b].position ? $0 : b } ?? b }
+        for index in order {
+            let prefix = ruled[index].prefix.value
+            while let top = stack.last, !ruled[top.index].prefix.value.overlaps(prefix) { stack.removeLast() }
+            let below = stack.last
+            if let other = ruled[index].isManagement ? below?.firstStorage : below?.firstManagement {
+                let pair = ruled[other].position < ruled[index].position ? (index, other) : (other, index)
+                if let current = best,
+                    (ruled[current.later].position, ruled[current.earlier].position)
+                        <= (ruled[pair.0].position, ruled[pair.1].position)
+                {
+                    // keep the current one
+                } else {
+                    best = pair
+                }
+            }
+            stack.append(
+                (
+                    index,
+                    ruled[index].isManagement ? earlier(below?.firstManagement, index) : below?.firstManagement,
+                    ruled[index].isManagement ? below?.firstStorage : earlier(below?.firstStorage, index)
+                ))
+        }
+        return best.map { (ruled[$0.later].prefix, ruled[$0.earlier].prefix) }
     }
 
     private func key(ofSubnet subnet: Located<IPPrefix>, in networks: [NetworkSpec]) -> String {

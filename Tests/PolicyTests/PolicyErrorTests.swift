@@ -269,7 +269,89 @@ let rejections: [Rejection] = [
               key: nil, message: "YAML syntax error: found undefined alias"),
     Rejection(name: "Windows line ends", yaml: "version: 1\r\nnetworks:\r\n  management:\r\n    vlans: [0]\r\n",
               line: 4, column: 13, key: "networks.management.vlans[0]", message: "VLAN id 0 is out of range (1–4094)"),
+
+    // Impossible addresses and prefixes.
+    Rejection(name: "IPv4 octet over 255", yaml: header + "  storage: {subnets: [300.1.2.3/24]}\n",
+              line: 4, column: 23, key: "networks.storage.subnets[0]",
+              message: "\"300.1.2.3/24\" is not a CIDR prefix (\"300.1.2.3\" is not an IPv4 or IPv6 address)"),
+    Rejection(name: "IPv6 prefix length 129", yaml: header + "  storage: {subnets: [\"::/129\"]}\n",
+              line: 4, column: 23, key: "networks.storage.subnets[0]",
+              message: "\"::/129\" is not a CIDR prefix (prefix length 129 > 128)"),
+    Rejection(name: "IPv6 host bits set", yaml: header + "  storage: {subnets: [\"2001:db8::1/64\"]}\n",
+              line: 4, column: 23, key: "networks.storage.subnets[0]",
+              message: "\"2001:db8::1/64\" has host bits set; did you mean 2001:db8::/64?"),
+    Rejection(name: "negative prefix length", yaml: header + "  storage: {subnets: [203.0.113.0/-1]}\n",
+              line: 4, column: 23, key: "networks.storage.subnets[0]",
+              message: "\"203.0.113.0/-1\" is not a CIDR prefix (prefix length \"-1\" is not a number)"),
+    Rejection(name: "prefix length missing", yaml: header + "  storage: {subnets: [\"203.0.113.0/\"]}\n",
+              line: 4, column: 23, key: "networks.storage.subnets[0]",
+              message: "\"203.0.113.0/\" is not a CIDR prefix (the prefix length after \"/\" is missing)"),
+    Rejection(name: "bad IPv6 digit", yaml: header + "  storage: {subnets: [\"2001:db8::g/64\"]}\n",
+              line: 4, column: 23, key: "networks.storage.subnets[0]",
+              message: "\"2001:db8::g/64\" is not a CIDR prefix (\"2001:db8::g\" is not an IPv4 or IPv6 address)"),
+    Rejection(name: "a name for a subnet", yaml: header + "  storage: {subnets: [storage-net]}\n",
+              line: 4, column: 23, key: "networks.storage.subnets[0]",
+              message: "\"storage-net\" is not a CIDR prefix (\"storage-net\" is not an IPv4 or IPv6 address)"),
+    Rejection(name: "allow peer with IPv6 length 129", yaml: header + "allow: [{peer: \"::/129\"}]\n",
+              line: 4, column: 16, key: "allow[0].peer",
+              message: "\"::/129\" is not a CIDR prefix (prefix length 129 > 128)"),
+    Rejection(name: "impossible storage target", yaml: header + "storage_targets: [300.0.0.1]\n",
+              line: 4, column: 19, key: "storage_targets[0]", message: "\"300.0.0.1\" is not an IPv4 or IPv6 address"),
+
+    // Overlapping networks.
+    Rejection(name: "management is everything", yaml: "version: 1\nnetworks:\n  management: {subnets: [0.0.0.0/0]}\n"
+                + "  storage: {subnets: [\"2001:db8::/32\", 203.0.113.0/24]}\n",
+              line: 4, column: 40, key: "networks.storage.subnets[1]",
+              message: "storage subnet 203.0.113.0/24 overlaps management subnet 0.0.0.0/0 (line 3); "
+                + "storage and management networks must not share addresses"),
+    Rejection(name: "the same subnet in both", yaml: "version: 1\nnetworks:\n  storage: {subnets: [203.0.113.0/24]}\n"
+                + "  management: {subnets: [203.0.113.0/24]}\n",
+              line: 4, column: 26, key: "networks.management.subnets[0]",
+              message: "management subnet 203.0.113.0/24 overlaps storage subnet 203.0.113.0/24 (line 3); "
+                + "storage and management networks must not share addresses"),
+
+    // Wrong types.
+    Rejection(name: "version as a decimal", yaml: "version: 1.0\nnetworks: {management: {interfaces: [eth0]}}\n",
+              line: 1, column: 10, key: "version", message: "expected an integer, found the number 1.0"),
+    Rejection(name: "negative version", yaml: "version: -1\nnetworks: {management: {interfaces: [eth0]}}\n",
+              line: 1, column: 10, key: "version", message: "expected a decimal integer, found -1"),
+    Rejection(name: "VLAN as a decimal", yaml: header + "  storage: {vlans: [4.2]}\n", line: 4, column: 21,
+              key: "networks.storage.vlans[0]", message: "expected an integer, found the number 4.2"),
+    Rejection(name: "VLANs as a mapping", yaml: header + "  storage: {vlans: {a: 1}}\n", line: 4, column: 20,
+              key: "networks.storage.vlans", message: "expected a list of VLAN ids, found a mapping"),
+    Rejection(name: "port as a string", yaml: header + "ports: {iscsi: [\"3260\"]}\n", line: 4, column: 17,
+              key: "ports.iscsi[0]", message: "expected an integer, found the string \"3260\""),
+    Rejection(name: "port in exponent form", yaml: header + "ports: {iscsi: [1e5]}\n", line: 4, column: 17,
+              key: "ports.iscsi[0]", message: "expected an integer, found the number 1e5"),
+    Rejection(name: "subnets as a binary tag", yaml: header + "  storage: {subnets: !!binary aGVsbG8=}\n",
+              line: 4, column: 22, key: "networks.storage.subnets",
+              message: "expected a list of CIDR prefixes, found the string \"aGVsbG8=\" (write [aGVsbG8=])"),
+    Rejection(name: "a merge key", yaml: "version: 1\nnetworks:\n  management: &m {interfaces: [mgmt0]}\n"
+                + "  storage:\n    <<: *m\n",
+              line: 5, column: 5, key: "networks.storage.<<",
+              message: "unknown key \"<<\" (expected interfaces, vlans, subnets, expect_storage_traffic)"),
+
+    // Hostile input.
+    Rejection(name: "nesting 20000 deep", yaml: "version: 1\nnetworks: " + String(repeating: "[", count: 20_000)
+                + String(repeating: "]", count: 20_000) + "\n",
+              code: .syntax, line: 2, column: 12, key: nil,
+              message: "YAML syntax error: Maximum nesting level reached, set with yaml_set_max_nest_level())"),
+    Rejection(name: "a NUL byte", yaml: "version: 1\nnetworks:\n  management: {interfaces: [mg\u{0}mt0]}\n",
+              code: .syntax, line: 3, column: 31, key: nil,
+              message: "YAML syntax error: control characters are not allowed"),
+    Rejection(name: "aliases a billion deep", yaml: billionLaughs, line: 3, column: 1, key: "a0",
+              message: "unknown key \"a0\" (expected version, networks, storage_protocols, ports, allow, storage_targets)"),
 ]
+
+/// Ten levels of aliases, each ten of the one before (10^11 strings if expanded), then a
+/// key the reader rejects: the document must be refused without ever expanding them.
+private let billionLaughs: String = {
+    var yaml = "version: 1\nnetworks: {management: {interfaces: [mgmt0]}}\na0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in 1...10 {
+        yaml += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+    }
+    return yaml
+}()
 
 @Suite struct PolicyErrorTests {
     @Test(arguments: rejections)
