@@ -78,8 +78,9 @@ public final class PcapngWriter {
         path = file.path
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
         try writeSectionHeader()
-        // At once: from its first moment the file is a valid (empty) capture.
-        try flush()
+        // At once: from its first moment the file is a valid (empty) capture. (A device or
+        // FIFO written in place has no file to keep valid: its first flush is the usual one.)
+        if !file.isInPlace { try flush() }
     }
 
     deinit {

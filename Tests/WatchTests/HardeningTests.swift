@@ -87,6 +87,16 @@ struct Spawned {
         self.pid = pid
     }
 
+    /// `lanekeeper watch` in the fixture's host namespace, JSON report and evidence, no COMMAND.
+    static func watch(
+        _ f: WatchFixture, policy: String, report: String, evidence: String, stderr: String = "/dev/null"
+    ) throws -> Spawned {
+        try Spawned(
+            ["/usr/sbin/ip", "netns", "exec", f.host, binary.path, "watch", "--policy", policy, "--format", "json",
+             "--output", report, "--evidence", evidence],
+            stderr: stderr)
+    }
+
     /// Waits; the exit status, or 128 + the signal that ended it.
     func wait() -> Int32 {
         var status: Int32 = 0
@@ -132,10 +142,8 @@ extension WatchSuites {
                     let name = "signal-\(delay)ms-\(signal)"
                     let report = f.path(name + ".json")
                     let evidence = f.path(name + ".pcapng")
-                    let watch = try Spawned(
-                        ["/usr/sbin/ip", "netns", "exec", f.host, binary.path, "watch", "--policy", policy, "--format", "json",
-                         "--output", report, "--evidence", evidence],
-                        stderr: f.path(name + ".err"))
+                    let watch = try Spawned.watch(
+                        f, policy: policy, report: report, evidence: evidence, stderr: f.path(name + ".err"))
                     usleep(useconds_t(delay * 1000))
                     kill(watch.pid, signal)
                     let status = watch.wait()
@@ -163,9 +171,7 @@ extension WatchSuites {
             defer { stop() }
             let report = f.path("signals-twice.json")
             let evidence = f.path("signals-twice.pcapng")
-            let watch = try Spawned(
-                ["/usr/sbin/ip", "netns", "exec", f.host, binary.path, "watch", "--policy", policy, "--format", "json",
-                 "--output", report, "--evidence", evidence])
+            let watch = try Spawned.watch(f, policy: policy, report: report, evidence: evidence)
             usleep(1_500_000)
             kill(watch.pid, SIGINT)
             for _ in 0..<20 {
@@ -186,9 +192,7 @@ extension WatchSuites {
             defer { stop() }
             let report = f.path("sigkill.json")
             let evidence = f.path("sigkill.pcapng")
-            let watch = try Spawned(
-                ["/usr/sbin/ip", "netns", "exec", f.host, binary.path, "watch", "--policy", policy, "--format", "json",
-                 "--output", report, "--evidence", evidence])
+            let watch = try Spawned.watch(f, policy: policy, report: report, evidence: evidence)
             // Until evidence reaches the file (the Section Header Block alone is 48 bytes).
             let deadline = Date().addingTimeInterval(20)
             func size() -> Int { (try? FileManager.default.attributesOfItem(atPath: evidence + ".partial")[.size] as? Int) ?? 0 }
