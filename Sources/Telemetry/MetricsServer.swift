@@ -121,6 +121,7 @@ public final class MetricsServer: @unchecked Sendable {
             guard connection >= 0 else { continue }
             _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
             respond(on: connection)
+            linger(connection)
             close(connection)
         }
     }
@@ -166,6 +167,24 @@ public final class MetricsServer: @unchecked Sendable {
         send(
             connection, status: "200 OK", body: body(), contentType: "text/plain; version=0.0.4; charset=utf-8",
             headOnly: method == "HEAD")
+    }
+
+    /// Ends the connection gracefully: no more to send, then whatever the client still sends
+    /// (a request refused before its end) is read and dropped, for at most a second and
+    /// 64 KiB, so that closing does not reset the connection before the answer is read.
+    private func linger(_ connection: Int32) {
+        shutdown(connection, Int32(SHUT_WR))
+        var sink = [UInt8](repeating: 0, count: 4096)
+        var left = 64 << 10
+        let deadline = Date().addingTimeInterval(1)
+        while left > 0 {
+            let remaining = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
+            var fd = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
+            guard remaining > 0, poll(&fd, 1, remaining) > 0 else { return }
+            let count = read(connection, &sink, sink.count)
+            guard count > 0 else { return }
+            left -= count
+        }
     }
 
     static func headerComplete(_ bytes: [UInt8]) -> Bool {
