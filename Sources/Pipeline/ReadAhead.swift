@@ -21,6 +21,11 @@ enum ReadAhead {
     /// Batches in flight (filled or being filled) at most.
     static let batchCount = 4
 
+    /// False on a single processor, or when the environment sets `LANEKEEPER_READ_AHEAD=0`.
+    static let enabledByEnvironment =
+        ProcessInfo.processInfo.activeProcessorCount >= 2
+        && ProcessInfo.processInfo.environment["LANEKEEPER_READ_AHEAD"] != "0"
+
     /// Reads every input into `engine` as `Engine.read` would, one after the other.
     /// - Throws: the `ReplayError` of the first capture that cannot be opened, after every
     ///   capture before it has been read (as the sequential read does).
@@ -33,18 +38,7 @@ enum ReadAhead {
         var finished = 0
         while finished < inputs.count {
             let batch = channel.takeFilled()
-            let source = finished
-            for index in 0..<batch.count {
-                let item = batch.frames[index]
-                engine.packet = item.packet
-                engine.account(
-                    Frame(
-                        interface: item.interface < 0 ? nil : item.interface, timestamp: item.timestamp,
-                        linkType: item.linkType, wireLength: item.wireLength,
-                        bytes: UnsafeRawBufferPointer(rebasing: batch.slab[item.start..<(item.start + item.length)]),
-                        fileOffset: item.fileOffset),
-                    source: source)
-            }
+            account(batch, source: finished, into: &engine)
             let ending = batch.ending
             channel.giveBack(batch)
             switch ending {
@@ -53,9 +47,27 @@ enum ReadAhead {
             case .opened(let error):
                 throw error
             case .read(let outcome, let interfaces):
-                engine.finishSource(inputs[source], outcome: outcome, interfaces: interfaces)
+                engine.finishSource(inputs[finished], outcome: outcome, interfaces: interfaces)
                 finished += 1
             }
+        }
+    }
+
+    /// Places, counts and classifies a batch's frames, in order, as source `source`.
+    private static func account(_ batch: Batch, source: Int, into engine: inout Engine) {
+        guard let items = batch.frames.baseAddress, let slab = batch.slab.baseAddress else { return }
+        for index in 0..<batch.count {
+            // Through the pointer: the decode is copied once, straight into the engine.
+            let item = items + index
+            engine.packet = item.pointee.packet
+            engine.account(
+                Frame(
+                    interface: item.pointee.interface < 0 ? nil : item.pointee.interface,
+                    timestamp: item.pointee.timestamp, linkType: item.pointee.linkType,
+                    wireLength: item.pointee.wireLength,
+                    bytes: UnsafeRawBufferPointer(start: slab + item.pointee.start, count: item.pointee.length),
+                    fileOffset: item.pointee.fileOffset),
+                source: source)
         }
     }
 
@@ -137,14 +149,14 @@ enum ReadAhead {
             }
             used += length
             let copy = UnsafeRawBufferPointer(rebasing: slab[start..<(start + length)])
-            var packet = DecodedPacket()
-            decoder.decode(copy, linkType: frame.linkType, into: &packet)
+            // Decode in place: the item is built once, in the batch, with its decode filled in.
             frames.initializeElement(
                 at: count,
                 to: Item(
-                    packet: packet, timestamp: frame.timestamp, linkType: frame.linkType,
+                    packet: DecodedPacket(), timestamp: frame.timestamp, linkType: frame.linkType,
                     wireLength: frame.wireLength, interface: frame.interface ?? -1, fileOffset: frame.fileOffset,
                     start: start, length: length))
+            decoder.decode(copy, linkType: frame.linkType, into: &frames[count].packet)
             count += 1
         }
 

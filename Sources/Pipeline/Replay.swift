@@ -45,8 +45,10 @@ public struct ReplayConfiguration: Sendable {
     public var maxFlows = FlowTracker.defaultMaxFlows
     public static let defaultMaxFlows = FlowTracker.defaultMaxFlows
     /// Whether to read and decode on a second thread while this one classifies (the result
-    /// is the same either way; see `ReadAhead`). On by default.
-    public var readAhead = true
+    /// is the same either way; see `ReadAhead`). On with two processors or
+    /// more, unless the environment sets `LANEKEEPER_READ_AHEAD=0` (for benchmarks comparing
+    /// the two).
+    public var readAhead = ReadAhead.enabledByEnvironment
     /// Whether an existing evidence file (or `FILE.partial`) may be replaced (`--force`).
     public var replaceExisting = false
 
