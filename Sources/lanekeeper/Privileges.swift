@@ -120,23 +120,23 @@ enum Privileges {
 
     /// Drops to `target` and checks that it took (see the type's description).
     static func drop(to target: Target) throws(Failure) {
-        guard lk_prctl(PR_SET_NO_NEW_PRIVS, 1) == 0 else { throw system("prctl(PR_SET_NO_NEW_PRIVS)") }
+        guard lk_prctl(PR_SET_NO_NEW_PRIVS, 1) == 0 else { throw failure("prctl(PR_SET_NO_NEW_PRIVS)") }
         let last = (try? String(contentsOfFile: "/proc/sys/kernel/cap_last_cap", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 40
         let mayChangeBounding = (effective() ?? 0) & (1 << 8) != 0  // CAP_SETPCAP
         if mayChangeBounding {
             for capability in 0...last where lk_prctl(PR_CAPBSET_DROP, UInt(capability)) != 0 && errno != EINVAL {
-                throw system("prctl(PR_CAPBSET_DROP, \(capability))")
+                throw failure("prctl(PR_CAPBSET_DROP, \(capability))")
             }
         }
-        guard lk_clear_ambient() == 0 || errno == EINVAL else { throw system("prctl(PR_CAP_AMBIENT_CLEAR_ALL)") }
+        guard lk_clear_ambient() == 0 || errno == EINVAL else { throw failure("prctl(PR_CAP_AMBIENT_CLEAR_ALL)") }
         if target.changesUser {
             var groups = [target.gid]
-            guard setgroups(1, &groups) == 0 else { throw system("setgroups") }
-            guard lk_setresgid(target.gid) == 0 else { throw system("setresgid(\(target.gid))") }
-            guard lk_setresuid(target.uid) == 0 else { throw system("setresuid(\(target.uid))") }
+            guard setgroups(1, &groups) == 0 else { throw failure("setgroups") }
+            guard lk_setresgid(target.gid) == 0 else { throw failure("setresgid(\(target.gid))") }
+            guard lk_setresuid(target.uid) == 0 else { throw failure("setresuid(\(target.uid))") }
         }
-        guard lk_clear_capabilities() == 0 else { throw system("capset") }
+        guard lk_clear_capabilities() == 0 else { throw failure("capset") }
         try verify(target)
     }
 
@@ -167,7 +167,7 @@ enum Privileges {
         }
     }
 
-    private static func system(_ call: String) -> Failure {
+    private static func failure(_ call: String) -> Failure {
         Failure(description: "cannot drop privileges: \(call) failed: \(String(cString: strerror(errno)))")
     }
 }
