@@ -26,16 +26,37 @@ public struct FlowKey: Hashable, Sendable {
     public var lower: Endpoint
     public var upper: Endpoint
 
+    @inline(__always)
     public init(segment: UInt32, ipProtocol: UInt8, _ a: Endpoint, _ b: Endpoint) {
         self.segment = segment
         self.ipProtocol = ipProtocol
-        if (a.address, a.port) <= (b.address, b.port) {
+        if Self.precedes(a, b) {
             lower = a
             upper = b
         } else {
             lower = b
             upper = a
         }
+    }
+
+    /// `(a.address, a.port) <= (b.address, b.port)`, on the fields themselves so that the
+    /// per-packet path makes no call into another module (the order is `IPAddress`'s: IPv4
+    /// first, then the 128 bits).
+    @inline(__always)
+    static func precedes(_ a: Endpoint, _ b: Endpoint) -> Bool {
+        if a.address.isIPv4 != b.address.isIPv4 { return a.address.isIPv4 }
+        if a.address.high != b.address.high { return a.address.high < b.address.high }
+        if a.address.low != b.address.low { return a.address.low < b.address.low }
+        return a.port <= b.port
+    }
+
+    /// Field by field, as the synthesised `==` would, without calls into `Decode`.
+    @inline(__always)
+    public static func == (x: FlowKey, y: FlowKey) -> Bool {
+        x.lower.port == y.lower.port && x.upper.port == y.upper.port && x.lower.address.low == y.lower.address.low
+            && x.upper.address.low == y.upper.address.low && x.lower.address.high == y.lower.address.high
+            && x.upper.address.high == y.upper.address.high && x.segment == y.segment && x.ipProtocol == y.ipProtocol
+            && x.lower.address.isIPv4 == y.lower.address.isIPv4 && x.upper.address.isIPv4 == y.upper.address.isIPv4
     }
 }
 
