@@ -1,5 +1,11 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
+
+// SwiftPM names a local package after its directory (lowercased): "lanekeeper" in a fresh
+// clone, whatever this checkout is called.
+let lanekeeper = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .lastPathComponent.lowercased()
 
 // libFuzzer targets for lanekeeper's readers, decoder and recognisers. Build and run them
 // with scripts/fuzz (they need -sanitize=fuzzer, so a plain `swift build` cannot link them).
@@ -11,7 +17,7 @@ let package = Package(
     targets: [
         .target(
             name: "FuzzSupport",
-            dependencies: [.product(name: "LanekeeperReading", package: "main")]
+            dependencies: [.product(name: "LanekeeperReading", package: lanekeeper)]
         ),
         .executableTarget(name: "FuzzPcap", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "FuzzPcapng", dependencies: ["FuzzSupport"]),
