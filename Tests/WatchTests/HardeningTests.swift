@@ -361,6 +361,41 @@ extension WatchSuites {
             #expect(owner == nobody)
         }
 
+        /// Started as an ordinary user with `cap_net_raw` as a file capability (not root), the
+        /// watch keeps its user and gives up the capability once capturing.
+        @Test func startedWithAFileCapabilityItGivesItUp() throws {
+            let f = try fixture()
+            let nobody = Int(getpwnam("nobody").pointee.pw_uid)
+            let copy = f.path("lanekeeper-caps")
+            try? FileManager.default.removeItem(atPath: copy)
+            try FileManager.default.copyItem(atPath: binary.path, toPath: copy)
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy)
+            let setcap = try run(URL(fileURLWithPath: "/usr/sbin/setcap"), ["cap_net_raw+ep", copy])
+            try #require(setcap.status == 0, "setcap: \(setcap.stderr)")
+            let policy = try f.policy("filecaps.yaml", expectStorage: false)
+            try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: policy)
+            let watch = Process()
+            watch.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            watch.arguments = [
+                "netns", "exec", f.host, "setpriv", "--reuid=\(nobody)", "--regid=\(nobody)", "--clear-groups", copy, "watch",
+                "--policy", policy, "--output", f.path("filecaps.txt"), "--", "sleep", "3",
+            ]
+            watch.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            watch.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try watch.run()
+            Thread.sleep(forTimeInterval: 1.5)
+            let threads = try threadStatuses(watch.processIdentifier)
+            #expect(!threads.isEmpty)
+            for fields in threads {
+                for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] { #expect(fields[set] == "0000000000000000", "\(set)") }
+                #expect(fields["NoNewPrivs"] == "1")
+                #expect(fields["Uid"]?.split(whereSeparator: \.isWhitespace).compactMap { Int($0) } == [nobody, nobody, nobody, nobody])
+            }
+            watch.waitUntilExit()
+            #expect(watch.terminationStatus == 2)  // captured (nothing to judge: inconclusive), not 77
+            #expect(try String(contentsOfFile: f.path("filecaps.txt"), encoding: .utf8).contains("Live captures"))
+        }
+
         /// --user names the user; COMMAND runs as it (it prints its uid), never as root.
         @Test func commandRunsAsTheUserTheWatchDropsTo() throws {
             let f = try fixture()
