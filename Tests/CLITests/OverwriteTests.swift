@@ -87,6 +87,21 @@ import Testing
         #expect(type == .typeCharacterSpecial)
     }
 
+    /// A report that cannot be written (a full disk: /dev/full) is printed on standard output
+    /// instead; the error names the file and ENOSPC; a fail still exits 1, a pass 74.
+    @Test func aFullDiskKeepsTheVerdictAndPrintsTheReport() throws {
+        let fail = try run(binary, ["replay", "--format", "json", "--output", "/dev/full"] + Self.leak)
+        #expect(fail.status == 1, "\(fail.stderr)")
+        #expect(fail.stderr.contains("/dev/full") && fail.stderr.contains("ENOSPC") && fail.stderr.contains("verdict: fail"))
+        let json = try JSONSerialization.jsonObject(with: Data(fail.stdout.utf8)) as? [String: Any]
+        #expect(json?["verdict"] as? String == "fail")
+        let pass = try run(
+            binary, ["replay", "--policy", "captures/clean/policy.yaml", "--output", "/dev/full", "captures/clean/host.pcapng"])
+        #expect(pass.status == 74, "\(pass.stderr)")
+        #expect(pass.stdout.hasPrefix("lanekeeper PASS"))
+        #expect(pass.stderr.contains("verdict: pass"))
+    }
+
     @Test func aReportInADirectoryThatDoesNotExistExits74NamingIt() throws {
         let result = try run(binary, ["replay", "--output", "/nonexistent/lk/r.txt"] + Self.leak)
         #expect(result.status == 74)
