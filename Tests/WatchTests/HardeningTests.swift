@@ -314,7 +314,8 @@ extension WatchSuites {
         }
 
         func expectUnprivileged(_ fields: [String: String], uid: Int, sourceLocation: SourceLocation = #_sourceLocation) {
-            for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+            // Started as root, the bounding set is emptied too.
+            for set in ["CapInh", "CapPrm", "CapEff", "CapAmb", "CapBnd"] {
                 #expect(fields[set] == "0000000000000000", "\(set) \(fields[set] ?? "-")", sourceLocation: sourceLocation)
             }
             #expect(fields["NoNewPrivs"] == "1", sourceLocation: sourceLocation)
