@@ -222,13 +222,13 @@ public final class OutputFile {
         }
     }
 
-    /// Closes the staging file and removes it (a hidden one) or keeps it (`FILE.partial`,
-    /// with what it holds).
+    /// Closes the staging file without renaming it: keeps it when `keep` and it is a
+    /// `FILE.partial` (with what it holds), removes it otherwise.
     public func abandon(keep: Bool = false) {
         guard !finished else { return }
         finished = true
         _ = Glibc.close(descriptor)
-        if !inPlace && !keep { _ = unlink(stagingPath) }
+        if !inPlace && !(keep && keepsPartial) { _ = unlink(stagingPath) }
     }
 }
 

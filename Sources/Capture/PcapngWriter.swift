@@ -40,7 +40,7 @@ public struct CaptureWriteError: Error, Sendable, Equatable, CustomStringConvert
 /// throws a `CaptureWriteError` naming the file; a failed write cuts the file back to its
 /// last whole block, and the writer stays failed and throws the same error again. The file
 /// is an `OutputFile`: `close()` flushes, fsyncs and renames it into place and says whether
-/// everything reached it; `deinit` closes too but can only drop errors.
+/// everything reached it; only `close()` puts it in place.
 public final class PcapngWriter {
     public let path: String
 
@@ -83,8 +83,10 @@ public final class PcapngWriter {
         if !file.isInPlace { try flush() }
     }
 
+    /// Without `close()` the file is not put in place: an evidence file stays `FILE.partial`
+    /// (with everything written), a hidden staging file is removed.
     deinit {
-        if !isClosed { try? close() }
+        if !isClosed { abandon(keep: true) }
         buffer.deallocate()
     }
 
@@ -199,8 +201,8 @@ public final class PcapngWriter {
     /// Closes without renaming: the staging file keeps what was written (`keep`) or is removed.
     public func abandon(keep: Bool) {
         if isClosed { return }
-        isClosed = true
         if keep { try? flush() }
+        isClosed = true
         file.abandon(keep: keep)
     }
 

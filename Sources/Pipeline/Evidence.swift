@@ -114,6 +114,11 @@ final class EvidenceSink: @unchecked Sendable {
         lock.withLock { _ in writer.abandon(keep: true) }
     }
 
+    /// Closes and removes `FILE.partial` (a watch that never started has no evidence).
+    func discard() {
+        lock.withLock { _ in writer.abandon(keep: false) }
+    }
+
     /// Writes one frame seen on the interface called `interface`.
     func write(
         _ bytes: UnsafeRawBufferPointer, wireLength: Int, timestamp: Timestamp, linkType: LinkType, interface: String

@@ -177,11 +177,13 @@ public final class WatchSession: @unchecked Sendable {
             } catch {
                 switch error.code {
                 case .noSuchDevice:
+                    sink?.discard()
                     throw WatchError(
                         code: .noSuchInterface,
                         message: "interface \(name), which the policy names, does not exist on this host "
                             + "(in this network namespace)")
                 case .permissionDenied:
+                    sink?.discard()
                     throw WatchError(code: .permissionDenied, message: "cannot capture on \(name): \(error.detail)")
                 case .notUp, .failed:
                     failure = error

@@ -113,6 +113,19 @@ import Testing
         0, 0, 0, 0, 48, 0, 0, 0,  // opt_endofopt, total length
     ]
 
+    /// Only close() puts a file in place: a writer dropped without it leaves FILE.partial (an
+    /// evidence file, with what it holds) or nothing (a hidden staging file).
+    @Test func aWriterDroppedWithoutClosingPutsNothingInPlace() throws {
+        let temp = try TempDirectory()
+        do {
+            let evidence = try PcapngWriter(file: OutputFile(path: temp.path("e.pcapng"), replace: false, staging: .partial))
+            _ = try evidence.interfaceID(name: "eth0", linkType: .ethernet)
+            _ = try PcapngWriter(path: temp.path("other.pcapng"))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temp.path("")) == ["e.pcapng.partial"])
+        #expect(try readCapture(temp.path("e.pcapng.partial")).interfaces.map(\.name) == ["eth0"])
+    }
+
     @Test func theSectionHeaderIsOnDiskBeforeAnyPacket() throws {
         let temp = try TempDirectory()
         let path = temp.path("e.pcapng")

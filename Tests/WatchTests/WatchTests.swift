@@ -299,9 +299,13 @@ extension WatchSuites {
         @Test func anInterfaceThatDoesNotExistExits65NamingIt() throws {
             let f = try fixture()
             let policy = try f.policy("missing.yaml", storage: ["nosuch0"])
-            let result = try f.lanekeeper(["watch", "--policy", policy, "--duration", "1"])
+            let evidence = f.path("missing.pcapng")
+            let result = try f.lanekeeper(["watch", "--policy", policy, "--duration", "1", "--evidence", evidence])
             #expect(result.status == 65)
             #expect(result.stderr.contains("nosuch0") && result.stderr.contains("does not exist"), "\(result.stderr)")
+            // A watch that never started leaves no evidence file (nor a FILE.partial to refuse next time).
+            #expect(!FileManager.default.fileExists(atPath: evidence))
+            #expect(!FileManager.default.fileExists(atPath: evidence + ".partial"))
         }
 
         @Test func withoutCapNetRawExits77SayingSo() throws {
