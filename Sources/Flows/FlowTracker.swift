@@ -132,11 +132,27 @@ public struct FlowTracker: Sendable {
     /// Every flow recorded, live and finished and kept, in order of first appearance
     /// (serial); the counts in `summarised` complete them.
     public var recordedFlows: [Flow] {
-        var all = finished
+        var all: [Flow] = []
         all.reserveCapacity(finished.count + liveFlows)
-        for flow in flows where flow.serial >= 0 { all.append(flow) }
-        if !finished.isEmpty { all.sort { $0.serial < $1.serial } }
+        forEachRecordedFlow { all.append($0) }
         return all
+    }
+
+    /// Calls `body` with every flow recorded, in order of first appearance, without copying
+    /// them into a new array (at the end of a long replay that copy would be the largest
+    /// allocation of all): only their order is sorted, 16 bytes per flow.
+    public func forEachRecordedFlow(_ body: (Flow) -> Void) {
+        if finished.isEmpty && flowsStarted == flows.count {
+            // Nothing was ever finished: slot order is serial order.
+            for flow in flows { body(flow) }
+            return
+        }
+        var order: [(serial: Int, position: Int)] = []
+        order.reserveCapacity(finished.count + liveFlows)
+        for (position, flow) in finished.enumerated() { order.append((flow.serial, -1 - position)) }
+        for (slot, flow) in flows.enumerated() where flow.serial >= 0 { order.append((flow.serial, slot)) }
+        order.sort { $0.serial < $1.serial }
+        for entry in order { body(entry.position < 0 ? finished[-1 - entry.position] : flows[entry.position]) }
     }
 
     /// Bytes held for flows (records and index), for tests and diagnostics.

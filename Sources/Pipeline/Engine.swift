@@ -220,13 +220,15 @@ struct Engine {
         var summarisedStorage = SerialSet()
         var placeBase = 0
         var serialBase = 0
+        observation.flows.reserveCapacity(engines.reduce(0) { $0 + $1.tracker.liveFlows + $1.tracker.finished.count })
         for index in engines.indices {
             engines[index].tracker.finish()
             let engine = engines[index]
             for (place, counter) in engine.counters.enumerated() {
                 observation.counters[segmentOfPlace[placeBase + place]].add(counter)
             }
-            for var flow in engine.tracker.recordedFlows {
+            engine.tracker.forEachRecordedFlow { recorded in
+                var flow = recorded
                 let segment = UInt32(segmentOfPlace[placeBase + Int(flow.key.segment)])
                 flow.key = FlowKey(segment: segment, ipProtocol: flow.key.ipProtocol, flow.key.lower, flow.key.upper)
                 if let existing = flowIndex[flow.key] {
