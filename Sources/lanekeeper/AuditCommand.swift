@@ -33,6 +33,7 @@ struct AuditCommand: ParsableCommand {
     }
 
     func run() throws {
+        let destination = try report.openReport()
         let policy = try report.loadPolicy()
         let survey = try host.survey(extraTargets: policy.storageTargets.map { StorageTarget(address: $0, source: .policy) })
         let result = Audit.run(policy: policy, host: survey.host, targets: survey.targets)
@@ -41,7 +42,7 @@ struct AuditCommand: ParsableCommand {
         case .text: text = AuditReport.text(result)
         case .json: text = AuditReport.json(result, policyPath: report.policy)
         }
-        try report.finish(report: text, verdict: result.verdict, evidenceError: nil)
+        try report.finish(report: text, verdict: result.verdict, evidenceError: nil, destination: destination)
     }
 }
 
