@@ -550,16 +550,16 @@ struct WindowLedger {
             observation.flows[index].bytes = 0
             observation.flows[index].laterFragments = 0
         }
-        var raw = 0
+        var serialBase = 0
         var placeBase = 0
         observation.orphanFragments = [:]
         for (index, engine) in engines.enumerated() {
             let firsts = snapshots[index].windowFirstSeen
+            // A watch's engines are unbounded (`Engine(table:)`): a flow's slot is its serial.
             for (flow, record) in engine.tracker.flows.enumerated() {
-                defer { raw += 1 }
                 let delta = flowDeltas[index][flow]
                 guard delta.packets > 0 else { continue }
-                let owner = resolved.rawFlowOwner[raw]
+                let owner = resolved.rawFlowOwner[serialBase + record.serial]
                 observation.flows[owner].packets += delta.packets
                 observation.flows[owner].bytes += delta.bytes
                 observation.flows[owner].laterFragments += delta.laterFragments
@@ -575,6 +575,7 @@ struct WindowLedger {
                 observation.orphanFragments[segment, default: FragmentTally()].merge(tally)
             }
             placeBase += engine.placeList.count
+            serialBase += engine.tracker.flowsStarted
         }
         for index in observation.flows.indices {
             if let start = first[index] { observation.flows[index].firstSeen = start }

@@ -173,4 +173,56 @@ struct WindowTests {
                 "\(context): storage packets are those of one window but for flows' packets before their recognition")
         }
     }
+
+    /// A reload at a cut: with the same protocol table the engine and what it learned stay
+    /// (a flow already storage is judged again under the new policy's allow entries); with
+    /// another table the engine starts again and the next window counts from zero; either way
+    /// every packet is in exactly one window.
+    @Test func reloadAtACutKeepsOrRestartsTheEngine() throws {
+        let directory = packageRoot.path + "/captures/nfs-port"
+        let policy = try Policy.load(path: directory + "/policy.yaml")
+        let base = try String(contentsOfFile: directory + "/policy.yaml", encoding: .utf8)
+        let allowing = try Policy.parse(base + "allow:\n  - {protocol: nfs}\n", path: "allowing.yaml")
+        let otherPorts = try Policy.parse(base + "ports: {iscsi: [13260]}\n", path: "ports.yaml")
+        #expect(ContinuousWatch.sameProtocolTable(policy.protocolTable, allowing.protocolTable))
+        #expect(!ContinuousWatch.sameProtocolTable(policy.protocolTable, otherPorts.protocolTable))
+
+        let total = try Self.frameCount(directory + "/mgmt0.pcap")
+        for (next, restarts) in [(allowing, false), (otherPorts, true)] {
+            var reader = LiveReader(name: "mgmt0", sourceIndex: 0, policy: policy, evidence: nil)
+            var snapshots: [ReaderSnapshot] = []
+            var count = 0
+            var source: any FrameSource = try CaptureFile.open(path: directory + "/mgmt0.pcap")
+            _ = source.read { frame in
+                reader.ingest(frame)
+                count += 1
+                if count == total / 2 {
+                    snapshots.append(
+                        reader.cut(WindowControl.Request(generation: 1, policy: next), statistics: LiveCaptureStatistics()))
+                }
+            }
+            snapshots.append(reader.snapshot(statistics: LiveCaptureStatistics()))
+            #expect(snapshots[1].epoch == snapshots[0].epoch + (restarts ? 1 : 0))
+            var ledger = WindowLedger(readers: 1)
+            let interface = [CaptureInterface(name: "mgmt0", linkType: .ethernet, snapLength: 262_144)]
+            let first = ledger.close([snapshots[0]], names: ["mgmt0"], interfaces: interface, policy: policy, final: false)
+            let second = ledger.close([snapshots[1]], names: ["mgmt0"], interfaces: interface, policy: next, final: true)
+            #expect(first.frames[0] + second.frames[0] == total)
+            let packets = [first, second].map { $0.observation.counters.reduce(0) { $0 + $1.packets } }
+            #expect(packets == [total / 2, total - total / 2])
+            let judged = [(policy, first), (next, second)].map { policy, window in
+                var observation = window.observation
+                return WatchSession.judge(&observation, names: ["mgmt0"], reports: [], checker: Checker(policy: policy), bufferBytes: 1 << 20)
+            }
+            let after = ledger.close([snapshots[1]], names: ["mgmt0"], interfaces: interface, policy: next, final: true)
+            #expect(after.frames == [0] && after.observation.flows.isEmpty, "after the last cut nothing is left to count")
+            #expect(judged[0].verdict == .fail, "NFS on management under the first policy")
+            if restarts {
+                // A new engine: the flows are new to it, but port 2049 still says NFS.
+                #expect(judged[1].violations.count > 0)
+            } else {
+                #expect(judged[1].violations.isEmpty && !judged[1].allowed.isEmpty, "the reloaded allow entry applies")
+            }
+        }
+    }
 }

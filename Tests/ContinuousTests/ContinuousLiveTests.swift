@@ -1,0 +1,348 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `lanekeeper watch --continuous` on live traffic, in two network namespaces made for each
+/// test (a host with mgmt0 and stor0, a peer at the other end of each veth), as root.
+final class Lab: @unchecked Sendable {
+    let host: String
+    let peer: String
+    let directory: String
+
+    static let unavailable: String? = {
+        if getuid() != 0 { return "not root: the continuous watch tests need network namespaces and packet capture" }
+        for tool in ["/usr/sbin/ip", "/usr/bin/tcpdump", "/usr/bin/python3"] where !FileManager.default.isExecutableFile(atPath: tool) {
+            return "\(tool) is missing (bash scripts/install-deps --test)"
+        }
+        return nil
+    }()
+
+    init() throws {
+        let tag = String(UUID().uuidString.prefix(6)).lowercased()
+        host = "lkfleet-\(tag)-h"
+        peer = "lkfleet-\(tag)-p"
+        directory = NSTemporaryDirectory() + "lkfleet-\(tag)"
+        for sub in ["", "/reports", "/evidence"] {
+            try FileManager.default.createDirectory(atPath: directory + sub, withIntermediateDirectories: true)
+            // The watch gives up root (to nobody) before it writes a window's files.
+            chmod(directory + sub, 0o777)
+        }
+        let script = """
+            set -e
+            ip netns add \(host); ip netns add \(peer)
+            ip link add mgmt0 netns \(host) type veth peer name pm0 netns \(peer)
+            ip link add stor0 netns \(host) type veth peer name ps0 netns \(peer)
+            for ns in \(host) \(peer); do
+              ip netns exec $ns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+              ip -n $ns link set lo up
+            done
+            ip -n \(host) addr add 198.51.100.1/24 dev mgmt0; ip -n \(host) link set mgmt0 up
+            ip -n \(host) addr add 203.0.113.1/24 dev stor0; ip -n \(host) link set stor0 up
+            ip -n \(peer) addr add 198.51.100.2/24 dev pm0; ip -n \(peer) link set pm0 up
+            ip -n \(peer) addr add 203.0.113.2/24 dev ps0; ip -n \(peer) link set ps0 up
+            """
+        let result = try run(URL(fileURLWithPath: "/bin/bash"), ["-c", script])
+        if result.status != 0 {
+            tearDown()
+            throw LabError(description: "cannot build the namespaces: \(result.stderr)")
+        }
+    }
+
+    deinit { tearDown() }
+
+    private func tearDown() {
+        _ = try? run(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "del", host])
+        _ = try? run(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "del", peer])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    struct LabError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    func path(_ name: String) -> String { directory + "/" + name }
+
+    /// Writes a policy (management mgmt0, storage stor0) with `extra` appended.
+    @discardableResult
+    func policy(_ name: String = "policy.yaml", interfaces: (String, String) = ("mgmt0", "stor0"), extra: String = "") throws -> String {
+        let text = """
+            version: 1
+            networks:
+              management:
+                interfaces: [\(interfaces.0)]
+                subnets: [198.51.100.0/24]
+              storage:
+                interfaces: [\(interfaces.1)]
+                subnets: [203.0.113.0/24]
+                expect_storage_traffic: true
+
+            """ + extra
+        try text.write(toFile: path(name), atomically: true, encoding: .utf8)
+        chmod(path(name), 0o644)
+        return path(name)
+    }
+
+    /// Starts a program in the host namespace, its standard error to `stderr` (a file name).
+    func start(_ arguments: [String], stdout: String? = nil, stderr: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = ["netns", "exec", host] + arguments
+        for (name, assign) in [(stderr, { process.standardError = $0 }), (stdout ?? "/dev/null", { process.standardOutput = $0 })]
+            as [(String, (FileHandle) -> Void)]
+        {
+            let file = name.hasPrefix("/") ? name : path(name)
+            _ = FileManager.default.createFile(atPath: file, contents: nil)
+            assign(FileHandle(forWritingAtPath: file)!)
+        }
+        try process.run()
+        return process
+    }
+
+    /// Starts `lanekeeper ARGS` and returns once `sockets` packet sockets are open in the host
+    /// namespace (all captures of everything started so far).
+    func startCapturing(_ arguments: [String], stderr: String, stdout: String? = nil, sockets: Int) throws -> Process {
+        let process = try start(arguments, stdout: stdout, stderr: stderr)
+        try waitForSockets(sockets, process: process)
+        return process
+    }
+
+    func waitForSockets(_ count: Int, process: Process) throws {
+        let deadline = Date().addingTimeInterval(20)
+        while try inHost("cat", "/proc/net/packet").stdout.split(separator: "\n").count < count + 1 {
+            if !process.isRunning || Date() > deadline {
+                throw LabError(description: "the capture did not start")
+            }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+    }
+
+    @discardableResult
+    func inHost(_ arguments: String...) throws -> Run {
+        try run(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "exec", host] + arguments)
+    }
+
+    /// Sends UDP datagrams from the peer: `count` rounds `gap` seconds apart, each to every
+    /// (address, port).
+    func send(rounds count: Int, gap: Double, to targets: [(String, Int)]) throws {
+        let list = targets.map { "('\($0.0)', \($0.1))" }.joined(separator: ", ")
+        let script = """
+            import socket, time
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for i in range(\(count)):
+                for target in [\(list)]:
+                    s.sendto(b'lanekeeper-window-test' * 4, target)
+                time.sleep(\(gap))
+            """
+        let result = try run(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "exec", peer, "python3", "-c", script])
+        if result.status != 0 { throw LabError(description: "sending failed: \(result.stderr)") }
+    }
+
+    /// Sends SIGTERM (or `signal`) and waits.
+    func end(_ process: Process, signal: Int32 = SIGTERM) -> Int32 {
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// The window reports in reports/, oldest first.
+    func reports() throws -> [[String: Any]] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: path("reports")).filter { $0.hasSuffix(".json") }.sorted()
+        return try names.map { name in
+            let data = try Data(contentsOf: URL(fileURLWithPath: path("reports/" + name)))
+            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        }
+    }
+
+    /// The JSON lines of a log file.
+    func events(_ file: String) throws -> [[String: Any]] {
+        let text = try String(contentsOfFile: path(file), encoding: .utf8)
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+}
+
+/// A report's `interfaces[].packets` for `name` (0 when absent).
+func packets(_ report: [String: Any], _ name: String, field: String = "packets") -> Int {
+    let interfaces = report["interfaces"] as? [[String: Any]] ?? []
+    return interfaces.first { $0["name"] as? String == name }?[field] as? Int ?? 0
+}
+
+let continuous = ["watch", "--continuous", "--format", "json"]
+
+@Suite(.serialized, .enabled(if: Lab.unavailable == nil, "\(Lab.unavailable ?? "")"))
+struct ContinuousLiveTests {
+    /// Short windows over bursts of traffic: the windows' reports add up to the packets a
+    /// plain watch and tcpdump saw of the same traffic, none lost, none counted twice; the
+    /// metrics endpoint, scraped over loopback and parsed by prometheus_client, says the same.
+    @Test func windowsCountEveryPacketOnceAndTheMetricsSayTheSame() throws {
+        let lab = try Lab()
+        let policy = try lab.policy()
+        let tcpdump = try lab.start(
+            ["tcpdump", "-i", "mgmt0", "-n", "-U", "-w", lab.path("mgmt0.pcap"), "ip"], stderr: "tcpdump.err")
+        try lab.waitForSockets(1, process: tcpdump)
+        let plain = try lab.startCapturing(
+            ["\(binary.path)", "watch", "--policy", policy, "--format", "json", "--output", lab.path("plain.json")],
+            stderr: "plain.err", sockets: 3)
+        let watch = try lab.startCapturing(
+            [binary.path] + continuous + [
+                "--policy", policy, "--interval", "0.5", "--report-dir", lab.path("reports"), "--evidence-dir",
+                lab.path("evidence"), "--metrics-listen", "127.0.0.1:0", "--metrics-file", lab.path("metrics.prom"),
+            ], stderr: "continuous.err", sockets: 5)
+        // Bursts spread over several windows: NFS on both networks, and other traffic.
+        try lab.send(rounds: 300, gap: 0.01, to: [("198.51.100.1", 2049), ("203.0.113.1", 2049), ("198.51.100.1", 5001)])
+        Thread.sleep(forTimeInterval: 1.5)
+
+        // Scrape: the counters are the sums of the first lanekeeper_windows_total windows.
+        let url = try #require(try lab.events("continuous.err").first { $0["event"] as? String == "start" }?["metrics"] as? String)
+        let scrape = try lab.inHost("python3", packageRoot.path + "/Tests/ContinuousTests/scrape.py", url)
+        #expect(scrape.status == 0, "\(scrape.stderr)")
+        let scraped = try #require(try JSONSerialization.jsonObject(with: Data(scrape.stdout.utf8)) as? [String: Any])
+
+        #expect(lab.end(watch) == 0, "a continuous watch stopped by SIGTERM exits 0")
+        #expect(lab.end(plain, signal: SIGINT) == 1, "the plain watch saw storage on management")
+        _ = lab.end(tcpdump, signal: SIGKILL)  // -U wrote every packet as it came; the test runner may block SIGTERM
+
+        let reports = try lab.reports()
+        #expect(reports.count >= 4, "several windows")
+        let plainReport = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: lab.path("plain.json")))) as? [String: Any])
+        for name in ["mgmt0", "stor0"] {
+            let windowed = reports.reduce(0) { $0 + packets($1, name) }
+            #expect(windowed == packets(plainReport, name), "\(name): windows against one watch")
+            #expect(windowed >= 300 * (name == "mgmt0" ? 2 : 1))
+        }
+        let tshark = try run(URL(fileURLWithPath: "/usr/bin/tcpdump"), ["-n", "-r", lab.path("mgmt0.pcap")])
+        let dumped = tshark.stdout.split(separator: "\n").count
+        #expect(reports.reduce(0) { $0 + packets($1, "mgmt0") } == dumped, "mgmt0: windows against tcpdump")
+        #expect(
+            reports.reduce(0) { $0 + packets($1, "mgmt0", field: "storage_packets") }
+                == packets(plainReport, "mgmt0", field: "storage_packets"))
+
+        // Windows follow each other: each starts where the previous ended.
+        let windows = reports.compactMap { $0["window"] as? [String: Any] }
+        #expect(windows.map { $0["index"] as? Int ?? -1 } == Array(0..<reports.count))
+        for (previous, next) in zip(windows, windows.dropFirst()) {
+            #expect(previous["end"] as? String == next["start"] as? String)
+        }
+
+        // The scrape, parsed by prometheus_client.
+        let closed = try #require(scraped["lanekeeper_windows_total"] as? Double)
+        let counted = reports.prefix(Int(closed))
+        #expect(closed >= 3)
+        for name in ["mgmt0", "stor0"] {
+            #expect(
+                scraped["lanekeeper_interface_packets_total{interface=\(name)}"] as? Double
+                    == Double(counted.reduce(0) { $0 + packets($1, name) }))
+        }
+        #expect(
+            scraped["lanekeeper_interface_storage_packets_total{interface=mgmt0,protocol=nfs}"] as? Double
+                == Double(counted.reduce(0) { $0 + packets($1, "mgmt0", field: "storage_packets") }))
+        #expect(scraped["lanekeeper_violations_total{interface=mgmt0,network=management,protocol=nfs}"] as? Double == 1)
+        #expect(scraped["lanekeeper_dropped_packets_total{interface=mgmt0}"] as? Double == 0)
+        let verdicts = ["pass", "fail", "inconclusive"].map { scraped["lanekeeper_verdict{verdict=\($0)}"] as? Double }
+        #expect(verdicts.compactMap { $0 }.sorted() == [0, 0, 1], "one verdict gauge is 1")
+        let digest = try run(URL(fileURLWithPath: "/usr/bin/sha256sum"), [policy]).stdout.prefix(64)
+        #expect(scraped["lanekeeper_policy_info{path=\(policy),sha256=\(digest)}"] as? Double == 1)
+        #expect(scraped["http"] as? [String: Double] == ["/other": 404, "POST": 405, "HEAD": 200, "oversized": 431, "garbage": 400])
+        #expect(scraped["content_type"] as? String == "text/plain; version=0.0.4; charset=utf-8")
+
+        // The textfile, parsed the same way, after the last window.
+        let file = try lab.inHost("python3", packageRoot.path + "/Tests/ContinuousTests/scrape.py", "file://" + lab.path("metrics.prom"))
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(file.stdout.utf8)) as? [String: Any])
+        #expect(parsed["lanekeeper_windows_total"] as? Double == Double(reports.count))
+        #expect(
+            parsed["lanekeeper_interface_packets_total{interface=mgmt0}"] as? Double
+                == Double(reports.reduce(0) { $0 + packets($1, "mgmt0") }))
+
+        // One violation line, as soon as it was seen (before the window it is in closed).
+        let events = try lab.events("continuous.err")
+        let violations = events.filter { $0["event"] as? String == "violation" }
+        #expect(violations.count == 1)
+        #expect(violations.first?["server"] as? String == "198.51.100.1:2049")
+        #expect(violations.first?["network"] as? String == "management")
+        let firstFail = try #require(events.first { $0["event"] as? String == "window" && $0["verdict"] as? String == "fail" })
+        #expect(try #require(violations.first?["time"] as? String) <= firstFail["end"] as? String ?? "")
+    }
+
+    /// SIGHUP reloads: an allow entry turns the next windows' violations into allowed flows;
+    /// a broken policy and one naming other interfaces are rejected, said on the log, and the
+    /// policy in force stays.
+    @Test func sighupReloadsAndKeepsThePolicyInForceWhenTheNewOneCannotBeUsed() throws {
+        let lab = try Lab()
+        let policy = try lab.policy()
+        let watch = try lab.startCapturing(
+            [binary.path] + continuous + ["--policy", policy, "--interval", "30", "--report-dir", lab.path("reports")],
+            stderr: "continuous.err", sockets: 2)
+        func hangUp(expect result: String) throws {
+            let before = try lab.events("continuous.err").filter { $0["event"] as? String == "reload" }.count
+            kill(watch.processIdentifier, SIGHUP)
+            let deadline = Date().addingTimeInterval(10)
+            while try lab.events("continuous.err").filter({ $0["event"] as? String == "reload" }).count == before, Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            let last = try lab.events("continuous.err").last { $0["event"] as? String == "reload" }
+            #expect(last?["result"] as? String == result, "\(String(describing: last))")
+        }
+        try lab.send(rounds: 20, gap: 0.01, to: [("198.51.100.1", 2049), ("203.0.113.1", 2049)])
+        try lab.policy(extra: "allow:\n  - {protocol: nfs, peer: 198.51.100.1/32}\n")
+        Thread.sleep(forTimeInterval: 0.5)
+        try hangUp(expect: "loaded")
+        try lab.send(rounds: 20, gap: 0.01, to: [("198.51.100.1", 2049), ("203.0.113.1", 2049)])
+        try "version: 1\nnetworks: [oops\n".write(toFile: policy, atomically: true, encoding: .utf8)
+        try hangUp(expect: "rejected")
+        try lab.policy(interfaces: ("mgmt1", "stor0"))
+        try hangUp(expect: "rejected")
+        try lab.send(rounds: 20, gap: 0.01, to: [("198.51.100.1", 2049), ("203.0.113.1", 2049)])
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(lab.end(watch) == 0)
+
+        let reports = try lab.reports()
+        #expect(reports.count == 2, "SIGHUP closed the first window; the rejected reloads did not")
+        let first = try #require(reports.first)
+        let second = try #require(reports.last)
+        #expect(first["verdict"] as? String == "fail")
+        #expect((first["violations"] as? [Any])?.count == 1)
+        #expect(second["verdict"] as? String == "pass", "the allow entry of the reloaded policy still applies")
+        #expect((second["violations"] as? [Any])?.count == 0)
+        #expect((second["allowed"] as? [Any])?.count == 2, "the bursts before and after the rejected reloads (two flows)")
+        #expect(packets(second, "mgmt0", field: "storage_packets") == 40, "both bursts after the reload, in the second window")
+        let reasons = try lab.events("continuous.err").filter { $0["result"] as? String == "rejected" }.compactMap { $0["reason"] as? String }
+        #expect(reasons.count == 2)
+        #expect(reasons.first?.contains(policy) == true, "names the file: \(reasons)")
+        #expect(reasons.last?.contains("mgmt1") == true && reasons.last?.contains("restart") == true, "\(reasons)")
+    }
+
+    /// --keep N: of the windows that had violations, the newest N evidence files stay, and
+    /// the newest N reports; each evidence file holds only the window's violating packets.
+    @Test func keepDeletesTheOldestEvidenceFilesAndReports() throws {
+        let lab = try Lab()
+        let policy = try lab.policy()
+        let watch = try lab.startCapturing(
+            [binary.path] + continuous + [
+                "--policy", policy, "--interval", "0.5", "--keep", "2", "--report-dir", lab.path("reports"), "--evidence-dir",
+                lab.path("evidence"),
+            ], stderr: "continuous.err", sockets: 2)
+        try lab.send(rounds: 250, gap: 0.01, to: [("198.51.100.1", 2049), ("198.51.100.1", 5001)])
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(lab.end(watch) == 0)
+
+        let events = try lab.events("continuous.err").filter { $0["event"] as? String == "window" }
+        let withEvidence = events.compactMap { $0["evidence"] as? String }
+        #expect(withEvidence.count >= 4, "several windows had violations")
+        let deleted = events.flatMap { $0["deleted_evidence"] as? [String] ?? [] }
+        #expect(deleted == Array(withEvidence.dropLast(2)), "the oldest go first")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: lab.path("evidence")).sorted()
+        #expect(kept.map { lab.path("evidence/" + $0) } == Array(withEvidence.suffix(2)))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: lab.path("reports")).count == 2)
+        for file in kept {
+            // Only the violating flow's packets (to 2049 on mgmt0), read by tcpdump.
+            let read = try run(URL(fileURLWithPath: "/usr/bin/tcpdump"), ["-n", "-r", lab.path("evidence/" + file)])
+            let lines = read.stdout.split(separator: "\n")
+            #expect(!lines.isEmpty && lines.allSatisfy { $0.contains("198.51.100.1.2049") }, "\(file): \(read.stdout.prefix(300))")
+        }
+        let windowPackets = events.filter { $0["evidence"] as? String != nil }.suffix(2).compactMap { $0["violations"] as? Int }
+        #expect(windowPackets.allSatisfy { $0 == 1 })
+    }
+}
