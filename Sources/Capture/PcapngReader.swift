@@ -222,7 +222,8 @@ public final class PcapngReader: FrameSource {
             type = loadUInt32(window, 0, bigEndian: bigEndian)
         }
         let declared = loadUInt32(window, 4, bigEndian: bigEndian)
-        let name = Pcapng.blockName(type)
+        // Only for messages: not built for the blocks that are fine.
+        var name: String { Pcapng.blockName(type) }
         guard declared >= UInt32(Pcapng.minimumBlockLength) else {
             return .end(.corrupt(offset: offset, detail: "\(name) has total length \(declared), less than the minimum 12"))
         }
@@ -385,7 +386,7 @@ public final class PcapngReader: FrameSource {
     /// ```
     /// The captured length must fit in the block (≤ total length − 32).
     private func packet(_ block: UnsafeRawBufferPointer, type: UInt32, at offset: Int64) -> Result<Frame, BlockProblem> {
-        let name = Pcapng.blockName(type)
+        var name: String { Pcapng.blockName(type) }
         guard block.count >= 32 else {
             return .failure(BlockProblem(message: "\(name) is \(block.count) bytes, less than the minimum 32"))
         }
