@@ -90,6 +90,9 @@ public final class PcapFileReader: FrameSource {
         var frames = 0
         let header = self.header
         let input = self.input
+        // A local, stored back at the end: a property read per packet is an exclusivity check.
+        var finished = self.finished
+        defer { self.finished = finished }
         while finished == nil {
             let offset = input.offset
             guard input.request(Self.recordHeaderLength) else {

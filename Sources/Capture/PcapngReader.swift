@@ -221,6 +221,7 @@ public final class PcapngReader: FrameSource {
         } else {
             type = loadUInt32(window, 0, bigEndian: bigEndian)
         }
+        let bigEndian = self.bigEndian  // read once (each access to a property is checked)
         let declared = loadUInt32(window, 4, bigEndian: bigEndian)
         // Only for messages: not built for the blocks that are fine.
         var name: String { Pcapng.blockName(type) }
@@ -387,6 +388,7 @@ public final class PcapngReader: FrameSource {
     /// The captured length must fit in the block (≤ total length − 32).
     private func packet(_ block: UnsafeRawBufferPointer, type: UInt32, at offset: Int64) -> Result<Frame, BlockProblem> {
         var name: String { Pcapng.blockName(type) }
+        let bigEndian = self.bigEndian
         guard block.count >= 32 else {
             return .failure(BlockProblem(message: "\(name) is \(block.count) bytes, less than the minimum 32"))
         }
