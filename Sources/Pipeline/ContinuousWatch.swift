@@ -83,7 +83,9 @@ final class WindowControl: @unchecked Sendable {
         var generation: Int
         /// The policy of the next window, after a reload.
         var policy: Policy?
-        /// Where the next window's evidence goes.
+        /// Whether the next window's evidence goes elsewhere: to `evidence`, or nowhere when
+        /// that is nil (its file could not be created).
+        var replacesEvidence = false
         var evidence: EvidenceSink?
     }
 
@@ -255,7 +257,9 @@ public final class ContinuousWatch {
             sinkError = error.message
         }
         let snapshots = control.collect(
-            WindowControl.Request(generation: generation, policy: reload, evidence: nextSink), from: session.workers)
+            WindowControl.Request(
+                generation: generation, policy: reload, replacesEvidence: evidenceDirectory != nil, evidence: nextSink),
+            from: session.workers)
         var window = judge(snapshots, final: false)
         if let sinkError { window.outcome.evidenceError = window.outcome.evidenceError ?? sinkError }
         sink = nextSink

@@ -293,7 +293,7 @@ struct LiveReader {
     mutating func cut(_ request: WindowControl.Request, statistics: LiveCaptureStatistics) -> ReaderSnapshot {
         let snapshot = snapshot(statistics: statistics)
         window += 1
-        if let evidence = request.evidence { replaceEvidence(evidence) }
+        if request.replacesEvidence { replaceEvidence(request.evidence) }
         if let policy = request.policy { adopt(policy) }
         return snapshot
     }

@@ -148,7 +148,9 @@ extension WatchCommand {
 
         session.start()
         let started = Date()
-        var windowStarted = started
+        // Windows close on a fixed schedule (start + k x interval), so they do not drift by the
+        // time each close takes; a reload starts the schedule again.
+        var nextClose = started.addingTimeInterval(options.interval)
         var seenHangups = ReloadSignal.count
         var current = configuration
         var writer = WindowWriter(options: options, policyPath: report.policy, log: log, metrics: metrics)
@@ -173,13 +175,15 @@ extension WatchCommand {
                     writer.write(watch.closeWindow(reload: policy))
                     current.policy = policy
                     metrics?.policy(path: report.policy, sha256: hash)
-                    windowStarted = Date()
+                    nextClose = Date().addingTimeInterval(options.interval)
                     continue
                 }
             }
-            if Date().timeIntervalSince(windowStarted) >= options.interval {
+            if Date() >= nextClose {
                 writer.write(watch.closeWindow())
-                windowStarted = Date()
+                nextClose = nextClose.addingTimeInterval(options.interval)
+                // Closing took longer than a window: the next closes one interval from now.
+                if nextClose <= Date() { nextClose = Date().addingTimeInterval(options.interval) }
             }
         }
         writer.write(watch.finish())
