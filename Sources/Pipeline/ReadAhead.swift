@@ -15,9 +15,9 @@ import Frames
 /// in flight, reused round-robin (no allocation per packet).
 enum ReadAhead {
     /// Bytes of frame data per batch.
-    static let slabSize = 1 << 20
-    /// Frames per batch at most.
-    static let framesPerBatch = 8192
+    static let slabSize = 512 * 1024
+    /// Frames per batch at most (a decode is a few hundred bytes: 2048 of them about 0.6 MiB).
+    static let framesPerBatch = 2048
     /// Batches in flight (filled or being filled) at most.
     static let batchCount = 4
 
