@@ -87,6 +87,8 @@ final class WindowControl: @unchecked Sendable {
         /// that is nil (its file could not be created).
         var replacesEvidence = false
         var evidence: EvidenceSink?
+        /// A reader holding more flows than this starts a new engine for the next window.
+        var maxFlows = Int.max
     }
 
     private let requested = Atomic<Int>(0)
@@ -165,6 +167,8 @@ public struct ContinuousWindow: Sendable {
     public var deletedEvidence: [String] = []
     /// The policy the window was judged against.
     public var policy: Policy
+    /// Interfaces whose engine started afresh at the end of this window (see `maxFlows`).
+    public var restartedEngines: [String] = []
 
     /// The watch report's JSON document with a `window` member (index, start, end, seconds,
     /// evidence file).
@@ -210,6 +214,12 @@ public final class ContinuousWatch {
     public private(set) var policy: Policy
     public let evidenceDirectory: String?
     public let keep: Int?
+    /// The flows an interface's engine may hold before it starts afresh at the next window
+    /// (a watch that runs for months would otherwise keep every flow it ever saw): learned
+    /// state is lost then, so a flow recognised by content is storage again from its next
+    /// recognisable message, and a violation still going on is told again.
+    public let maxFlows: Int
+    public static let defaultMaxFlows = 500_000
     private let control = WindowControl()
     private var generation = 0
     private var ledger: WindowLedger
@@ -227,10 +237,11 @@ public final class ContinuousWatch {
     ///
     /// - Throws: `WatchError` (`.evidence`) when the directory cannot be written.
     public init(
-        session: WatchSession, evidenceDirectory: String? = nil, keep: Int? = nil,
+        session: WatchSession, evidenceDirectory: String? = nil, keep: Int? = nil, maxFlows: Int = defaultMaxFlows,
         onViolation: (@Sendable (LiveViolation) -> Void)? = nil
     ) throws(WatchError) {
         self.session = session
+        self.maxFlows = maxFlows
         self.policy = session.configuration.policy
         self.evidenceDirectory = evidenceDirectory
         self.keep = keep
@@ -258,9 +269,12 @@ public final class ContinuousWatch {
         }
         let snapshots = control.collect(
             WindowControl.Request(
-                generation: generation, policy: reload, replacesEvidence: evidenceDirectory != nil, evidence: nextSink),
+                generation: generation, policy: reload, replacesEvidence: evidenceDirectory != nil, evidence: nextSink,
+                maxFlows: maxFlows),
             from: session.workers)
         var window = judge(snapshots, final: false)
+        window.restartedEngines = zip(session.workers, snapshots)
+            .filter { $0.0.isReading && $0.1.engine.tracker.flows.count > maxFlows }.map(\.0.name)
         if let sinkError { window.outcome.evidenceError = window.outcome.evidenceError ?? sinkError }
         sink = nextSink
         if let reload { policy = reload }

@@ -295,7 +295,18 @@ struct LiveReader {
         window += 1
         if request.replacesEvidence { replaceEvidence(request.evidence) }
         if let policy = request.policy { adopt(policy) }
+        if engine.tracker.flows.count > request.maxFlows { restartEngine() }
         return snapshot
+    }
+
+    /// Starts a new engine: what the old one learned is forgotten (flows recognised by
+    /// content are recognised again by their next messages), its memory released.
+    private mutating func restartEngine() {
+        engine = Engine(table: policy.protocolTable)
+        epoch += 1
+        earlyBytes = 0
+        flowStates = []
+        placeNetwork = []
     }
 
     /// Per flow: its first packet in the current window, when it had one.
@@ -312,13 +323,9 @@ struct LiveReader {
     /// Judges from now on against `policy`. A flow already storage is judged again (and told
     /// again if it is a violation under the new policy).
     private mutating func adopt(_ new: Policy) {
-        if !ContinuousWatch.sameProtocolTable(new.protocolTable, policy.protocolTable) {
-            engine = Engine(table: new.protocolTable)
-            epoch += 1
-            earlyBytes = 0
-            flowStates = []
-        }
+        let restart = !ContinuousWatch.sameProtocolTable(new.protocolTable, policy.protocolTable)
         policy = new
+        if restart { restartEngine() }
         checker = Checker(policy: new)
         placeNetwork = []
         for flow in flowStates.indices where flowStates[flow].service != nil {

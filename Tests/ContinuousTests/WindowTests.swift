@@ -226,3 +226,40 @@ struct WindowTests {
         }
     }
 }
+
+/// A reader past `maxFlows` starts a new engine at the cut, and the windows still add up.
+struct FlowBoundTests {
+    @Test func aReaderPastMaxFlowsStartsAfreshAndTheWindowsStillAddUp() throws {
+        let directory = packageRoot.path + "/captures/clean"
+        let policy = try Policy.load(path: directory + "/policy.yaml")
+        let total = try WindowTests.frameCount(directory + "/mgmt0.pcap")
+        var reader = LiveReader(name: "mgmt0", sourceIndex: 0, policy: policy, evidence: nil)
+        var snapshots: [ReaderSnapshot] = []
+        var count = 0
+        var source: any FrameSource = try CaptureFile.open(path: directory + "/mgmt0.pcap")
+        _ = source.read { frame in
+            reader.ingest(frame)
+            count += 1
+            if count % 50 == 0 {
+                snapshots.append(
+                    reader.cut(
+                        WindowControl.Request(generation: snapshots.count + 1, maxFlows: 2), statistics: LiveCaptureStatistics()))
+            }
+        }
+        snapshots.append(reader.snapshot(statistics: LiveCaptureStatistics()))
+        #expect(snapshots.last!.epoch > 0, "the engine started again")
+        #expect(snapshots.allSatisfy { $0.engine.tracker.flows.count <= 2 + 50 }, "never more than the bound plus a window's flows")
+        var ledger = WindowLedger(readers: 1)
+        var packets = 0
+        var frames = 0
+        for (index, snapshot) in snapshots.enumerated() {
+            let window = ledger.close(
+                [snapshot], names: ["mgmt0"], interfaces: [CaptureInterface(name: "mgmt0", linkType: .ethernet, snapLength: 262_144)],
+                policy: policy, final: index == snapshots.count - 1)
+            packets += window.observation.counters.reduce(0) { $0 + $1.packets }
+            frames += window.frames[0]
+            #expect(window.observation.flows.allSatisfy { $0.packets > 0 })
+        }
+        #expect(packets == total && frames == total)
+    }
+}
