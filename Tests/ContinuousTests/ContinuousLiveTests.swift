@@ -91,7 +91,8 @@ final class Lab: @unchecked Sendable {
             as [(String, (FileHandle) -> Void)]
         {
             let file = name.hasPrefix("/") ? name : path(name)
-            _ = FileManager.default.createFile(atPath: file, contents: nil)
+            // createFile writes a temporary file and renames it over `file`: never over /dev/null.
+            if file != "/dev/null" { _ = FileManager.default.createFile(atPath: file, contents: nil) }
             assign(FileHandle(forWritingAtPath: file)!)
         }
         try process.run()
