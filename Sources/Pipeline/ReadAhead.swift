@@ -33,7 +33,6 @@ enum ReadAhead {
         guard !inputs.isEmpty else { return }
         let channel = Channel()
         let reader = Thread { produce(inputs, into: channel) }
-        reader.stackSize = 1 << 20
         reader.start()
         var finished = 0
         while finished < inputs.count {
