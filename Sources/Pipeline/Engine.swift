@@ -143,18 +143,19 @@ struct Engine {
         } else {
             counters[s].decoded += 1
         }
+        // The payload's bounds first, from two fields: passing the whole decode to a second
+        // call here would copy its 218 bytes once more per packet.
+        let payload = Self.payload(offset: packet.payloadOffset, length: packet.payloadLength, in: frame.bytes)
         let flow = tracker.observe(
-            packet, payload: Self.payload(of: packet, in: frame.bytes), segment: segment,
-            wireLength: frame.wireLength, at: frame.timestamp)
+            packet, payload: payload, segment: segment, wireLength: frame.wireLength, at: frame.timestamp)
         return (segment, flow)
     }
 
     /// The transport payload's captured bytes (empty when there is none).
-    static func payload(of packet: DecodedPacket, in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        guard packet.payloadLength > 0, packet.payloadOffset >= 0,
-            packet.payloadOffset <= bytes.count, packet.payloadLength <= bytes.count - packet.payloadOffset
+    static func payload(offset: Int, length: Int, in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        guard length > 0, offset >= 0, offset <= bytes.count, length <= bytes.count - offset
         else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(rebasing: bytes[packet.payloadOffset..<(packet.payloadOffset + packet.payloadLength)])
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)])
     }
 
     struct Resolved {
