@@ -171,16 +171,40 @@ public struct Policy: Sendable {
         if isDirectory.boolValue {
             throw PolicyError(code: .unreadable, path: path, message: "is a directory, not a policy file")
         }
-        let data: Data
-        do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            throw PolicyError(code: .unreadable, path: path, message: "cannot be read (\(error.localizedDescription))")
-        }
+        let data = try readBounded(path: path)
         guard let text = String(data: data, encoding: .utf8) else {
             throw PolicyError(code: .syntax, path: path, message: "is not UTF-8 text")
         }
         return try parse(text, path: path)
+    }
+
+    /// The largest policy file read: a policy is a few kilobytes of YAML, and a path such as
+    /// /dev/zero or a FIFO must not be read without end.
+    public static let maximumFileBytes = 16 << 20
+
+    /// Reads at most `maximumFileBytes` of `path`, with the system's own reason on failure.
+    private static func readBounded(path: String) throws(PolicyError) -> Data {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw PolicyError(code: .unreadable, path: path, message: "cannot be read (\(String(cString: strerror(errno))))")
+        }
+        defer { close(descriptor) }
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw PolicyError(code: .unreadable, path: path, message: "cannot be read (\(String(cString: strerror(errno))))")
+            }
+            if count == 0 { return data }
+            data.append(contentsOf: chunk[..<count])
+            if data.count > maximumFileBytes {
+                throw PolicyError(
+                    code: .unreadable, path: path,
+                    message: "is larger than \(maximumFileBytes >> 20) MiB; a policy is a small YAML file")
+            }
+        }
     }
 
     /// Validates the policy in `yaml`; `path` only names the source in errors.

@@ -1,5 +1,8 @@
 import Decode
 import Flows
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import Policy
 
@@ -196,6 +199,28 @@ func prefix(_ text: String) -> IPPrefix { IPPrefix(text)! }
         } catch {
             #expect(error.code == .unreadable)
         }
+
+        // An endless file is cut off with a reason, not read without end.
+        do {
+            _ = try Policy.load(path: "/dev/zero")
+            Issue.record("loading /dev/zero succeeded")
+        } catch {
+            #expect(error.code == .unreadable)
+            #expect(error.description == "/dev/zero: is larger than 16 MiB; a policy is a small YAML file")
+        }
+
+        // A file this process may not read names the system's reason.
+        try FileManagerShim.write(examplePolicy, to: path)
+        chmod(path, 0)
+        if access(path, R_OK) != 0 {  // root reads it anyway
+            do {
+                _ = try Policy.load(path: path)
+                Issue.record("an unreadable file was loaded")
+            } catch {
+                #expect(error.description == "\(path): cannot be read (Permission denied)")
+            }
+        }
+        chmod(path, 0o644)
 
         try FileManagerShim.write("version: 1\nnetworks: {management: {vlans: [0]}}\n", to: path)
         do {
