@@ -36,7 +36,7 @@ public final class PcapFileReader: FrameSource {
     private var finished: ReadOutcome.End?
 
     /// The buffer size, and so the size of each `read(2)`.
-    static let chunkSize = 4 * 1024 * 1024
+    static let chunkSize = 256 * 1024
     /// libpcap's limit on a record's captured length (its `max_snaplen_for_dlt`).
     static let maximumCaptureLength = 262_144
     static let fileHeaderLength = 24

@@ -49,7 +49,7 @@ public final class PcapngReader: FrameSource {
     private var finished: ReadOutcome.End?
 
     /// The buffer size, and so the size of each `read(2)`.
-    static let chunkSize = 4 * 1024 * 1024
+    static let chunkSize = 256 * 1024
 
     /// Opens a pcapng file and reads its first Section Header Block.
     ///

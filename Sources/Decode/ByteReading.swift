@@ -81,8 +81,17 @@ func checkLength(
     // end - start cannot overflow.
     let available = start >= 0 && start <= limit.end ? limit.end &- start : 0
     guard length >= 0, available >= length else {
-        throw DecodeError(
-            code: .tooShort, layer: layer, offset: start, required: length, available: available, field: field,
-            lengthSource: limit.source)
+        throw tooShort(start: start, limit: limit, length: length, available: available, layer: layer, field: field)
     }
+}
+
+/// `checkLength`'s error, built out of line: the check is inlined into every header view
+/// on the per-packet path, and the rarely taken error would bloat each copy of it.
+@inline(never)
+private func tooShort(
+    start: Int, limit: Limit, length: Int, available: Int, layer: DecodeError.Layer, field: StaticString
+) -> DecodeError {
+    DecodeError(
+        code: .tooShort, layer: layer, offset: start, required: length, available: available, field: field,
+        lengthSource: limit.source)
 }

@@ -30,6 +30,7 @@ struct EthernetHeader {
     /// - Parameter limit: the end of the bytes the frame may occupy: the capture's, or the
     ///   end of the tunnel payload that carries it.
     /// - Throws: `.tooShort` (layer `.link`) when the 14 bytes run past `limit.end`.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: Self.length, layer: .link, field: "ethernet header")
         self.bytes = bytes
@@ -83,6 +84,7 @@ struct VLANTag {
     let start: Int
 
     /// - Throws: `.tooShort` (layer `.vlan`) when the tag runs past `limit.end`.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: Self.length, layer: .vlan, field: "vlan tag")
         self.bytes = bytes

@@ -46,6 +46,7 @@ struct IPv4Header {
     /// - Parameter limit: the end of the bytes the packet may occupy: the capture's, or the
     ///   end of the tunnel payload that carries it.
     /// - Throws: `.tooShort` (layer `.ipv4`) when the 20 fixed bytes run past `limit.end`.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: Self.minimumLength, layer: .ipv4, field: "header")
         self.bytes = bytes
@@ -73,6 +74,7 @@ struct IPv4Header {
 
     /// Checks that the whole header, options included, lies before `limit.end`.
     /// - Throws: `.tooShort` (layer `.ipv4`, field "ihl").
+    @inline(__always)
     func checkOptions(limit: Limit) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: headerLength, layer: .ipv4, field: "ihl")
     }

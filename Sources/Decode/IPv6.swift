@@ -45,6 +45,7 @@ struct IPv6Header {
     /// - Parameter limit: the end of the bytes the packet may occupy: the capture's, or the
     ///   end of the tunnel payload that carries it.
     /// - Throws: `.tooShort` (layer `.ipv6`) when the 40 bytes run past `limit.end`.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: Self.length, layer: .ipv6, field: "header")
         self.bytes = bytes
@@ -105,6 +106,7 @@ struct IPv6OptionsHeader {
     let length: Int
 
     /// - Throws: `.tooShort` (layer `.ipv6Extension`) when the header runs past `limit.end`.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
         // The smallest such header is 8 bytes; that covers both fixed fields.
         try checkLength(start: start, limit: limit, length: 8, layer: .ipv6Extension, field: "extension header")
@@ -146,6 +148,7 @@ struct IPv6FragmentHeader {
     let start: Int
 
     /// - Throws: `.tooShort` (layer `.ipv6Extension`) when the header runs past `limit.end`.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: Self.length, layer: .ipv6Extension, field: "fragment header")
         self.bytes = bytes
@@ -200,6 +203,7 @@ struct AuthenticationHeader {
     let length: Int
 
     /// - Throws: `.tooShort` (layer `.ipv6Extension`) when the header runs past `limit.end`.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: 2, layer: .ipv6Extension, field: "authentication header")
         // At most (255 + 2) * 4 = 1028: no overflow. A Payload Len below 1 makes a header

@@ -38,6 +38,7 @@ struct LinuxSLLHeader {
     let start: Int
 
     /// - Throws: `.tooShort` (layer `.link`) when fewer than 16 bytes were captured.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
         try checkLength(start: start, limit: Limit(capture: bytes), length: Self.length, layer: .link, field: "sll header")
         self.bytes = bytes
@@ -94,6 +95,7 @@ struct LinuxSLL2Header {
     let start: Int
 
     /// - Throws: `.tooShort` (layer `.link`) when fewer than 20 bytes were captured.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
         try checkLength(start: start, limit: Limit(capture: bytes), length: Self.length, layer: .link, field: "sll2 header")
         self.bytes = bytes

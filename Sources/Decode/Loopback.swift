@@ -21,6 +21,7 @@ struct LoopbackHeader {
     let start: Int
 
     /// - Throws: `.tooShort` (layer `.link`) when fewer than 4 bytes were captured.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int) throws(DecodeError) {
         try checkLength(start: start, limit: Limit(capture: bytes), length: Self.length, layer: .link, field: "address family")
         self.bytes = bytes

@@ -41,16 +41,23 @@ public struct PacketDecoder: Sendable {
     ///   - linkType: the frame's link-layer header type.
     /// - Returns: every layer that could be decoded, with `truncated` and `stop` describing the rest.
     public func decode(_ bytes: UnsafeRawBufferPointer, linkType: LinkType) -> DecodedPacket {
+        // Built where the caller wants it (the result's memory), not copied there.
         var packet = DecodedPacket()
-        decode(bytes, linkType: linkType, into: &packet)
+        Self.decodeFields(bytes, linkType: linkType, into: &packet)
         return packet
     }
 
     /// As `decode(_:linkType:)`, into an existing value (reset first).
     public func decode(_ bytes: UnsafeRawBufferPointer, linkType: LinkType, into packet: inout DecodedPacket) {
         packet = DecodedPacket()
+        Self.decodeFields(bytes, linkType: linkType, into: &packet)
+    }
+
+    /// Decodes into `packet`, which holds the defaults of a new `DecodedPacket`.
+    @inline(__always)
+    private static func decodeFields(_ bytes: UnsafeRawBufferPointer, linkType: LinkType, into packet: inout DecodedPacket) {
         do throws(DecodeError) {
-            try Self.decodeLink(bytes, linkType: linkType, into: &packet)
+            try decodeLink(bytes, linkType: linkType, into: &packet)
         } catch {
             packet.stop = error
             // A header that ran into the end of the captured bytes was cut by the snaplen;

@@ -14,6 +14,7 @@ struct TransportPorts {
     let start: Int
 
     /// - Throws: `.tooShort` (the given layer, field "ports") when the ports run past `limit.end`.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit, layer: DecodeError.Layer) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: Self.length, layer: layer, field: "ports")
         self.bytes = bytes
@@ -67,6 +68,7 @@ struct TCPHeader {
     let start: Int
 
     /// - Throws: `.tooShort` (layer `.tcp`) when the 20 fixed bytes run past `limit.end`.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: Self.minimumLength, layer: .tcp, field: "header")
         self.bytes = bytes
@@ -79,6 +81,7 @@ struct TCPHeader {
 
     /// Checks that the whole header, options included, lies before `limit.end`.
     /// - Throws: `.tooShort` (layer `.tcp`, field "data offset").
+    @inline(__always)
     func checkOptions(limit: Limit) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: headerLength, layer: .tcp, field: "data offset")
     }

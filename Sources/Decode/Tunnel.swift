@@ -30,6 +30,7 @@ struct VXLANHeader {
     let start: Int
 
     /// - Throws: `.tooShort` (layer `.vxlan`) when the 8 bytes run past `limit.end`.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: Self.length, layer: .vxlan, field: "header")
         self.bytes = bytes
@@ -87,6 +88,7 @@ struct GREHeader {
     let start: Int
 
     /// - Throws: `.tooShort` (layer `.gre`) when the 4 fixed bytes run past `limit.end`.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: Self.minimumLength, layer: .gre, field: "header")
         self.bytes = bytes
@@ -109,6 +111,7 @@ struct GREHeader {
 
     /// Checks that the whole header, optional fields included, lies before `limit.end`.
     /// - Throws: `.tooShort` (layer `.gre`, field "optional fields").
+    @inline(__always)
     func checkOptionalFields(limit: Limit) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: length, layer: .gre, field: "optional fields")
     }

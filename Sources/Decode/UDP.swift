@@ -29,6 +29,7 @@ struct UDPHeader {
     let start: Int
 
     /// - Throws: `.tooShort` (layer `.udp`) when the 8 bytes run past `limit.end`.
+    @inline(__always)
     init(_ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit) throws(DecodeError) {
         try checkLength(start: start, limit: limit, length: Self.length, layer: .udp, field: "header")
         self.bytes = bytes

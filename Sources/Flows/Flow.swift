@@ -63,8 +63,11 @@ public struct FlowKey: Hashable, Sendable {
 /// The overlay a flow was carried in (VXLAN or GRE), with the outer addresses of each of
 /// its ends.
 public struct TunnelInfo: Sendable, Hashable {
+    /// The tunnel (never `.none` here). Stored as the decoder's one-byte kind rather than
+    /// text, so that a flow record holds no reference and copies as plain bytes.
+    public var tunnel: DecodedPacket.Tunnel
     /// `vxlan` or `gre`.
-    public var kind: String
+    public var kind: String { tunnel == .vxlan ? "vxlan" : "gre" }
     /// The VXLAN VNI or GRE key (0 when GRE has none).
     public var id: UInt32
     /// The outer (underlay) address that carried the key's lower endpoint.
@@ -75,20 +78,10 @@ public struct TunnelInfo: Sendable, Hashable {
 
 /// What is known about one flow.
 public struct Flow: Sendable {
+    // Stored in the order the per-packet path touches them: key, counts, service and
+    // recognition lie in the record's first two cache lines; the tunnel, read when a flow
+    // starts or is reported, comes after.
     public var key: FlowKey
-    /// The side that initiated (the NFS or iSCSI client, for a storage flow).
-    public var client: Endpoint
-    /// The side that serves (the NFS server or iSCSI target).
-    public var server: Endpoint
-    /// Index of the storage service in the `ProtocolTable`, or nil when the flow is not storage.
-    public var service: Int?
-    /// How the flow was recognised as storage (nil when it is not storage).
-    public var recognition: Recognition?
-    /// The overlay that carried it, when it was seen inside a tunnel (flows are keyed by
-    /// their inner 5-tuple).
-    public var tunnel: TunnelInfo?
-    /// Payload-bearing packets inspected so far (inspection stops after a few).
-    var inspected: UInt8 = 0
     /// The flow's number in order of first appearance in its `FlowTracker` (-1 in a slot
     /// whose flow was finished). Stable: a second pass over the same packets numbers the
     /// same flows the same.
@@ -97,17 +90,38 @@ public struct Flow: Sendable {
     public var packets: Int = 0
     /// Bytes on the wire (original lengths, not captured lengths).
     public var bytes: Int = 0
-    /// How many of `packets` were non-first IP fragments.
-    public var laterFragments: Int = 0
     public var firstSeen: Timestamp
     public var lastSeen: Timestamp
+    /// How many of `packets` were non-first IP fragments.
+    public var laterFragments: Int = 0
+    /// Index of the storage service in the `ProtocolTable`, or nil when the flow is not storage.
+    public var service: Int?
+    /// How the flow was recognised as storage (nil when it is not storage).
+    public var recognition: Recognition?
+    /// Payload-bearing packets inspected so far (inspection stops after a few).
+    var inspected: UInt8 = 0
+    /// True when the client is the key's lower endpoint (else its upper one). The ends are
+    /// always the key's two endpoints, so a flag stands for both (48 bytes a flow less).
+    var clientIsLower: Bool
+    /// The side that initiated (the NFS or iSCSI client, for a storage flow).
+    public var client: Endpoint {
+        get { clientIsLower ? key.lower : key.upper }
+        set { clientIsLower = newValue == key.lower }
+    }
+    /// The side that serves (the NFS server or iSCSI target).
+    public var server: Endpoint {
+        get { clientIsLower ? key.upper : key.lower }
+        set { clientIsLower = newValue != key.lower }
+    }
+    /// The overlay that carried it, when it was seen inside a tunnel (flows are keyed by
+    /// their inner 5-tuple).
+    public var tunnel: TunnelInfo?
 
     public var segment: UInt32 { key.segment }
 
     /// The outer (underlay) addresses of the client and the server, for a tunnelled flow.
     public var outerAddresses: (client: IPAddress, server: IPAddress)? {
         guard let tunnel else { return nil }
-        let clientIsLower = client == key.lower
         return clientIsLower ? (tunnel.outerOfLower, tunnel.outerOfUpper) : (tunnel.outerOfUpper, tunnel.outerOfLower)
     }
     public var ipProtocol: UInt8 { key.ipProtocol }
@@ -121,7 +135,6 @@ public struct Flow: Sendable {
             recognition = theirs
             service = other.service
             client = other.client
-            server = other.server
         }
         if tunnel == nil { tunnel = other.tunnel }
         packets += other.packets

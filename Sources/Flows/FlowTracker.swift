@@ -102,17 +102,28 @@ public struct FlowTracker: Sendable {
         _ packet: DecodedPacket, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
         segment: UInt32, wireLength: Int, at time: Timestamp
     ) -> Int? {
-        guard packet.ipVersion != 0, packet.ipProtocol == 6 || packet.ipProtocol == 17 else { return nil }
-        if packet.isLaterFragment {
+        withUnsafePointer(to: packet) { observe($0, payload: payload, segment: segment, wireLength: wireLength, at: time) }
+    }
+
+    /// `observe` of the decode `packet` points to, which is read field by field where it
+    /// lies: a decode is a few hundred bytes, and passing one by value through a pointer's
+    /// `pointee` copies it whole (the per-packet path of a replay lends it so).
+    @discardableResult
+    public mutating func observe(
+        _ packet: UnsafePointer<DecodedPacket>, payload: UnsafeRawBufferPointer, segment: UInt32, wireLength: Int,
+        at time: Timestamp
+    ) -> Int? {
+        guard packet.pointee.ipVersion != 0, packet.pointee.ipProtocol == 6 || packet.pointee.ipProtocol == 17 else { return nil }
+        if packet.pointee.isLaterFragment {
             return observeLaterFragment(packet, segment: segment, wireLength: wireLength, at: time)
         }
-        guard packet.hasPorts else { return nil }
+        guard packet.pointee.hasPorts else { return nil }
         let flowIndex = flow(for: packet, segment: segment, at: time)
         flows[flowIndex].count(wireLength: wireLength, at: time)
         if !payload.isEmpty { inspect(flowIndex, packet, payload) }
-        if packet.isFragment {
+        if packet.pointee.isFragment {
             // The first fragment: remember its datagram and collect fragments that came early.
-            let key = FragmentKey(packet, segment: segment)
+            let key = FragmentKey(packet.pointee, segment: segment)
             if let early = pending.removeValue(forKey: key) {
                 flows[flowIndex].packets += early.packets
                 flows[flowIndex].bytes += early.bytes
@@ -155,6 +166,24 @@ public struct FlowTracker: Sendable {
         for entry in order { body(entry.position < 0 ? finished[-1 - entry.position] : flows[entry.position]) }
     }
 
+    /// True when no flow was ever finished: the live flows are every flow started, in
+    /// serial order, with distinct keys.
+    public var neverFinished: Bool { finished.isEmpty && summarised.isEmpty && flowsStarted == flows.count }
+
+    /// Hands the flow records over to a caller done with this tracker (without a copy when
+    /// they are referenced nowhere else). Only when `neverFinished`: the records are then
+    /// every flow started, slot order is serial order. The tracker keeps its counts
+    /// (`flowsStarted`, `summarised`, fragments) but no flows, and must not observe again.
+    public mutating func takeFlows() -> [Flow] {
+        precondition(neverFinished, "takeFlows() with finished flows")
+        let taken = flows
+        flows = []
+        liveFlows = 0
+        lastFlow = -1
+        index = FlowIndex(expected: 16)
+        return taken
+    }
+
     /// Bytes held for flows (records and index), for tests and diagnostics.
     public var flowFootprint: Int {
         (flows.capacity + finished.capacity) * MemoryLayout<Flow>.stride + index.footprint
@@ -173,9 +202,9 @@ public struct FlowTracker: Sendable {
     // MARK: - Internals
 
     private mutating func observeLaterFragment(
-        _ packet: DecodedPacket, segment: UInt32, wireLength: Int, at time: Timestamp
+        _ packet: UnsafePointer<DecodedPacket>, segment: UInt32, wireLength: Int, at time: Timestamp
     ) -> Int? {
-        let key = FragmentKey(packet, segment: segment)
+        let key = FragmentKey(packet.pointee, segment: segment)
         if let owner = owners[key], flows[owner.flow].serial == owner.serial,
             time.nanoseconds - owner.lastSeen.nanoseconds <= fragmentTimeout
         {
@@ -189,10 +218,10 @@ public struct FlowTracker: Sendable {
         return nil
     }
 
-    private mutating func flow(for packet: DecodedPacket, segment: UInt32, at time: Timestamp) -> Int {
+    private mutating func flow(for packet: UnsafePointer<DecodedPacket>, segment: UInt32, at time: Timestamp) -> Int {
         let key = FlowKey(
-            segment: segment, ipProtocol: packet.ipProtocol, Endpoint(address: packet.source, port: packet.sourcePort),
-            Endpoint(address: packet.destination, port: packet.destinationPort))
+            segment: segment, ipProtocol: packet.pointee.ipProtocol, Endpoint(address: packet.pointee.source, port: packet.pointee.sourcePort),
+            Endpoint(address: packet.pointee.destination, port: packet.pointee.destinationPort))
         // Packets come in bursts of one flow: compare with the last flow before hashing.
         if lastFlow >= 0, flows[lastFlow].key == key { return lastFlow }
         let hash = index.hash(key)
@@ -205,9 +234,9 @@ public struct FlowTracker: Sendable {
 
     /// A new flow for `key`, which is not live: its client, server and service as far as
     /// the first packet tells.
-    private mutating func startFlow(_ key: FlowKey, hash: UInt64, packet: DecodedPacket, at time: Timestamp) -> Int {
-        let source = Endpoint(address: packet.source, port: packet.sourcePort)
-        let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
+    private mutating func startFlow(_ key: FlowKey, hash: UInt64, packet: UnsafePointer<DecodedPacket>, at time: Timestamp) -> Int {
+        let source = Endpoint(address: packet.pointee.source, port: packet.pointee.sourcePort)
+        let destination = Endpoint(address: packet.pointee.destination, port: packet.pointee.destinationPort)
         var hash = hash
         if liveFlows >= maxFlows {
             finishIdleFlows()
@@ -216,44 +245,44 @@ public struct FlowTracker: Sendable {
 
         var client = source
         var server = destination
-        var service = table.serviceIndex(ipProtocol: packet.ipProtocol, port: packet.destinationPort)
-        var recognition: Recognition? = service.map { _ in .port(packet.destinationPort) }
-        if service == nil, let reverse = table.serviceIndex(ipProtocol: packet.ipProtocol, port: packet.sourcePort) {
+        var service = table.serviceIndex(ipProtocol: packet.pointee.ipProtocol, port: packet.pointee.destinationPort)
+        var recognition: Recognition? = service.map { _ in .port(packet.pointee.destinationPort) }
+        if service == nil, let reverse = table.serviceIndex(ipProtocol: packet.pointee.ipProtocol, port: packet.pointee.sourcePort) {
             // A reply seen first (the capture started mid-flow): the source is the server.
             service = reverse
-            recognition = .port(packet.sourcePort)
+            recognition = .port(packet.pointee.sourcePort)
             client = destination
             server = source
         } else if service == nil, !learned.isEmpty,
-            let mapped = learned[LearnedEndpoint(destination, packet.ipProtocol)]
-                ?? learned[LearnedEndpoint(source, packet.ipProtocol)]
+            let mapped = learned[LearnedEndpoint(destination, packet.pointee.ipProtocol)]
+                ?? learned[LearnedEndpoint(source, packet.pointee.ipProtocol)]
         {
             // A port the portmapper handed out (MOUNT, NLM, NSM, ...).
             service = mapped
-            if learned[LearnedEndpoint(destination, packet.ipProtocol)] == nil {
+            if learned[LearnedEndpoint(destination, packet.pointee.ipProtocol)] == nil {
                 client = destination
                 server = source
             }
             recognition = .portmapperMapping(port: server.port)
         } else if service == nil {
             // Not storage: guess the server as the SYN's destination, else the lower port.
-            let isSYN = packet.ipProtocol == 6 && packet.tcpFlags & 0x12 == 0x02
-            if !isSYN && packet.sourcePort < packet.destinationPort {
+            let isSYN = packet.pointee.ipProtocol == 6 && packet.pointee.tcpFlags & 0x12 == 0x02
+            if !isSYN && packet.pointee.sourcePort < packet.pointee.destinationPort {
                 client = destination
                 server = source
             }
         }
         var tunnel: TunnelInfo?
-        if packet.tunnel != .none {
+        if packet.pointee.tunnel != .none {
             let sourceIsLower = key.lower == source
             tunnel = TunnelInfo(
-                kind: packet.tunnel == .vxlan ? "vxlan" : "gre", id: packet.tunnelID,
-                outerOfLower: sourceIsLower ? packet.outerSource : packet.outerDestination,
-                outerOfUpper: sourceIsLower ? packet.outerDestination : packet.outerSource)
+                tunnel: packet.pointee.tunnel, id: packet.pointee.tunnelID,
+                outerOfLower: sourceIsLower ? packet.pointee.outerSource : packet.pointee.outerDestination,
+                outerOfUpper: sourceIsLower ? packet.pointee.outerDestination : packet.pointee.outerSource)
         }
         let flow = Flow(
-            key: key, client: client, server: server, service: service, recognition: recognition, tunnel: tunnel,
-            serial: flowsStarted, firstSeen: time, lastSeen: time)
+            key: key, serial: flowsStarted, firstSeen: time, lastSeen: time, service: service,
+            recognition: recognition, clientIsLower: client == key.lower, tunnel: tunnel)
         flowsStarted += 1
         liveFlows += 1
         let slot: Int
@@ -312,14 +341,14 @@ public struct FlowTracker: Sendable {
     /// Looks at a flow's payload until the flow is recognised with certainty or the
     /// inspection budget runs out; portmapper flows are read to the end of their budget so
     /// that every mapping they announce is learned.
-    private mutating func inspect(_ i: Int, _ packet: DecodedPacket, _ payload: UnsafeRawBufferPointer) {
+    private mutating func inspect(_ i: Int, _ packet: UnsafePointer<DecodedPacket>, _ payload: UnsafeRawBufferPointer) {
         let isPortmapper = portmapperService != nil && flows[i].service == portmapperService
         let budget = isPortmapper ? UInt8.max : Self.inspectionBudget
         guard flows[i].inspected < budget else { return }
         if !isPortmapper, let recognition = flows[i].recognition, recognition.strength >= 3 { return }
         flows[i].inspected += 1
 
-        let isTCP = packet.ipProtocol == 6
+        let isTCP = packet.pointee.ipProtocol == 6
         if let message = RPC.parse(payload, recordMarked: isTCP) {
             switch message {
             case .call(let call):
@@ -327,26 +356,24 @@ public struct FlowTracker: Sendable {
                 // A call goes from client to server.
                 recognise(
                     i, service: service, as: .rpcCall(program: call.program, version: call.version),
-                    server: Endpoint(address: packet.destination, port: packet.destinationPort),
-                    client: Endpoint(address: packet.source, port: packet.sourcePort))
+                    client: Endpoint(address: packet.pointee.source, port: packet.pointee.sourcePort))
                 if call.program == RPC.portmapper, let arguments = call.argumentsOffset {
                     rememberPortmapCall(flow: i, call: call, payload: payload, at: arguments)
                 }
                 if calls.count >= Self.maxLearned { calls.removeAll() }
-                calls[CallKey(packet, xid: call.xid, reply: false)] = (service, call.program, call.version)
+                calls[CallKey(packet.pointee, xid: call.xid, reply: false)] = (service, call.program, call.version)
             case .reply(let reply):
-                if let call = calls[CallKey(packet, xid: reply.xid, reply: true)] {
+                if let call = calls[CallKey(packet.pointee, xid: reply.xid, reply: true)] {
                     // The reply to a call seen (possibly on another interface): the source serves.
                     recognise(
                         i, service: call.service, as: .rpcReply(program: call.program, version: call.version),
-                        server: Endpoint(address: packet.source, port: packet.sourcePort),
-                        client: Endpoint(address: packet.destination, port: packet.destinationPort))
+                        client: Endpoint(address: packet.pointee.destination, port: packet.pointee.destinationPort))
                 }
                 guard !portmapQueries.isEmpty,
                     let query = portmapQueries.removeValue(forKey: QueryKey(flow: flows[i].serial, xid: reply.xid)),
                     let result = reply.resultOffset
                 else { return }
-                learn(from: query, payload: payload, at: result, server: packet.source)
+                learn(from: query, payload: payload, at: result, server: packet.pointee.source)
             }
             return
         }
@@ -354,30 +381,26 @@ public struct FlowTracker: Sendable {
             if signature == .iscsiLogin {
                 // The request goes to the target; the response comes from it.
                 let toTarget = payload[0] & 0x3f == 0x03
-                let source = Endpoint(address: packet.source, port: packet.sourcePort)
-                let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
+                let source = Endpoint(address: packet.pointee.source, port: packet.pointee.sourcePort)
+                let destination = Endpoint(address: packet.pointee.destination, port: packet.pointee.destinationPort)
                 recognise(
-                    i, service: service, as: .signature(signature), server: toTarget ? destination : source,
-                    client: toTarget ? source : destination)
+                    i, service: service, as: .signature(signature), client: toTarget ? source : destination)
             } else {
-                recognise(i, service: service, as: .signature(signature), server: nil, client: nil)
+                recognise(i, service: service, as: .signature(signature), client: nil)
             }
             return
         }
     }
 
     /// Records a recognition when it is more certain than what the flow had, and with it
-    /// the service and (when the evidence says which end is which) client and server.
+    /// the service and (when the evidence says which end is the client) its ends.
     private mutating func recognise(
-        _ i: Int, service: Int, as recognition: Recognition, server: Endpoint?, client: Endpoint?
+        _ i: Int, service: Int, as recognition: Recognition, client: Endpoint?
     ) {
         guard recognition.strength > (flows[i].recognition?.strength ?? 0) else { return }
         flows[i].service = service
         flows[i].recognition = recognition
-        if let server, let client {
-            flows[i].server = server
-            flows[i].client = client
-        }
+        if let client { flows[i].client = client }
     }
 
     private mutating func rememberPortmapCall(flow: Int, call: RPC.Call, payload: UnsafeRawBufferPointer, at offset: Int) {

@@ -54,11 +54,11 @@ enum ReadAhead {
 
     /// Places, counts and classifies a batch's frames, in order, as source `source`.
     private static func account(_ batch: Batch, source: Int, into engine: inout Engine) {
-        guard let items = batch.frames.baseAddress, let slab = batch.slab.baseAddress else { return }
+        guard let items = UnsafePointer(batch.frames.baseAddress), let slab = batch.slab.baseAddress else { return }
+        let packetOffset = Item.packetOffset
         for index in 0..<batch.count {
-            // Through the pointer: the decode is copied once, straight into the engine.
             let item = items + index
-            engine.packet = item.pointee.packet
+            // Through the pointer: the decode is lent to the engine where it lies, not copied.
             engine.account(
                 Frame(
                     interface: item.pointee.interface < 0 ? nil : item.pointee.interface,
@@ -66,6 +66,7 @@ enum ReadAhead {
                     wireLength: item.pointee.wireLength,
                     bytes: UnsafeRawBufferPointer(start: slab + item.pointee.start, count: item.pointee.length),
                     fileOffset: item.pointee.fileOffset),
+                decoded: (UnsafeRawPointer(item) + packetOffset).assumingMemoryBound(to: DecodedPacket.self),
                 source: source)
         }
     }
@@ -73,28 +74,77 @@ enum ReadAhead {
     /// The reading thread: every input in order, every frame decoded into a batch.
     private static func produce(_ inputs: [ReplayInput], into channel: Channel) {
         let decoder = PacketDecoder()
-        var batch = channel.takeEmpty()
+        var filling = Filling(channel.takeEmpty())
         for input in inputs {
             var source: any FrameSource
             do throws(ReplayError) {
                 source = try Engine.open(input)
             } catch {
-                batch.ending = .opened(error)
-                channel.fill(batch)
+                channel.fill(filling.finish(ending: .opened(error)))
                 return
             }
             let outcome = source.read { frame in
-                if batch.count == framesPerBatch || slabSize - batch.used < frame.bytes.count {
-                    channel.fill(batch)
-                    batch = channel.takeEmpty()
+                if !filling.hasRoom(for: frame.bytes.count) {
+                    channel.fill(filling.finish(ending: nil))
+                    filling = Filling(channel.takeEmpty())
                 }
-                batch.append(frame, decoder: decoder)
+                filling.append(frame, decoder: decoder)
             }
-            batch.ending = .read(outcome, interfaces: source.interfaces)
-            channel.fill(batch)
-            batch = channel.takeEmpty()
+            channel.fill(filling.finish(ending: .read(outcome, interfaces: source.interfaces)))
+            filling = Filling(channel.takeEmpty())
         }
-        channel.giveBack(batch)
+        channel.giveBack(filling.finish(ending: nil))
+    }
+
+    /// The reading thread's hold on the batch it fills: the batch's memory and counts as
+    /// plain values, so that appending a frame reads no class property (each such read is
+    /// a runtime exclusivity check) and retains nothing. The channel keeps the batch alive.
+    struct Filling {
+        unowned(unsafe) let batch: Batch
+        let frames: UnsafeMutablePointer<Item>
+        let slab: UnsafeMutableRawPointer
+        var count = 0
+        var used = 0
+
+        init(_ batch: Batch) {
+            self.batch = batch
+            // Both allocated with the batch, never empty.
+            frames = batch.frames.baseAddress!
+            slab = batch.slab.baseAddress!
+        }
+
+        @inline(__always)
+        func hasRoom(for length: Int) -> Bool {
+            count < ReadAhead.framesPerBatch && ReadAhead.slabSize - used >= length
+        }
+
+        /// Copies and decodes `frame`; the caller has checked there is room.
+        @inline(__always)
+        mutating func append(_ frame: Frame, decoder: PacketDecoder) {
+            let start = used
+            let length = frame.bytes.count
+            if length > 0, let base = frame.bytes.baseAddress {
+                (slab + start).copyMemory(from: base, byteCount: length)
+            }
+            used += length
+            let item = frames + count
+            // Decoded in place, in the batch: the decode is never copied.
+            item.initialize(
+                to: Item(
+                    packet: decoder.decode(
+                        UnsafeRawBufferPointer(start: slab + start, count: length), linkType: frame.linkType),
+                    timestamp: frame.timestamp, linkType: frame.linkType, wireLength: frame.wireLength,
+                    interface: frame.interface ?? -1, fileOffset: frame.fileOffset, start: start, length: length))
+            count += 1
+        }
+
+        /// Hands the batch over with its counts and how its source continues.
+        func finish(ending: Ending?) -> Batch {
+            batch.count = count
+            batch.used = used
+            batch.ending = ending
+            return batch
+        }
     }
 
     /// One decoded frame; its bytes are in the batch's slab.
@@ -108,6 +158,9 @@ enum ReadAhead {
         var fileOffset: Int64
         var start: Int
         var length: Int
+
+        /// Where `packet` lies in an item.
+        static let packetOffset = MemoryLayout<Item>.offset(of: \Item.packet) ?? 0
     }
 
     /// How a batch's source continues after its frames.
@@ -138,27 +191,6 @@ enum ReadAhead {
             slab.deallocate()
         }
 
-        /// Copies and decodes `frame`; the caller has checked there is room.
-        @inline(__always)
-        func append(_ frame: Frame, decoder: PacketDecoder) {
-            let start = used
-            let length = frame.bytes.count
-            if length > 0, let base = frame.bytes.baseAddress, let slabBase = slab.baseAddress {
-                (slabBase + start).copyMemory(from: base, byteCount: length)
-            }
-            used += length
-            let copy = UnsafeRawBufferPointer(rebasing: slab[start..<(start + length)])
-            // Decode in place: the item is built once, in the batch, with its decode filled in.
-            frames.initializeElement(
-                at: count,
-                to: Item(
-                    packet: DecodedPacket(), timestamp: frame.timestamp, linkType: frame.linkType,
-                    wireLength: frame.wireLength, interface: frame.interface ?? -1, fileOffset: frame.fileOffset,
-                    start: start, length: length))
-            decoder.decode(copy, linkType: frame.linkType, into: &frames[count].packet)
-            count += 1
-        }
-
         /// Empties the batch for reuse.
         func reset() {
             _ = UnsafeMutableBufferPointer(rebasing: frames[0..<count]).deinitialize()
@@ -174,7 +206,8 @@ enum ReadAhead {
         private let condition = NSCondition()
         private var filled: [Batch] = []
         private var empty: [Batch] = []
-        private var created = 0
+        /// Every batch created: owns them while the threads hold them unowned.
+        private var all: [Batch] = []
 
         /// A batch to fill: a returned one, a new one while fewer than `batchCount` exist,
         /// else waits for one to come back.
@@ -182,9 +215,9 @@ enum ReadAhead {
             condition.lock()
             defer { condition.unlock() }
             while empty.isEmpty {
-                if created < ReadAhead.batchCount {
-                    created += 1
-                    return Batch()
+                if all.count < ReadAhead.batchCount {
+                    all.append(Batch())
+                    return all[all.count - 1]
                 }
                 condition.wait()
             }
