@@ -7,10 +7,12 @@ import Darwin
 /// A file lanekeeper writes (a report, an evidence file), written so that it is never half
 /// there and never replaces a file by accident:
 ///
-/// - the bytes go to a temporary file in the same directory (`FILE.partial` for evidence,
-///   which a killed watch leaves behind readable; `.FILE.XXXXXX` for a report);
-/// - `commit()` fsyncs it and renames it to `FILE` (refusing, atomically, when `FILE` exists
-///   unless `replace`), then fsyncs the directory;
+/// - the bytes go to a temporary file in the same directory: `FILE.partial` for evidence,
+///   which a killed watch leaves behind readable; for a report an unnamed file (Linux's
+///   `O_TMPFILE`), so that a killed process leaves nothing, or, where the file system has no
+///   `O_TMPFILE` or /proc is missing, a hidden `.FILE.XXXXXX`;
+/// - `commit()` fsyncs it and gives it the name `FILE` (refusing, atomically, when `FILE`
+///   exists unless `replace`), then fsyncs the directory;
 /// - creating refuses at once when `FILE` (or the temporary name) already exists, unless
 ///   `replace`, so that a command fails before doing any work.
 ///
@@ -22,13 +24,15 @@ public final class OutputFile {
         /// `FILE.partial`, created exclusively (a stale one is evidence from a killed run and
         /// is only replaced with `replace`).
         case partial
-        /// A hidden unique name beside `FILE`, removed if it cannot be completed.
+        /// No name until `commit()` (`O_TMPFILE`), or where that cannot be had a hidden unique
+        /// name beside `FILE`, removed if it cannot be completed.
         case hidden
     }
 
     /// The file's final name.
     public let path: String
-    /// Where the bytes go until `commit()` (equal to `path` when written in place).
+    /// Where the bytes go until `commit()`: `FILE.partial`, `.FILE.XXXXXX`, or `path` itself
+    /// when written in place or into an unnamed file.
     public let stagingPath: String
     /// The open descriptor.
     public let descriptor: Int32
@@ -38,6 +42,11 @@ public final class OutputFile {
     private let inPlace: Bool
     /// Whether a staging file that cannot be completed stays (`FILE.partial`).
     private let keepsPartial: Bool
+    /// Whether the staging file has no name (`O_TMPFILE`) until `commit()` links it.
+    private let unnamed: Bool
+    /// Whether this object created the staging file: a `FILE.partial` that was there already
+    /// (replaced as asked, truncated and written again) is never removed.
+    private let createdStaging: Bool
     private var finished = false
 
     /// The suffix of an evidence file being written.
@@ -47,7 +56,13 @@ public final class OutputFile {
     ///
     /// - Throws: `CaptureWriteError` with `errno` `EEXIST` when `path` (or, for `.partial`,
     ///   `path.partial`) exists and `replace` is false; with the system's reason otherwise.
-    public init(path: String, replace: Bool, staging: Staging) throws(CaptureWriteError) {
+    public convenience init(path: String, replace: Bool, staging: Staging) throws(CaptureWriteError) {
+        try self.init(path: path, replace: replace, staging: staging, allowingUnnamed: true)
+    }
+
+    /// `allowingUnnamed: false` always names a hidden staging file (as where there is no
+    /// `O_TMPFILE`).
+    init(path: String, replace: Bool, staging: Staging, allowingUnnamed: Bool) throws(CaptureWriteError) {
         self.path = path
         self.replace = replace
         keepsPartial = staging == .partial
@@ -57,6 +72,8 @@ public final class OutputFile {
         if exists && kind != S_IFREG && kind != S_IFLNK && kind != S_IFDIR {
             // A device or FIFO: write into it; nothing is replaced.
             inPlace = true
+            unnamed = false
+            createdStaging = false
             stagingPath = path
             descriptor = try Self.open(path, flags: O_WRONLY | O_CLOEXEC, reportAs: path)
             return
@@ -70,27 +87,29 @@ public final class OutputFile {
         inPlace = false
         switch staging {
         case .partial:
+            unnamed = false
             stagingPath = path + Self.partialSuffix
-            let flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (replace ? O_TRUNC : O_EXCL)
+            let flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW
             do {
-                descriptor = try Self.open(stagingPath, flags: flags, reportAs: stagingPath)
+                descriptor = try Self.open(stagingPath, flags: flags | O_EXCL, reportAs: stagingPath)
+                createdStaging = true
             } catch where error.errno == EEXIST {
-                throw Self.refusal(stagingPath)
+                guard replace else { throw Self.refusal(stagingPath) }
+                descriptor = try Self.open(stagingPath, flags: flags | O_TRUNC, reportAs: stagingPath)
+                createdStaging = false
             }
         case .hidden:
-            let slash = path.lastIndex(of: "/")
-            let directory = slash.map { String(path[...$0]) } ?? ""
-            let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
-            var attempt = 0
-            while true {
-                let candidate = directory + "." + name + "." + String(UInt32.random(in: 0...UInt32.max), radix: 36)
-                do {
-                    descriptor = try Self.open(
+            createdStaging = true
+            if allowingUnnamed, let fd = try Self.openUnnamed(beside: path) {
+                unnamed = true
+                stagingPath = path
+                descriptor = fd
+            } else {
+                unnamed = false
+                (stagingPath, descriptor) = try Self.withHiddenName(beside: path) { (candidate) throws(CaptureWriteError) in
+                    let fd = try Self.open(
                         candidate, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, reportAs: path)
-                    stagingPath = candidate
-                    break
-                } catch where error.errno == EEXIST && attempt < 100 {
-                    attempt += 1
+                    return (candidate, fd)
                 }
             }
         }
@@ -98,13 +117,6 @@ public final class OutputFile {
 
     deinit {
         if !finished { abandon() }
-    }
-
-    /// The process's umask (read without changing it for long).
-    private static var umask: mode_t {
-        let mask = Glibc.umask(0o022)
-        _ = Glibc.umask(mask)
-        return mask
     }
 
     private static func open(_ path: String, flags: Int32, reportAs name: String) throws(CaptureWriteError) -> Int32 {
@@ -125,8 +137,66 @@ public final class OutputFile {
             detail: "it already exists; lanekeeper does not replace a file unless given --force", errno: EEXIST)
     }
 
+    /// The directory `path` is in ("." for a bare name).
+    static func directory(of path: String) -> String {
+        let slash = path.lastIndex(of: "/")
+        return slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+    }
+
+    /// Calls `body` with a hidden unique name beside `path` (`DIR/.NAME.XXXXXX`), again with
+    /// another while it fails with EEXIST (up to 100 times).
+    private static func withHiddenName<Result>(
+        beside path: String, _ body: (String) throws(CaptureWriteError) -> Result
+    ) throws(CaptureWriteError) -> Result {
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[...$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        var attempt = 0
+        while true {
+            do {
+                return try body(directory + "." + name + "." + String(UInt32.random(in: 0...UInt32.max), radix: 36))
+            } catch where error.errno == EEXIST && attempt < 100 {
+                attempt += 1
+            }
+        }
+    }
+
+    /// How this process reaches its descriptor `fd` as a path (to link an unnamed file). A
+    /// process may always follow its own /proc/self/fd links, also once it has given up root
+    /// and is no longer dumpable.
+    private static func procPath(_ fd: Int32) -> String { "/proc/self/fd/\(fd)" }
+
+    /// An unnamed file in the directory of `path` (`O_TMPFILE`), which `commit()` names by
+    /// linking /proc/self/fd/N; nil when the file system or kernel has none (EOPNOTSUPP,
+    /// EISDIR, EINVAL) or /proc does not show it: a named hidden file is used then.
+    private static func openUnnamed(beside path: String) throws(CaptureWriteError) -> Int32? {
+        #if os(Linux)
+        let fd: Int32
+        do {
+            // glibc names it O_TMPFILE only under _GNU_SOURCE; __O_TMPFILE includes O_DIRECTORY.
+            fd = try open(directory(of: path), flags: __O_TMPFILE | O_WRONLY | O_CLOEXEC, reportAs: path)
+        } catch where [EOPNOTSUPP, EISDIR, EINVAL].contains(error.errno ?? 0) {
+            return nil
+        }
+        var direct = stat()
+        var viaProc = stat()
+        guard fstat(fd, &direct) == 0, stat(procPath(fd), &viaProc) == 0, viaProc.st_dev == direct.st_dev,
+            viaProc.st_ino == direct.st_ino
+        else {
+            _ = Glibc.close(fd)
+            return nil
+        }
+        return fd
+        #else
+        return nil
+        #endif
+    }
+
     /// True when the bytes go straight into `path` (a device or FIFO).
     public var isInPlace: Bool { inPlace }
+
+    /// True when the staging file has no name until `commit()` (`O_TMPFILE`).
+    public var isUnnamed: Bool { unnamed }
 
     /// Writes every byte, retrying on interruption.
     ///
@@ -187,48 +257,76 @@ public final class OutputFile {
         if fsync(descriptor) != 0 {
             let code = errno
             _ = Glibc.close(descriptor)
-            if !keepsPartial { _ = unlink(stagingPath) }
+            removeStaging(keep: true)
             throw CaptureWriteError(path: stagingPath, operation: "write", detail: describeErrno(code), errno: code)
         }
-        if Glibc.close(descriptor) != 0 {
-            let code = errno
-            if !keepsPartial { _ = unlink(stagingPath) }
-            throw CaptureWriteError(path: stagingPath, operation: "close", detail: describeErrno(code), errno: code)
-        }
-        if replace {
-            guard rename(stagingPath, path) == 0 else {
-                let code = errno
-                if !keepsPartial { _ = unlink(stagingPath) }
-                throw CaptureWriteError(
-                    path: path, operation: "rename \(stagingPath) to", detail: describeErrno(code), errno: code)
-            }
+        if unnamed {
+            // Linked while open (an unnamed file's only handle); fsynced already, so closing
+            // afterwards loses nothing.
+            defer { _ = Glibc.close(descriptor) }
+            try linkUnnamed()
         } else {
-            // link(2) fails with EEXIST when `path` appeared meanwhile: the no-replace rename.
-            guard link(stagingPath, path) == 0 else {
+            if Glibc.close(descriptor) != 0 {
                 let code = errno
-                if !keepsPartial { _ = unlink(stagingPath) }
-                if code == EEXIST { throw Self.refusal(path) }
-                throw CaptureWriteError(
-                    path: path, operation: "rename \(stagingPath) to", detail: describeErrno(code), errno: code)
+                removeStaging(keep: true)
+                throw CaptureWriteError(path: stagingPath, operation: "close", detail: describeErrno(code), errno: code)
             }
-            _ = unlink(stagingPath)
+            try rename(stagingPath)
         }
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
-        let fd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let fd = Glibc.open(Self.directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if fd >= 0 {
             _ = fsync(fd)
             _ = Glibc.close(fd)
         }
     }
 
+    /// Renames `staged` (a named staging file, or a name just given to the unnamed one) to
+    /// `path`: over it with `replace`; otherwise by link(2), which fails with EEXIST when
+    /// `path` appeared meanwhile (the no-replace rename), then unlink. `staged` goes on failure
+    /// (unless it is a `FILE.partial`).
+    private func rename(_ staged: String) throws(CaptureWriteError) {
+        if replace ? Glibc.rename(staged, path) == 0 : link(staged, path) == 0 {
+            if !replace { _ = unlink(staged) }
+            return
+        }
+        let code = errno
+        if staged != stagingPath || !keepsPartial { _ = unlink(staged) }
+        if code == EEXIST && !replace { throw Self.refusal(path) }
+        throw CaptureWriteError(path: path, operation: "rename \(staged) to", detail: describeErrno(code), errno: code)
+    }
+
+    /// Gives the unnamed staging file its name: linked straight to `path` (linkat fails with
+    /// EEXIST when `path` appeared meanwhile: nothing is replaced), or with `replace` linked to
+    /// a hidden name and renamed over `path`.
+    private func linkUnnamed() throws(CaptureWriteError) {
+        let source = Self.procPath(descriptor)
+        func link(to target: String) throws(CaptureWriteError) {
+            guard linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW) != 0 else { return }
+            let code = errno
+            throw code == EEXIST && target == path
+                ? Self.refusal(path) : CaptureWriteError(path: path, operation: "create", detail: describeErrno(code), errno: code)
+        }
+        guard replace else { return try link(to: path) }
+        let hidden = try Self.withHiddenName(beside: path) { (candidate) throws(CaptureWriteError) in
+            try link(to: candidate)
+            return candidate
+        }
+        try rename(hidden)
+    }
+
+    /// Removes a named staging file this object created, unless it is a `FILE.partial` to `keep`.
+    private func removeStaging(keep: Bool) {
+        if !inPlace && !unnamed && createdStaging && !(keep && keepsPartial) { _ = unlink(stagingPath) }
+    }
+
     /// Closes the staging file without renaming it: keeps it when `keep` and it is a
-    /// `FILE.partial` (with what it holds), removes it otherwise.
+    /// `FILE.partial` (with what it holds), removes it otherwise (an unnamed file simply goes;
+    /// a `FILE.partial` this object did not create, one replaced as asked, stays).
     public func abandon(keep: Bool = false) {
         guard !finished else { return }
         finished = true
         _ = Glibc.close(descriptor)
-        if !inPlace && !(keep && keepsPartial) { _ = unlink(stagingPath) }
+        removeStaging(keep: keep)
     }
 }
 

@@ -28,7 +28,9 @@ enum Evidence {
             isRefusal = error.errno == EEXIST
             if isRefusal {
                 description = "\(error.path): \(error.detail)"
-            } else if error.path.hasSuffix(OutputFile.partialSuffix) && error.operation != "create" {
+            } else if error.path.hasSuffix(OutputFile.partialSuffix) && ["write", "close"].contains(error.operation) {
+                // A write that failed: FILE.partial stays (creating or handing it over failed:
+                // it does not).
                 description = "cannot write the evidence file \(error.path): \(error.detail); it keeps every "
                     + "whole packet written before that and is left under that name"
             } else {
@@ -114,7 +116,8 @@ final class EvidenceSink: @unchecked Sendable {
         lock.withLock { _ in writer.abandon(keep: true) }
     }
 
-    /// Closes and removes `FILE.partial` (a watch that never started has no evidence).
+    /// Closes and removes `FILE.partial` (a watch that never started, or failed before its
+    /// end, has no evidence), when this run created it.
     func discard() {
         lock.withLock { _ in writer.abandon(keep: false) }
     }

@@ -266,6 +266,14 @@ public final class WatchSession: @unchecked Sendable {
         group.wait()
     }
 
+    /// Ends a watch that fails before its normal end (it cannot drop its privileges, its
+    /// COMMAND cannot start): stops the captures and removes the evidence file, as
+    /// `FILE.partial`, when this run created it. Nothing is judged; `finish()` is not called.
+    public func abandon() {
+        if started { stop() }
+        evidence?.discard()
+    }
+
     /// Stops, closes the evidence file and judges everything that was read.
     public func finish() -> WatchOutcome {
         stop()

@@ -80,6 +80,11 @@ final class ReportDestination {
         try file?.changeOwner(user: user, group: group)
     }
 
+    /// Gives up the report: its staging file goes (a command that fails before writing it).
+    func abandon() {
+        file?.abandon()
+    }
+
     /// Writes `text`, fsyncs and renames it into place.
     func write(_ text: String) throws(CaptureWriteError) {
         guard let file else {

@@ -124,6 +124,13 @@ struct WatchCommand: ParsableCommand {
                 throw ExitCode(ExitStatus.cannotCreate)
             }
         }
+        // From here until the report is written, a failure leaves no output behind: not the
+        // report's staging file, nor the FILE.partial this run created (no evidence of a watch
+        // that did not run).
+        func abandon() {
+            session.abandon()
+            destination.abandon()
+        }
         do {
             if target.changesUser {
                 try destination.changeOwner(user: target.uid, group: target.gid)
@@ -131,6 +138,7 @@ struct WatchCommand: ParsableCommand {
             }
             try Privileges.drop(to: target)
         } catch {
+            abandon()
             printError("\(error)")
             throw ExitCode(ExitStatus.noPermission)
         }
@@ -149,7 +157,7 @@ struct WatchCommand: ParsableCommand {
             do {
                 running = try RunningCommand.start(command) { stop.request(.commandExited) }
             } catch {
-                _ = session.finish()
+                abandon()
                 printError(error.message)
                 throw ExitCode(error.status)
             }

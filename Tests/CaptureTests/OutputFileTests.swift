@@ -54,26 +54,84 @@ import Testing
 
     @Test func abandoningRemovesAHiddenFileAndKeepsAPartialOne() throws {
         let temp = try TempDirectory()
-        let hidden = try OutputFile(path: temp.path("r.txt"), replace: false, staging: .hidden)
-        #expect(hidden.stagingPath.hasPrefix(temp.path(".r.txt.")))
+        let hidden = try OutputFile(path: temp.path("r.txt"), replace: false, staging: .hidden, allowingUnnamed: false)
+        #expect(hidden.stagingPath.hasPrefix(temp.path(".r.txt.")) && !hidden.isUnnamed)
+        #expect(try listing(temp) == [URL(fileURLWithPath: hidden.stagingPath).lastPathComponent])
         hidden.abandon()
+        let unnamed = try OutputFile(path: temp.path("u.txt"), replace: false, staging: .hidden)
+        try unnamed.write(Array("x".utf8))
+        unnamed.abandon()
         let partial = try OutputFile(path: temp.path("e.pcapng"), replace: false, staging: .partial)
         try partial.write(Array("x".utf8))
         partial.abandon(keep: true)
         #expect(try listing(temp) == ["e.pcapng.partial"])
     }
 
+    /// A report is written to a file with no name (O_TMPFILE) that only the commit names, so
+    /// that a process killed before leaves nothing in the directory; without replacing (a file
+    /// that appears meanwhile is refused) and, with `replace`, over the old file. The file gets
+    /// the mode a named staging file gets.
+    @Test func aReportHasNoNameUntilCommitted() throws {
+        let temp = try TempDirectory()
+        let path = temp.path("r.json")
+        let file = try OutputFile(path: path, replace: false, staging: .hidden)
+        #expect(file.isUnnamed && file.stagingPath == path)
+        try file.write(Array("first".utf8))
+        #expect(try listing(temp) == [])
+        try file.commit()
+        #expect(try listing(temp) == ["r.json"])
+        #expect(contents(path) == Array("first".utf8))
+
+        let again = try OutputFile(path: path, replace: true, staging: .hidden)
+        #expect(again.isUnnamed)
+        try again.write(Array("second".utf8))
+        #expect(try listing(temp) == ["r.json"] && contents(path) == Array("first".utf8))
+        try again.commit()
+        #expect(try listing(temp) == ["r.json"] && contents(path) == Array("second".utf8))
+
+        let named = try OutputFile(path: temp.path("n.json"), replace: false, staging: .hidden, allowingUnnamed: false)
+        try named.commit()
+        let modes = try [path, temp.path("n.json")].map {
+            try FileManager.default.attributesOfItem(atPath: $0)[.posixPermissions] as? Int
+        }
+        #expect(modes[0] != nil && modes[0] == modes[1])
+        #expect(try listing(temp) == ["n.json", "r.json"])
+    }
+
+    /// A FILE.partial that was there (replaced as asked) is truncated and written, but never
+    /// removed when given up; one this run created is.
+    @Test func onlyAPartialFileThisRunCreatedIsRemovedWhenGivenUp() throws {
+        let temp = try TempDirectory()
+        try Data("killed".utf8).write(to: URL(fileURLWithPath: temp.path("k.pcapng.partial")))
+        let replacing = try OutputFile(path: temp.path("k.pcapng"), replace: true, staging: .partial)
+        try replacing.write(Array("new".utf8))
+        replacing.abandon(keep: false)
+        #expect(contents(temp.path("k.pcapng.partial")) == Array("new".utf8))
+        let fresh = try OutputFile(path: temp.path("f.pcapng"), replace: true, staging: .partial)
+        try fresh.write(Array("new".utf8))
+        fresh.abandon(keep: false)
+        #expect(try listing(temp) == ["k.pcapng.partial"])
+    }
+
     /// A file that appears while the output is written is not replaced either: the commit
-    /// (link, then unlink) fails and the hidden staging file goes.
-    @Test func aFileThatAppearsMeanwhileIsNotReplaced() throws {
+    /// (linkat of the unnamed file, or link then unlink of a named one where there is no
+    /// O_TMPFILE) fails and the staging file goes; with `replace` it is replaced, and nothing
+    /// is left beside it.
+    @Test(arguments: [true, false]) func aFileThatAppearsMeanwhileIsNotReplaced(unnamed: Bool) throws {
         let temp = try TempDirectory()
         let path = temp.path("r.txt")
-        let file = try OutputFile(path: path, replace: false, staging: .hidden)
+        let file = try OutputFile(path: path, replace: false, staging: .hidden, allowingUnnamed: unnamed)
+        #expect(file.isUnnamed == unnamed)
         try file.write(Array("mine".utf8))
         try Data("theirs".utf8).write(to: URL(fileURLWithPath: path))
         let error = #expect(throws: CaptureWriteError.self) { try file.commit() }
         #expect(error?.errno == EEXIST)
         #expect(contents(path) == Array("theirs".utf8))
+        #expect(try listing(temp) == ["r.txt"])
+        let forced = try OutputFile(path: path, replace: true, staging: .hidden, allowingUnnamed: unnamed)
+        try forced.write(Array("mine".utf8))
+        try forced.commit()
+        #expect(contents(path) == Array("mine".utf8))
         #expect(try listing(temp) == ["r.txt"])
     }
 

@@ -89,11 +89,12 @@ struct Spawned {
 
     /// `lanekeeper watch` in the fixture's host namespace, JSON report and evidence, no COMMAND.
     static func watch(
-        _ f: WatchFixture, policy: String, report: String, evidence: String, stderr: String = "/dev/null"
+        _ f: WatchFixture, policy: String, report: String, evidence: String, stderr: String = "/dev/null",
+        options: [String] = []
     ) throws -> Spawned {
         try Spawned(
             ["/usr/sbin/ip", "netns", "exec", f.host, binary.path, "watch", "--policy", policy, "--format", "json",
-             "--output", report, "--evidence", evidence],
+             "--output", report, "--evidence", evidence] + options,
             stderr: stderr)
     }
 
@@ -218,6 +219,64 @@ extension WatchSuites {
             let again = try f.lanekeeper(["watch", "--policy", policy, "--duration", "1", "--evidence", evidence])
             #expect(again.status == 73)
             #expect(again.stderr.contains(evidence + ".partial") && again.stderr.contains("--force"), "\(again.stderr)")
+        }
+
+        /// SIGKILL mid-capture leaves no report temporary: the report goes to a file with no
+        /// name (O_TMPFILE) in its directory, which the watch (nobody by then) holds open, so
+        /// nothing `.NAME.*` is left beside the report, with or without --force (the report it
+        /// would have replaced stays as it was); FILE.partial, evidence, stays. Stopped by
+        /// SIGINT instead, the watch, as nobody, names the file through /proc/self/fd.
+        @Test func sigkillLeavesNoReportTemporary() throws {
+            let f = try fixture()
+            let policy = try f.leakPolicy("kill-report.yaml")
+            let stop = try f.leakTraffic()
+            defer { stop() }
+            let nobody = getpwnam("nobody").pointee
+            func leftovers(_ name: String) throws -> [String] {
+                try FileManager.default.contentsOfDirectory(atPath: f.directory).filter { $0.hasPrefix("." + name) }
+            }
+            for force in [false, true] {
+                let name = force ? "kill-report-forced" : "kill-report"
+                let report = f.path(name + ".json")
+                let evidence = f.path(name + ".pcapng")
+                if force {
+                    // The fixture directory is sticky: nobody may replace only its own file.
+                    try "old\n".write(toFile: report, atomically: false, encoding: .utf8)
+                    chown(report, nobody.pw_uid, nobody.pw_gid)
+                }
+                let watch = try Spawned.watch(f, policy: policy, report: report, evidence: evidence, options: force ? ["--force"] : [])
+                // Until evidence reaches the file: capturing, as nobody.
+                let deadline = Date().addingTimeInterval(20)
+                func size() -> Int { (try? FileManager.default.attributesOfItem(atPath: evidence + ".partial")[.size] as? Int) ?? 0 }
+                while size() < 10_000 && Date() < deadline { usleep(50_000) }
+                let descriptors = "/proc/\(watch.pid)/fd"
+                let open = ((try? FileManager.default.contentsOfDirectory(atPath: descriptors)) ?? []).compactMap {
+                    try? FileManager.default.destinationOfSymbolicLink(atPath: descriptors + "/" + $0)
+                }
+                #expect(open.contains { $0.hasPrefix(f.directory + "/#") && $0.hasSuffix(" (deleted)") }, "\(name): \(open)")
+                #expect(try leftovers(name).isEmpty)
+                kill(watch.pid, SIGKILL)
+                #expect(watch.wait() == 128 + SIGKILL)
+                let left = try leftovers(name)
+                #expect(left.isEmpty, "\(name): \(left)")
+                #expect(exists(evidence + ".partial") && !exists(evidence), "\(name)")
+                if force {
+                    #expect(try String(contentsOfFile: report, encoding: .utf8) == "old\n")
+                } else {
+                    #expect(!exists(report))
+                }
+            }
+            let report = f.path("kill-report-forced.json")
+            let evidence = f.path("kill-report-forced.pcapng")
+            let watch = try Spawned.watch(f, policy: policy, report: report, evidence: evidence, options: ["--force"])
+            usleep(1_500_000)
+            kill(watch.pid, SIGINT)
+            #expect(watch.wait() == 1)
+            #expect(try Report(path: report).verdict == "fail")
+            let owner = try FileManager.default.attributesOfItem(atPath: report)[.ownerAccountID] as? Int
+            #expect(owner == Int(nobody.pw_uid))
+            #expect(exists(evidence) && !exists(evidence + ".partial"))
+            #expect(try leftovers("kill-report").isEmpty)
         }
     }
 }
@@ -510,5 +569,81 @@ extension WatchSuites {
             #expect(!exists(marker))
             #expect(!exists(packageRoot.path + "/" + relativeMarker) && !exists(f.path(relativeMarker)))
         }
+    }
+}
+
+/// A watch that fails after creating its output files and before its end (it cannot hand
+/// them to the user it becomes, its COMMAND cannot start) leaves none of them: neither the
+/// FILE.partial this run created (one that was there stays) nor the report's staging file.
+/// The exit status and message are those of the failure. Each watch runs in namespaces of its
+/// own (unshare), capturing on their loopback: no fixture needed, but root.
+@Suite(.enabled(if: getuid() == 0, "needs root: user and network namespaces, packet capture"))
+struct WatchEarlyFailureTests {
+    /// A policy in a fresh directory, and beside it an empty directory for the outputs, which
+    /// the user `nobody` may write in (mode 0777, not sticky).
+    func directories(_ name: String) throws -> (policy: String, out: String) {
+        let base = NSTemporaryDirectory() + "lk-early-" + UUID().uuidString
+        let out = base + "/out"
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: out)
+        let policy = base + "/" + name + ".yaml"
+        try """
+            version: 1
+            networks:
+              management:
+                interfaces: [lo]
+                subnets: [198.51.100.0/24]
+              storage:
+                subnets: [203.0.113.0/24]
+            """.write(toFile: policy, atomically: true, encoding: .utf8)
+        return (policy, out)
+    }
+
+    func listing(_ directory: String) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+    }
+
+    func unshare(_ namespaces: [String], _ arguments: [String]) throws -> Run {
+        try run(URL(fileURLWithPath: "/usr/bin/unshare"), namespaces + [binary.path] + arguments)
+    }
+
+    /// In a user namespace that maps only root, nobody has no uid there: handing the created
+    /// files over to it fails (EINVAL), after they were created and before the drop.
+    @Test func aFailedHandOverLeavesNoPartialEvidenceNorReport() throws {
+        let (policy, out) = try directories("handover")
+        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: out).deletingLastPathComponent().path) }
+        let namespaces = ["--user", "--map-root-user", "--net"]
+        let watch = ["watch", "--policy", policy, "--duration", "5"]
+        let evidence = try unshare(namespaces, watch + ["--evidence", out + "/e.pcapng"])
+        #expect(evidence.status == 77)
+        #expect(
+            evidence.stderr == "lanekeeper: cannot change the owner of the evidence file \(out)/e.pcapng.partial: Invalid argument\n",
+            "\(evidence.stderr)")
+        #expect(try listing(out) == [])
+
+        let both = try unshare(namespaces, watch + ["--output", out + "/r.json", "--evidence", out + "/e.pcapng"])
+        #expect(both.status == 77)
+        #expect(both.stderr == "lanekeeper: \(out)/r.json: cannot change the owner of: Invalid argument\n", "\(both.stderr)")
+        #expect(try listing(out) == [])
+
+        // A FILE.partial that was there (a killed run's, replaced with --force) is not this run's to remove.
+        try Data("killed".utf8).write(to: URL(fileURLWithPath: out + "/e.pcapng.partial"))
+        let forced = try unshare(namespaces, watch + ["--force", "--evidence", out + "/e.pcapng"])
+        #expect(forced.status == 77, "\(forced.stderr)")
+        #expect(try listing(out) == ["e.pcapng.partial"])
+    }
+
+    /// A COMMAND that cannot start ends the watch (127) just after capturing began: no evidence
+    /// file (neither FILE nor FILE.partial) and no report.
+    @Test func aCommandThatCannotStartLeavesNoEvidenceNorReport() throws {
+        let (policy, out) = try directories("nocommand")
+        defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: out).deletingLastPathComponent().path) }
+        let result = try run(
+            URL(fileURLWithPath: "/usr/bin/unshare"),
+            ["--net", "/bin/sh", "-c", "/usr/sbin/ip link set lo up && exec \"$0\" \"$@\"", binary.path, "watch", "--policy", policy,
+             "--output", out + "/r.txt", "--evidence", out + "/e.pcapng", "--", "lk-no-such-command"])
+        #expect(result.status == 127)
+        #expect(result.stderr.contains("lk-no-such-command: command not found"), "\(result.stderr)")
+        #expect(try listing(out) == [])
     }
 }
