@@ -151,6 +151,14 @@ final class ChunkedInput {
         UnsafeRawBufferPointer(rebasing: storage[start..<end])
     }
 
+    /// The first unconsumed byte, `available` bytes before the end of what is buffered:
+    /// `window`'s start, without building the window (the per-record path reads a record
+    /// header through it). Valid until the next `request` or `consume`.
+    var cursor: UnsafeRawPointer {
+        // The storage is allocated with at least 64 bytes, so its base is never nil.
+        UnsafeRawPointer(storage.baseAddress.unsafelyUnwrapped) + start
+    }
+
     /// Makes at least `count` unconsumed bytes available in `window`, reading more of the
     /// file when needed.
     ///

@@ -99,11 +99,12 @@ public final class PcapFileReader: FrameSource {
                 finished = endInsideRecord(at: offset, part: "16 header bytes", wanted: Self.recordHeaderLength)
                 break
             }
-            var window = input.window
-            let seconds = loadUInt32(window, 0, bigEndian: header.bigEndian)
-            let fraction = loadUInt32(window, 4, bigEndian: header.bigEndian)
-            var captured = Int(loadUInt32(window, 8, bigEndian: header.bigEndian))
-            var original = Int(loadUInt32(window, 12, bigEndian: header.bigEndian))
+            // Read through the cursor: 16 bytes were just requested.
+            var record = input.cursor
+            let seconds = Self.load(record, 0, bigEndian: header.bigEndian)
+            let fraction = Self.load(record, 4, bigEndian: header.bigEndian)
+            var captured = Int(Self.load(record, 8, bigEndian: header.bigEndian))
+            var original = Int(Self.load(record, 12, bigEndian: header.bigEndian))
             if header.swappedLengths(captured: captured, original: original) {
                 swap(&captured, &original)
             }
@@ -118,23 +119,21 @@ public final class PcapFileReader: FrameSource {
                 finished = endInsideRecord(at: offset, part: "\(captured) captured bytes", wanted: recordLength)
                 break
             }
-            window = input.window
+            record = input.cursor  // a refill may have moved the record
             var kept = min(captured, header.snapLength)
             if header.fcsLength > 0 && kept == original && kept >= header.fcsLength {
                 kept -= header.fcsLength
             }
             input.consume(recordLength)
             frames += 1
+            // At most 2^32 - 1 seconds and 2^32 - 1 microseconds or nanoseconds: the sum
+            // fits an Int64 with room to spare.
+            let nanoseconds = Int64(seconds) &* 1_000_000_000 &+ Int64(fraction) &* header.fractionScale
             try body(
                 Frame(
-                    interface: 0,
-                    timestamp: Timestamp(
-                        seconds: Int64(seconds), fraction: Int64(fraction) * header.fractionScale,
-                        unitsPerSecond: 1_000_000_000),
-                    linkType: header.linkType,
+                    interface: 0, timestamp: Timestamp(nanoseconds: nanoseconds), linkType: header.linkType,
                     wireLength: original,
-                    bytes: UnsafeRawBufferPointer(
-                        rebasing: window[Self.recordHeaderLength..<(Self.recordHeaderLength + kept)]),
+                    bytes: UnsafeRawBufferPointer(start: record + Self.recordHeaderLength, count: kept),
                     fileOffset: offset))
         }
         return ReadOutcome(frames: frames, bytesRead: input.offset, end: finished ?? .endOfFile)
@@ -142,6 +141,13 @@ public final class PcapFileReader: FrameSource {
 
     /// How a read ends when fewer than `wanted` bytes are left at `offset`: the end of the
     /// file (nothing left), or a record cut short (libpcap's wording).
+    /// A record header's 32-bit field at `offset`, in the file's byte order.
+    @inline(__always)
+    private static func load(_ record: UnsafeRawPointer, _ offset: Int, bigEndian: Bool) -> UInt32 {
+        let value = record.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+        return bigEndian ? UInt32(bigEndian: value) : UInt32(littleEndian: value)
+    }
+
     private func endInsideRecord(at offset: Int64, part: String, wanted: Int) -> ReadOutcome.End {
         let present = input.available
         if let code = input.readError {

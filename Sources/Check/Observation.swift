@@ -78,6 +78,28 @@ public struct SegmentCounters: Sendable, Equatable {
 
     public init() {}
 
+    /// What became of a packet's decoding: each packet is counted in exactly one.
+    public enum Outcome: Sendable {
+        case decoded, truncated, undecodable
+        /// Undecodable because lanekeeper does not read its link type.
+        case unsupportedLinkType
+    }
+
+    /// Counts one packet (one access to the counters on the per-packet path).
+    @inlinable
+    public mutating func count(wireLength: Int, _ outcome: Outcome) {
+        packets += 1
+        bytes += wireLength
+        switch outcome {
+        case .decoded: decoded += 1
+        case .truncated: truncated += 1
+        case .undecodable: undecodable += 1
+        case .unsupportedLinkType:
+            undecodable += 1
+            unsupportedLinkType += 1
+        }
+    }
+
     /// Adds another segment's counts (the same place seen in another file).
     public mutating func add(_ other: SegmentCounters) {
         packets += other.packets

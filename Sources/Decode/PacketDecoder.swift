@@ -47,6 +47,15 @@ public struct PacketDecoder: Sendable {
         return packet
     }
 
+    /// As `decode(_:linkType:)`, into memory that holds no decode yet (a batch of decodes
+    /// filled in place), which it initialises: no copy of the decode is made.
+    public func decode(
+        _ bytes: UnsafeRawBufferPointer, linkType: LinkType, initializing packet: UnsafeMutablePointer<DecodedPacket>
+    ) {
+        packet.initialize(to: DecodedPacket())
+        Self.decodeFields(bytes, linkType: linkType, into: &packet.pointee)
+    }
+
     /// As `decode(_:linkType:)`, into an existing value (reset first).
     public func decode(_ bytes: UnsafeRawBufferPointer, linkType: LinkType, into packet: inout DecodedPacket) {
         packet = DecodedPacket()
@@ -303,6 +312,7 @@ public struct PacketDecoder: Sendable {
 
     /// Decodes TCP or UDP in `start..<limit.end`, and the tunnel a UDP datagram to port 4789
     /// or a GRE packet carries; other protocols end decoding without an error.
+    @inline(__always)
     private static func decodeTransport(
         _ bytes: UnsafeRawBufferPointer, protocol protocolNumber: UInt8, at start: Int, limit: Limit,
         into packet: inout DecodedPacket

@@ -100,6 +100,9 @@ public struct Flow: Sendable {
     public var recognition: Recognition?
     /// Payload-bearing packets inspected so far (inspection stops after a few).
     var inspected: UInt8 = 0
+    /// False once inspecting more of the flow's payload can change nothing (budget spent,
+    /// or recognised with certainty): read on every packet before the call that inspects.
+    var inspecting = true
     /// True when the client is the key's lower endpoint (else its upper one). The ends are
     /// always the key's two endpoints, so a flag stands for both (48 bytes a flow less).
     var clientIsLower: Bool
@@ -144,11 +147,15 @@ public struct Flow: Sendable {
         lastSeen = max(lastSeen, other.lastSeen)
     }
 
-    mutating func count(wireLength: Int, at time: Timestamp) {
+    /// Counts one packet. Returns `inspecting`, so that the per-packet path touches the
+    /// record once.
+    @discardableResult
+    mutating func count(wireLength: Int, at time: Timestamp) -> Bool {
         packets += 1
         bytes += wireLength
         if time < firstSeen { firstSeen = time }
         if time > lastSeen { lastSeen = time }
+        return inspecting
     }
 }
 

@@ -119,11 +119,12 @@ public struct FlowTracker: Sendable {
         }
         guard packet.pointee.hasPorts else { return nil }
         let flowIndex = flow(for: packet, segment: segment, at: time)
-        flows[flowIndex].count(wireLength: wireLength, at: time)
-        if !payload.isEmpty { inspect(flowIndex, packet, payload) }
+        if flows[flowIndex].count(wireLength: wireLength, at: time), !payload.isEmpty {
+            inspect(flowIndex, packet, payload)
+        }
         if packet.pointee.isFragment {
             // The first fragment: remember its datagram and collect fragments that came early.
-            let key = FragmentKey(packet.pointee, segment: segment)
+            let key = FragmentKey(packet, segment: segment)
             if let early = pending.removeValue(forKey: key) {
                 flows[flowIndex].packets += early.packets
                 flows[flowIndex].bytes += early.bytes
@@ -204,13 +205,14 @@ public struct FlowTracker: Sendable {
     private mutating func observeLaterFragment(
         _ packet: UnsafePointer<DecodedPacket>, segment: UInt32, wireLength: Int, at time: Timestamp
     ) -> Int? {
-        let key = FragmentKey(packet.pointee, segment: segment)
-        if let owner = owners[key], flows[owner.flow].serial == owner.serial,
-            time.nanoseconds - owner.lastSeen.nanoseconds <= fragmentTimeout
+        let key = FragmentKey(packet, segment: segment)
+        // One hash of the key: found by position, updated in place.
+        if let position = owners.index(forKey: key), case let owner = owners.values[position],
+            flows[owner.flow].serial == owner.serial, time.nanoseconds - owner.lastSeen.nanoseconds <= fragmentTimeout
         {
             flows[owner.flow].count(wireLength: wireLength, at: time)
             flows[owner.flow].laterFragments += 1
-            owners[key] = Owner(flow: owner.flow, serial: owner.serial, lastSeen: time)
+            owners.values[position].lastSeen = time
             return owner.flow
         }
         pending[key, default: FragmentTally()].add(wireLength: wireLength, at: time)
@@ -344,8 +346,16 @@ public struct FlowTracker: Sendable {
     private mutating func inspect(_ i: Int, _ packet: UnsafePointer<DecodedPacket>, _ payload: UnsafeRawBufferPointer) {
         let isPortmapper = portmapperService != nil && flows[i].service == portmapperService
         let budget = isPortmapper ? UInt8.max : Self.inspectionBudget
-        guard flows[i].inspected < budget else { return }
-        if !isPortmapper, let recognition = flows[i].recognition, recognition.strength >= 3 { return }
+        guard flows[i].inspected < budget else {
+            // Never inspected again: a flow's service (and so whether it is the
+            // portmapper's) no longer changes once its budget is spent.
+            flows[i].inspecting = false
+            return
+        }
+        if !isPortmapper, let recognition = flows[i].recognition, recognition.strength >= 3 {
+            flows[i].inspecting = false
+            return
+        }
         flows[i].inspected += 1
 
         let isTCP = packet.pointee.ipProtocol == 6
@@ -361,9 +371,9 @@ public struct FlowTracker: Sendable {
                     rememberPortmapCall(flow: i, call: call, payload: payload, at: arguments)
                 }
                 if calls.count >= Self.maxLearned { calls.removeAll() }
-                calls[CallKey(packet.pointee, xid: call.xid, reply: false)] = (service, call.program, call.version)
+                calls[CallKey(packet, xid: call.xid, reply: false)] = (service, call.program, call.version)
             case .reply(let reply):
-                if let call = calls[CallKey(packet.pointee, xid: reply.xid, reply: true)] {
+                if let call = calls[CallKey(packet, xid: reply.xid, reply: true)] {
                     // The reply to a call seen (possibly on another interface): the source serves.
                     recognise(
                         i, service: call.service, as: .rpcReply(program: call.program, version: call.version),
@@ -555,13 +565,27 @@ struct FragmentKey: Hashable, Sendable {
     var source: IPAddress
     var destination: IPAddress
 
-    init(_ packet: DecodedPacket, segment: UInt32) {
+    init(_ packet: UnsafePointer<DecodedPacket>, segment: UInt32) {
         self.segment = segment
-        self.ipProtocol = packet.ipProtocol
-        self.identification = packet.fragmentID
-        self.source = packet.source
-        self.destination = packet.destination
+        self.ipProtocol = packet.pointee.ipProtocol
+        self.identification = packet.pointee.fragmentID
+        self.source = packet.pointee.source
+        self.destination = packet.pointee.destination
     }
+
+    /// Four words instead of the eleven fields: every fragment of a UDP datagram is looked
+    /// up, so the hash is on the per-packet path. Equal keys hash equal (the IPv4 flag is
+    /// left out; keys that differ only by it compare unequal).
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(UInt64(segment) << 40 | UInt64(ipProtocol) << 32 | UInt64(identification))
+        hasher.combine(source.low)
+        hasher.combine(destination.low)
+        hasher.combine(source.high ^ destination.high.rotated(by: 29))
+    }
+}
+
+extension UInt64 {
+    fileprivate func rotated(by count: UInt64) -> UInt64 { self << count | self >> (64 - count) }
 }
 
 struct Owner: Sendable {
@@ -590,12 +614,12 @@ struct CallKey: Hashable, Sendable {
     var xid: UInt32
 
     /// For a call the packet goes client -> server; for a reply, server -> client.
-    init(_ packet: DecodedPacket, xid: UInt32, reply: Bool) {
-        let source = Endpoint(address: packet.source, port: packet.sourcePort)
-        let destination = Endpoint(address: packet.destination, port: packet.destinationPort)
+    init(_ packet: UnsafePointer<DecodedPacket>, xid: UInt32, reply: Bool) {
+        let source = Endpoint(address: packet.pointee.source, port: packet.pointee.sourcePort)
+        let destination = Endpoint(address: packet.pointee.destination, port: packet.pointee.destinationPort)
         client = reply ? destination : source
         server = reply ? source : destination
-        ipProtocol = packet.ipProtocol
+        ipProtocol = packet.pointee.ipProtocol
         self.xid = xid
     }
 }

@@ -3,26 +3,27 @@
 public struct LinkType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: UInt32
 
+    @inlinable
     public init(rawValue: UInt32) {
         self.rawValue = rawValue
     }
 
     /// BSD loopback: a 4-byte address family in host byte order.
-    public static let null = LinkType(rawValue: 0)
+    @inlinable public static var null: LinkType { LinkType(rawValue: 0) }
     /// Ethernet II, possibly with 802.1Q / 802.1ad tags.
-    public static let ethernet = LinkType(rawValue: 1)
+    @inlinable public static var ethernet: LinkType { LinkType(rawValue: 1) }
     /// Raw IP (LINKTYPE_RAW); the version nibble says IPv4 or IPv6.
-    public static let raw = LinkType(rawValue: 101)
+    @inlinable public static var raw: LinkType { LinkType(rawValue: 101) }
     /// OpenBSD loopback: a 4-byte address family in network byte order.
-    public static let loop = LinkType(rawValue: 108)
+    @inlinable public static var loop: LinkType { LinkType(rawValue: 108) }
     /// Linux cooked capture v1 (SLL), 16-byte header, no interface.
-    public static let linuxSLL = LinkType(rawValue: 113)
+    @inlinable public static var linuxSLL: LinkType { LinkType(rawValue: 113) }
     /// Raw IPv4 only.
-    public static let ipv4 = LinkType(rawValue: 228)
+    @inlinable public static var ipv4: LinkType { LinkType(rawValue: 228) }
     /// Raw IPv6 only.
-    public static let ipv6 = LinkType(rawValue: 229)
+    @inlinable public static var ipv6: LinkType { LinkType(rawValue: 229) }
     /// Linux cooked capture v2 (SLL2), 20-byte header carrying the interface index.
-    public static let linuxSLL2 = LinkType(rawValue: 276)
+    @inlinable public static var linuxSLL2: LinkType { LinkType(rawValue: 276) }
 
     /// Normalises the few DLT values that differ from their LINKTYPE numbers on some
     /// platforms (DLT_RAW is 12 or 14 depending on the OS; both mean LINKTYPE_RAW).

@@ -126,26 +126,20 @@ struct Engine {
             counters.append(SegmentCounters())
         }
         lastPlace = (place, segment)
-        let s = Int(segment)
-        counters[s].packets += 1
-        counters[s].bytes += frame.wireLength
         // Each packet lands in exactly one of decoded, truncated, undecodable. A header cut
         // by the snaplen is truncated (normal); a header that lies is undecodable.
         // A packet whose flow is known (ports, or a fragment of a known datagram) is decoded
         // even when something inside it could not be (a tunnel's broken inner frame).
+        let outcome: SegmentCounters.Outcome
         if let stop = packet.pointee.stop, !packet.pointee.hasPorts, !packet.pointee.isLaterFragment,
             stop.code != .tooShort || !frame.isTruncated
         {
-            counters[s].undecodable += 1
-            if stop.code == .unsupportedLinkType {
-                counters[s].unsupportedLinkType += 1
-                unsupported.insert(frame.linkType)
-            }
-        } else if packet.pointee.truncated || frame.isTruncated {
-            counters[s].truncated += 1
+            outcome = stop.code == .unsupportedLinkType ? .unsupportedLinkType : .undecodable
+            if outcome == .unsupportedLinkType { unsupported.insert(frame.linkType) }
         } else {
-            counters[s].decoded += 1
+            outcome = packet.pointee.truncated || frame.isTruncated ? .truncated : .decoded
         }
+        counters[Int(segment)].count(wireLength: frame.wireLength, outcome)
         let payload = Self.payload(offset: packet.pointee.payloadOffset, length: packet.pointee.payloadLength, in: frame.bytes)
         let flow = tracker.observe(
             packet, payload: payload, segment: segment, wireLength: frame.wireLength, at: frame.timestamp)
@@ -167,6 +161,7 @@ struct Engine {
     private static let placesScanned = 8
 
     /// The transport payload's captured bytes (empty when there is none).
+    @inline(__always)
     static func payload(offset: Int, length: Int, in bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         guard length > 0, offset >= 0, offset <= bytes.count, length <= bytes.count - offset
         else { return UnsafeRawBufferPointer(start: nil, count: 0) }

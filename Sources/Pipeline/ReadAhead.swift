@@ -2,6 +2,7 @@ import Capture
 import Decode
 import Foundation
 import Frames
+import Synchronization
 
 /// Replay's reading pass on two cores: a reading thread opens the captures in order, reads
 /// and decodes their frames and hands them over in batches; the calling thread places,
@@ -15,11 +16,12 @@ import Frames
 /// in flight, reused round-robin (no allocation per packet).
 enum ReadAhead {
     /// Bytes of frame data per batch.
-    static let slabSize = 512 * 1024
-    /// Frames per batch at most (a decode is a few hundred bytes: 2048 of them about 0.6 MiB).
-    static let framesPerBatch = 2048
+    static let slabSize = 256 * 1024
+    /// Frames per batch at most (a decode and its frame's facts are about 300 bytes: 512 of
+    /// them about 150 KiB, so the batch being filled and the one being read stay in cache).
+    static let framesPerBatch = 512
     /// Batches in flight (filled or being filled) at most.
-    static let batchCount = 4
+    static let batchCount = 8
 
     /// False on a single processor, or when the environment sets `LANEKEEPER_READ_AHEAD=0`.
     static let enabledByEnvironment =
@@ -54,8 +56,8 @@ enum ReadAhead {
 
     /// Places, counts and classifies a batch's frames, in order, as source `source`.
     private static func account(_ batch: Batch, source: Int, into engine: inout Engine) {
-        guard let items = UnsafePointer(batch.frames.baseAddress), let slab = batch.slab.baseAddress else { return }
-        let packetOffset = Item.packetOffset
+        guard let items = UnsafePointer(batch.frames.baseAddress), let packets = UnsafePointer(batch.packets.baseAddress)
+        else { return }
         for index in 0..<batch.count {
             let item = items + index
             // Through the pointer: the decode is lent to the engine where it lies, not copied.
@@ -64,18 +66,17 @@ enum ReadAhead {
                     interface: item.pointee.interface < 0 ? nil : item.pointee.interface,
                     timestamp: item.pointee.timestamp, linkType: item.pointee.linkType,
                     wireLength: item.pointee.wireLength,
-                    bytes: UnsafeRawBufferPointer(start: slab + item.pointee.start, count: item.pointee.length),
+                    bytes: UnsafeRawBufferPointer(start: item.pointee.bytes, count: item.pointee.length),
                     fileOffset: item.pointee.fileOffset),
-                decoded: (UnsafeRawPointer(item) + packetOffset).assumingMemoryBound(to: DecodedPacket.self),
-                source: source)
+                decoded: packets + index, source: source)
         }
     }
 
     /// The reading thread: every input in order, every frame decoded into a batch.
     private static func produce(_ inputs: [ReplayInput], into channel: Channel) {
         let decoder = PacketDecoder()
-        var filling = Filling(channel.takeEmpty())
         for input in inputs {
+            var filling = Filling(channel.takeEmpty())
             var source: any FrameSource
             do throws(ReplayError) {
                 source = try Engine.open(input)
@@ -91,9 +92,7 @@ enum ReadAhead {
                 filling.append(frame, decoder: decoder)
             }
             channel.fill(filling.finish(ending: .read(outcome, interfaces: source.interfaces)))
-            filling = Filling(channel.takeEmpty())
         }
-        channel.giveBack(filling.finish(ending: nil))
     }
 
     /// The reading thread's hold on the batch it fills: the batch's memory and counts as
@@ -102,6 +101,7 @@ enum ReadAhead {
     struct Filling {
         unowned(unsafe) let batch: Batch
         let frames: UnsafeMutablePointer<Item>
+        let packets: UnsafeMutablePointer<DecodedPacket>
         let slab: UnsafeMutableRawPointer
         var count = 0
         var used = 0
@@ -110,31 +110,45 @@ enum ReadAhead {
             self.batch = batch
             // Both allocated with the batch, never empty.
             frames = batch.frames.baseAddress!
+            packets = batch.packets.baseAddress!
             slab = batch.slab.baseAddress!
         }
 
+        /// Whether a frame of `length` bytes fits. A frame bigger than a slab (a pcapng
+        /// block may hold up to 256 MiB) fits only an empty batch, which it then has to
+        /// itself (in `Batch.oversized`).
         @inline(__always)
         func hasRoom(for length: Int) -> Bool {
-            count < ReadAhead.framesPerBatch && ReadAhead.slabSize - used >= length
+            count < ReadAhead.framesPerBatch && used <= ReadAhead.slabSize
+                && (ReadAhead.slabSize - used >= length || count == 0)
         }
 
         /// Copies and decodes `frame`; the caller has checked there is room.
         @inline(__always)
         mutating func append(_ frame: Frame, decoder: PacketDecoder) {
-            let start = used
             let length = frame.bytes.count
-            if length > 0, let base = frame.bytes.baseAddress {
-                (slab + start).copyMemory(from: base, byteCount: length)
+            let copy: UnsafeMutableRawPointer
+            if length <= ReadAhead.slabSize - used {
+                copy = slab + used
+                used += length
+            } else {
+                // Only into an empty batch (`hasRoom`), which holds nothing else after it.
+                precondition(count == 0, "a frame bigger than the rest of the slab")
+                copy = batch.holdOversized(length)
+                used = ReadAhead.slabSize + 1
             }
-            used += length
-            let item = frames + count
-            // Decoded in place, in the batch: the decode is never copied.
-            item.initialize(
+            if length > 0, let base = frame.bytes.baseAddress {
+                copy.copyMemory(from: base, byteCount: length)
+            }
+            (frames + count).initialize(
                 to: Item(
-                    packet: decoder.decode(
-                        UnsafeRawBufferPointer(start: slab + start, count: length), linkType: frame.linkType),
                     timestamp: frame.timestamp, linkType: frame.linkType, wireLength: frame.wireLength,
-                    interface: frame.interface ?? -1, fileOffset: frame.fileOffset, start: start, length: length))
+                    interface: frame.interface ?? -1, fileOffset: frame.fileOffset, bytes: UnsafeRawPointer(copy),
+                    length: length))
+            // Decoded in place, in the batch: the decode is never copied.
+            decoder.decode(
+                UnsafeRawBufferPointer(start: copy, count: length), linkType: frame.linkType,
+                initializing: packets + count)
             count += 1
         }
 
@@ -147,20 +161,17 @@ enum ReadAhead {
         }
     }
 
-    /// One decoded frame; its bytes are in the batch's slab.
+    /// One frame; its bytes are in the batch's slab (or its `oversized` buffer), its decode
+    /// at the same index in its `packets`.
     struct Item {
-        var packet: DecodedPacket
         var timestamp: Timestamp
         var linkType: LinkType
         var wireLength: Int
         /// The source's interface index, or -1.
         var interface: Int
         var fileOffset: Int64
-        var start: Int
+        var bytes: UnsafeRawPointer
         var length: Int
-
-        /// Where `packet` lies in an item.
-        static let packetOffset = MemoryLayout<Item>.offset(of: \Item.packet) ?? 0
     }
 
     /// How a batch's source continues after its frames.
@@ -174,77 +185,132 @@ enum ReadAhead {
     /// Frames of one source, decoded, with copies of their bytes. Owned by one thread at a
     /// time: the reader fills it, the replay thread empties it (the channel hands it over).
     final class Batch: @unchecked Sendable {
-        var frames: UnsafeMutableBufferPointer<Item>
+        let frames: UnsafeMutableBufferPointer<Item>
+        /// The decodes of `frames`, index for index.
+        let packets: UnsafeMutableBufferPointer<DecodedPacket>
         let slab: UnsafeMutableRawBufferPointer
+        /// The one frame of a batch whose frame is bigger than a slab (freed on reset).
+        private var oversized: UnsafeMutableRawBufferPointer?
         var count = 0
         var used = 0
         var ending: Ending?
 
         init() {
             frames = .allocate(capacity: ReadAhead.framesPerBatch)
+            packets = .allocate(capacity: ReadAhead.framesPerBatch)
             slab = UnsafeMutableRawBufferPointer.allocate(byteCount: ReadAhead.slabSize, alignment: 16)
         }
 
         deinit {
-            _ = UnsafeMutableBufferPointer(rebasing: frames[0..<count]).deinitialize()
+            reset()
             frames.deallocate()
+            packets.deallocate()
             slab.deallocate()
+        }
+
+        /// Memory for a frame of `length` bytes, bigger than a slab.
+        func holdOversized(_ length: Int) -> UnsafeMutableRawPointer {
+            oversized?.deallocate()
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 16)
+            oversized = buffer
+            return buffer.baseAddress.unsafelyUnwrapped  // length > slabSize > 0
         }
 
         /// Empties the batch for reuse.
         func reset() {
+            oversized?.deallocate()
+            oversized = nil
             _ = UnsafeMutableBufferPointer(rebasing: frames[0..<count]).deinitialize()
+            _ = UnsafeMutableBufferPointer(rebasing: packets[0..<count]).deinitialize()
             count = 0
             used = 0
             ending = nil
         }
     }
 
-    /// The hand-over between the two threads: filled batches in order one way, emptied
-    /// batches back the other, at most `batchCount` in all.
+    /// The hand-over between the two threads: a ring of `batchCount` batches, filled in
+    /// turn by the reading thread and read in the same order by the replay thread.
+    ///
+    /// Two counters say where each side is (batches filled, batches given back). A side
+    /// that finds nothing to do spins on them briefly (the other side is often
+    /// microseconds from done), then sleeps until half the ring is ready for it rather
+    /// than one batch: the two threads go at nearly the same speed, and waking one per
+    /// batch would cost a sleep and a wake-up through the kernel at every batch.
     final class Channel: @unchecked Sendable {
+        private let ring: [Batch]
+        /// Batches handed to the replay thread so far.
+        private let filled = Atomic<Int>(0)
+        /// Batches the replay thread has given back so far.
+        private let emptied = Atomic<Int>(0)
+        /// The reading thread sleeps until `emptied` reaches this (`Int.max`: awake).
+        private let wakeReaderAt = Atomic<Int>(.max)
+        /// The replay thread sleeps until `filled` reaches this, or a source ends.
+        private let wakeReplayAt = Atomic<Int>(.max)
         private let condition = NSCondition()
-        private var filled: [Batch] = []
-        private var empty: [Batch] = []
-        /// Every batch created: owns them while the threads hold them unowned.
-        private var all: [Batch] = []
+        /// Batches taken to fill (the reading thread's own count).
+        private var taken = 0
+        /// Batches taken to read (the replay thread's own count).
+        private var read = 0
 
-        /// A batch to fill: a returned one, a new one while fewer than `batchCount` exist,
-        /// else waits for one to come back.
-        func takeEmpty() -> Batch {
-            condition.lock()
-            defer { condition.unlock() }
-            while empty.isEmpty {
-                if all.count < ReadAhead.batchCount {
-                    all.append(Batch())
-                    return all[all.count - 1]
-                }
-                condition.wait()
-            }
-            return empty.removeLast()
+        /// Spins (an atomic load each) before sleeping: a few microseconds.
+        static let spins = 2_000
+
+        init() {
+            ring = (0..<ReadAhead.batchCount).map { _ in Batch() }
         }
 
-        /// Passes a filled batch on.
+        /// The next batch to fill; waits until the replay thread has given it back.
+        func takeEmpty() -> Batch {
+            let slot = taken
+            // The replay thread has given back every batch up to `slot - ring.count`.
+            let needed = slot - ring.count + 1
+            wait(for: emptied, toReach: needed, orSleepUntil: needed + ring.count / 2, marking: wakeReaderAt)
+            taken += 1
+            return ring[slot % ring.count]
+        }
+
+        /// Passes the batch last taken by `takeEmpty`, filled, on.
         func fill(_ batch: Batch) {
-            condition.lock()
-            filled.append(batch)
-            condition.broadcast()
-            condition.unlock()
+            let count = filled.add(1, ordering: .sequentiallyConsistent).newValue
+            // A source's last batch wakes the replay thread whatever it waits for: nothing
+            // may follow it.
+            wake(wakeReplayAt, at: batch.ending == nil ? count : .max)
         }
 
         /// The next filled batch, in order; waits for it.
         func takeFilled() -> Batch {
-            condition.lock()
-            defer { condition.unlock() }
-            while filled.isEmpty { condition.wait() }
-            return filled.removeFirst()
+            let slot = read
+            wait(for: filled, toReach: slot + 1, orSleepUntil: slot + ring.count / 2, marking: wakeReplayAt)
+            read += 1
+            return ring[slot % ring.count]
         }
 
-        /// Returns an emptied batch for reuse.
+        /// Returns the batch last taken by `takeFilled`, emptied, for reuse.
         func giveBack(_ batch: Batch) {
             batch.reset()
+            wake(wakeReaderAt, at: emptied.add(1, ordering: .sequentiallyConsistent).newValue)
+        }
+
+        /// Returns once `counter` reaches `needed`: spins a while, then sleeps until the
+        /// other side has moved `counter` to `target` (or woken it for another reason).
+        private func wait(
+            for counter: borrowing Atomic<Int>, toReach needed: Int, orSleepUntil target: Int,
+            marking mark: borrowing Atomic<Int>
+        ) {
+            for _ in 0..<Self.spins where counter.load(ordering: .sequentiallyConsistent) >= needed { return }
             condition.lock()
-            empty.append(batch)
+            // Marked before the counter is read again, and the other side reads the mark
+            // after it moved the counter: one of the two sees the other (no lost wake-up).
+            mark.store(target, ordering: .sequentiallyConsistent)
+            while counter.load(ordering: .sequentiallyConsistent) < needed { condition.wait() }
+            mark.store(.max, ordering: .sequentiallyConsistent)
+            condition.unlock()
+        }
+
+        /// Wakes the other side when its mark says it sleeps until `count` (or less).
+        private func wake(_ mark: borrowing Atomic<Int>, at count: Int) {
+            guard count >= mark.load(ordering: .sequentiallyConsistent) else { return }
+            condition.lock()
             condition.broadcast()
             condition.unlock()
         }

@@ -84,6 +84,64 @@ import Testing
         #expect(!alone.violations.contains { $0.service == "mount" })
     }
 
+    /// A TCP segment to NFS with `size` bytes of data: an IPv4 total length of 0 (what a
+    /// capture of an offloaded send shows) lets it be bigger than 64 KiB.
+    static func oversized(_ size: Int, port: UInt16) -> [UInt8] {
+        let tcp = F.be16(port) + F.be16(2049) + F.be32(1) + F.be32(0) + [0x50, 0x18] + F.be16(65535) + [0, 0, 0, 0]
+        let ip: [UInt8] =
+            [0x45, 0, 0, 0] + F.be16(7) + [0, 0, 64, 6, 0, 0] + F.addressBytes("203.0.113.10")
+            + F.addressBytes("203.0.113.20")
+        return F.link(.ethernet(vlans: []), etherType: 0x0800, ip + tcp + [UInt8](repeating: 0xAB, count: size))
+    }
+
+    /// A little-endian pcapng file of Ethernet `frames` on one interface with no snap length
+    /// (so that nothing clips them), one per second.
+    static func pcapng(_ frames: [[UInt8]]) -> [UInt8] {
+        func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
+        func le32(_ v: Int) -> [UInt8] { le16(v & 0xffff) + le16(v >> 16 & 0xffff) }
+        func block(_ type: Int, _ body: [UInt8]) -> [UInt8] {
+            let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
+            return le32(type) + le32(12 + padded.count) + padded + le32(12 + padded.count)
+        }
+        var file = block(0x0A0D_0D0A, le32(0x1A2B_3C4D) + le16(1) + le16(0) + [UInt8](repeating: 0xff, count: 8))
+        file += block(1, le16(1) + le16(0) + le32(0))
+        for (second, frame) in frames.enumerated() {
+            file += block(6, le32(0) + le32(0) + le32(second * 1_000_000) + le32(frame.count) + le32(frame.count) + frame)
+        }
+        return file
+    }
+
+    /// A pcapng block may hold a frame of up to 256 MiB, more than a read-ahead batch holds
+    /// (such a frame once overran the batch's memory): it gets a batch of its own, wherever
+    /// it falls, and the report is the sequential one.
+    @Test func framesBiggerThanABatchGiveTheSameReport() throws {
+        let dir = TemporaryDirectory()
+        var packets: [FixturePacket] = []
+        var bytes = 0
+        func add(_ frame: [UInt8]) {
+            packets.append(FixturePacket(interface: "stor0", seconds: Int64(packets.count + 1), bytes: frame))
+            bytes += frame.count
+        }
+        for round in 0..<4 {
+            // 0, 7, 14, 21 small frames before: the big ones land in empty and part-full batches.
+            for _ in 0..<(round * 7) { add(F.frame(.ethernet(vlans: []), 6, "203.0.113.10", 900, "203.0.113.20", 2049, payload: 40)) }
+            add(Self.oversized(700_000, port: 901))
+            add(Self.oversized(262_145 + round, port: 902))
+            add(F.frame(.ethernet(vlans: []), 6, "203.0.113.20", 2049, "203.0.113.10", 900, payload: 8))
+        }
+        try Data(Self.pcapng(packets.map(\.bytes))).write(to: URL(fileURLWithPath: dir.file("big.pcapng")))
+        let configuration = ReplayConfiguration(
+            policy: try Fixtures.policy(), inputs: [ReplayInput(path: dir.file("big.pcapng"))])
+        let reports = try bothWays(configuration)
+        #expect(reports.sequential == reports.readAhead)
+        var ahead = configuration
+        ahead.readAhead = true
+        let totals = try Replay.run(ahead).result.totals
+        #expect(totals.packets == packets.count)
+        #expect(totals.bytes == bytes)
+        #expect(totals.decoded == packets.count)
+    }
+
     @Test func aMissingFileAfterAGoodOneFailsTheSameWay() throws {
         let dir = TemporaryDirectory()
         try Fixtures.writePcap(
