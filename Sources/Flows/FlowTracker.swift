@@ -167,6 +167,22 @@ public struct FlowTracker: Sendable {
         for entry in order { body(entry.position < 0 ? finished[-1 - entry.position] : flows[entry.position]) }
     }
 
+    /// `observe` of a packet known to continue `flow`, the flow the packet before it joined
+    /// (a whole TCP or UDP packet, not a fragment, with the same 5-tuple on the same
+    /// segment): counts it and inspects its payload while the flow is still being
+    /// recognised, without building or looking up its key. Returns `flow`.
+    @discardableResult
+    public mutating func observe(
+        _ packet: UnsafePointer<DecodedPacket>, continuing flow: Int, payload: UnsafeRawBufferPointer, wireLength: Int,
+        at time: Timestamp
+    ) -> Int {
+        assert(flow == lastFlow && !packet.pointee.isFragment && packet.pointee.hasPorts, "not the previous packet's flow")
+        if flows[flow].count(wireLength: wireLength, at: time), !payload.isEmpty {
+            inspect(flow, packet, payload)
+        }
+        return flow
+    }
+
     /// True when no flow was ever finished: the live flows are every flow started, in
     /// serial order, with distinct keys.
     public var neverFinished: Bool { finished.isEmpty && summarised.isEmpty && flowsStarted == flows.count }

@@ -102,9 +102,24 @@ struct Engine {
     @discardableResult
     mutating func ingest(_ frame: Frame, source: Int) -> (place: UInt32, flow: Int?) {
         var decoded = decoder.decode(frame.bytes, linkType: frame.linkType)
-        defer { packet = decoded }
-        return withUnsafePointer(to: &decoded) { account(frame, decoded: $0, source: source) }
+        let interface = frame.interface ?? -1
+        let result = withUnsafePointer(to: &decoded) { current in
+            if let previous = lastIngested, previous.source == source, let flow = previous.flow,
+                withUnsafePointer(to: &packet, {
+                    Self.continues(current, interface: interface, previous: $0, previousInterface: previous.interface)
+                })
+            {
+                return account(frame, decoded: current, continuing: (previous.place, flow))
+            }
+            return account(frame, decoded: current, source: source)
+        }
+        packet = decoded
+        lastIngested = (source, interface, result.place, result.flow)
+        return result
     }
+
+    /// Where the frame `packet` holds was seen and what it joined, for `ingest`'s next frame.
+    private var lastIngested: (source: Int, interface: Int, place: UInt32, flow: Int?)?
 
     /// `ingest` after the decode: places, counts and classifies `frame`, whose decode
     /// `decoded` points to (replay's read-ahead decodes on another thread and lends the
@@ -144,6 +159,54 @@ struct Engine {
         let flow = tracker.observe(
             packet, payload: payload, segment: segment, wireLength: frame.wireLength, at: frame.timestamp)
         return (segment, flow)
+    }
+
+    /// `account` of a frame known to continue the previous frame's flow at the previous
+    /// frame's place (`Engine.continues`), which was `previous`: counts it there without
+    /// looking the place or the flow up. The result is `account`'s.
+    @inline(__always)
+    mutating func account(
+        _ frame: Frame, decoded packet: UnsafePointer<DecodedPacket>, continuing previous: (place: UInt32, flow: Int)
+    ) -> (place: UInt32, flow: Int?) {
+        // With ports, the one rule of `account` left: cut by the snaplen or not.
+        let truncated = packet.pointee.truncated || frame.isTruncated
+        counters[Int(previous.place)].count(wireLength: frame.wireLength, truncated ? .truncated : .decoded)
+        let payload = Self.payload(
+            offset: packet.pointee.payloadOffset, length: packet.pointee.payloadLength, in: frame.bytes)
+        tracker.observe(packet, continuing: previous.flow, payload: payload, wireLength: frame.wireLength, at: frame.timestamp)
+        return (previous.place, previous.flow)
+    }
+
+    /// True when `packet` (on the source's interface `interface`) continues the flow of
+    /// `previous`, the frame just before it in the same source: the same place (interface,
+    /// SLL2 index, VLAN tags) and the same TCP or UDP 5-tuple either way round, as a whole
+    /// packet with ports and no fragment. Then, if `previous` joined a flow, so does
+    /// `packet`, and `account(_:decoded:continuing:)` may count it. Reads only the decodes.
+    @inline(__always)
+    static func continues(
+        _ packet: UnsafePointer<DecodedPacket>, interface: Int, previous: UnsafePointer<DecodedPacket>,
+        previousInterface: Int
+    ) -> Bool {
+        let p = packet, q = previous
+        guard p.pointee.hasPorts, !p.pointee.isFragment, q.pointee.hasPorts, interface == previousInterface,
+            p.pointee.ipProtocol == q.pointee.ipProtocol, p.pointee.vlanCount == q.pointee.vlanCount,
+            p.pointee.sllInterfaceIndex == q.pointee.sllInterfaceIndex
+        else { return false }
+        if p.pointee.vlanCount >= 1 && p.pointee.outerVLAN != q.pointee.outerVLAN { return false }
+        if p.pointee.vlanCount >= 2 && p.pointee.innerVLAN != q.pointee.innerVLAN { return false }
+        if p.pointee.sourcePort == q.pointee.sourcePort && p.pointee.destinationPort == q.pointee.destinationPort
+            && same(p.pointee.source, q.pointee.source) && same(p.pointee.destination, q.pointee.destination)
+        {
+            return true
+        }
+        return p.pointee.sourcePort == q.pointee.destinationPort && p.pointee.destinationPort == q.pointee.sourcePort
+            && same(p.pointee.source, q.pointee.destination) && same(p.pointee.destination, q.pointee.source)
+    }
+
+    /// `==` on the fields themselves, inlined (the synthesised one is a call into `Decode`).
+    @inline(__always)
+    private static func same(_ a: IPAddress, _ b: IPAddress) -> Bool {
+        a.low == b.low && a.high == b.high && a.isIPv4 == b.isIPv4
     }
 
     /// The segment of `place` when finding it needs no hash lookup: the previous packet's

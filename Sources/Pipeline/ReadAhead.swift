@@ -58,17 +58,26 @@ enum ReadAhead {
     private static func account(_ batch: Batch, source: Int, into engine: inout Engine) {
         guard let items = UnsafePointer(batch.frames.baseAddress), let packets = UnsafePointer(batch.packets.baseAddress)
         else { return }
+        // What the previous frame of the batch joined (no flow before the first).
+        var previous: (place: UInt32, flow: Int?) = (0, nil)
         for index in 0..<batch.count {
             let item = items + index
+            let frame = Frame(
+                interface: item.pointee.interface < 0 ? nil : item.pointee.interface,
+                timestamp: item.pointee.timestamp, linkType: item.pointee.linkType,
+                wireLength: item.pointee.wireLength,
+                bytes: UnsafeRawBufferPointer(start: item.pointee.bytes, count: item.pointee.length),
+                fileOffset: item.pointee.fileOffset)
             // Through the pointer: the decode is lent to the engine where it lies, not copied.
-            engine.account(
-                Frame(
-                    interface: item.pointee.interface < 0 ? nil : item.pointee.interface,
-                    timestamp: item.pointee.timestamp, linkType: item.pointee.linkType,
-                    wireLength: item.pointee.wireLength,
-                    bytes: UnsafeRawBufferPointer(start: item.pointee.bytes, count: item.pointee.length),
-                    fileOffset: item.pointee.fileOffset),
-                decoded: packets + index, source: source)
+            if index > 0, let flow = previous.flow,
+                Engine.continues(
+                    packets + index, interface: item.pointee.interface, previous: packets + (index - 1),
+                    previousInterface: items[index - 1].interface)
+            {
+                previous = engine.account(frame, decoded: packets + index, continuing: (previous.place, flow))
+            } else {
+                previous = engine.account(frame, decoded: packets + index, source: source)
+            }
         }
     }
 
