@@ -218,6 +218,14 @@ final class ChunkedInput {
         start += count
     }
 
+    /// `consume` of bytes a successful `request(count)` has just made available: the
+    /// per-record path, checked in debug builds only.
+    @inline(__always)
+    func consumeRequested(_ count: Int) {
+        assert(count >= 0 && count <= end - start, "consumed more than was requested")
+        start &+= count
+    }
+
     /// Moves the unconsumed bytes to the front of the buffer.
     private func compact() {
         guard start > 0, let base = storage.baseAddress else { return }

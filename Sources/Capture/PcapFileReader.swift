@@ -94,7 +94,7 @@ public final class PcapFileReader: FrameSource {
         var finished = self.finished
         defer { self.finished = finished }
         while finished == nil {
-            let offset = input.offset
+            let offset = input.offset  // of the record (read before the cursor moves)
             guard input.request(Self.recordHeaderLength) else {
                 finished = endInsideRecord(at: offset, part: "16 header bytes", wanted: Self.recordHeaderLength)
                 break
@@ -114,7 +114,7 @@ public final class PcapFileReader: FrameSource {
                     detail: "invalid packet capture length \(captured), bigger than maximum of \(Self.maximumCaptureLength)")
                 break
             }
-            let recordLength = Self.recordHeaderLength + captured
+            let recordLength = Self.recordHeaderLength &+ captured  // captured <= 262,144
             guard input.request(recordLength) else {
                 finished = endInsideRecord(at: offset, part: "\(captured) captured bytes", wanted: recordLength)
                 break
@@ -124,8 +124,8 @@ public final class PcapFileReader: FrameSource {
             if header.fcsLength > 0 && kept == original && kept >= header.fcsLength {
                 kept -= header.fcsLength
             }
-            input.consume(recordLength)
-            frames += 1
+            input.consumeRequested(recordLength)
+            frames &+= 1
             // At most 2^32 - 1 seconds and 2^32 - 1 microseconds or nanoseconds: the sum
             // fits an Int64 with room to spare.
             let nanoseconds = Int64(seconds) &* 1_000_000_000 &+ Int64(fraction) &* header.fractionScale

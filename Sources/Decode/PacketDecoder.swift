@@ -52,7 +52,7 @@ public struct PacketDecoder: Sendable {
     public func decode(
         _ bytes: UnsafeRawBufferPointer, linkType: LinkType, initializing packet: UnsafeMutablePointer<DecodedPacket>
     ) {
-        packet.initialize(to: DecodedPacket())
+        packet.initialize(to: .blank)
         Self.decodeFields(bytes, linkType: linkType, into: &packet.pointee)
     }
 
@@ -224,7 +224,7 @@ public struct PacketDecoder: Sendable {
                 limit = Limit(end: start &+ totalLength, source: .ipv4TotalLength)
             }
         }
-        try ip.checkOptions(limit: limit)
+        if headerLength > IPv4Header.minimumLength { try ip.checkOptions(limit: limit) }  // 20 bytes were checked
         guard packet.fragmentOffset == 0 else { return }  // a later fragment: no transport header
         try decodeTransport(bytes, protocol: packet.ipProtocol, at: start &+ headerLength, limit: limit, into: &packet)
     }
@@ -329,7 +329,7 @@ public struct PacketDecoder: Sendable {
             guard headerLength >= TCPHeader.minimumLength else {
                 throw DecodeError(code: .invalidField, layer: .tcp, offset: start, field: "data offset")
             }
-            try tcp.checkOptions(limit: limit)
+            if headerLength > TCPHeader.minimumLength { try tcp.checkOptions(limit: limit) }  // 20 bytes were checked
             // start + headerLength <= limit.end was just checked, so the payload length is >= 0.
             packet.payloadOffset = start &+ headerLength
             packet.payloadLength = limit.end &- packet.payloadOffset

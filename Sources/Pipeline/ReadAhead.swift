@@ -56,8 +56,9 @@ enum ReadAhead {
 
     /// Places, counts and classifies a batch's frames, in order, as source `source`.
     private static func account(_ batch: Batch, source: Int, into engine: inout Engine) {
-        guard let items = UnsafePointer(batch.frames.baseAddress), let packets = UnsafePointer(batch.packets.baseAddress)
+        guard let items = UnsafePointer(batch.frames.baseAddress), let packets = batch.packets.baseAddress
         else { return }
+        let decodedAhead = batch.decoded
         // What the previous frame of the batch joined (no flow before the first).
         var previous: (place: UInt32, flow: Int?) = (0, nil)
         for index in 0..<batch.count {
@@ -68,6 +69,9 @@ enum ReadAhead {
                 wireLength: item.pointee.wireLength,
                 bytes: UnsafeRawBufferPointer(start: item.pointee.bytes, count: item.pointee.length),
                 fileOffset: item.pointee.fileOffset)
+            if !decodedAhead {
+                engine.decoder.decode(frame.bytes, linkType: frame.linkType, initializing: packets + index)
+            }
             // Through the pointer: the decode is lent to the engine where it lies, not copied.
             if index > 0, let flow = previous.flow,
                 Engine.continues(
@@ -85,7 +89,7 @@ enum ReadAhead {
     private static func produce(_ inputs: [ReplayInput], into channel: Channel) {
         let decoder = PacketDecoder()
         for input in inputs {
-            var filling = Filling(channel.takeEmpty())
+            var filling = Filling(channel.takeEmpty(), decoding: channel.replayIsBehind)
             var source: any FrameSource
             do throws(ReplayError) {
                 source = try Engine.open(input)
@@ -96,7 +100,7 @@ enum ReadAhead {
             let outcome = source.read { frame in
                 if !filling.hasRoom(for: frame.bytes.count) {
                     channel.fill(filling.finish(ending: nil))
-                    filling = Filling(channel.takeEmpty())
+                    filling = Filling(channel.takeEmpty(), decoding: channel.replayIsBehind)
                 }
                 filling.append(frame, decoder: decoder)
             }
@@ -112,11 +116,14 @@ enum ReadAhead {
         let frames: UnsafeMutablePointer<Item>
         let packets: UnsafeMutablePointer<DecodedPacket>
         let slab: UnsafeMutableRawPointer
+        /// Whether this thread decodes the batch's frames (else the replay thread does).
+        let decoding: Bool
         var count = 0
         var used = 0
 
-        init(_ batch: Batch) {
+        init(_ batch: Batch, decoding: Bool) {
             self.batch = batch
+            self.decoding = decoding
             // Both allocated with the batch, never empty.
             frames = batch.frames.baseAddress!
             packets = batch.packets.baseAddress!
@@ -137,14 +144,11 @@ enum ReadAhead {
         mutating func append(_ frame: Frame, decoder: PacketDecoder) {
             let length = frame.bytes.count
             let copy: UnsafeMutableRawPointer
-            if length <= ReadAhead.slabSize - used {
+            if length <= ReadAhead.slabSize &- used {
                 copy = slab + used
-                used += length
+                used &+= length  // <= slabSize
             } else {
-                // Only into an empty batch (`hasRoom`), which holds nothing else after it.
-                precondition(count == 0, "a frame bigger than the rest of the slab")
-                copy = batch.holdOversized(length)
-                used = ReadAhead.slabSize + 1
+                copy = holdOversized(length)
             }
             if length > 0, let base = frame.bytes.baseAddress {
                 copy.copyMemory(from: base, byteCount: length)
@@ -155,16 +159,28 @@ enum ReadAhead {
                     interface: frame.interface ?? -1, fileOffset: frame.fileOffset, bytes: UnsafeRawPointer(copy),
                     length: length))
             // Decoded in place, in the batch: the decode is never copied.
-            decoder.decode(
-                UnsafeRawBufferPointer(start: copy, count: length), linkType: frame.linkType,
-                initializing: packets + count)
-            count += 1
+            if decoding {
+                decoder.decode(
+                    UnsafeRawBufferPointer(start: copy, count: length), linkType: frame.linkType,
+                    initializing: packets + count)
+            }
+            count &+= 1  // < framesPerBatch
+        }
+
+        /// Memory for a frame bigger than the rest of the slab, which only an empty batch
+        /// takes (`hasRoom`) and which then holds nothing else.
+        @inline(never)
+        mutating func holdOversized(_ length: Int) -> UnsafeMutableRawPointer {
+            precondition(count == 0, "a frame bigger than the rest of the slab")
+            used = ReadAhead.slabSize + 1
+            return batch.holdOversized(length)
         }
 
         /// Hands the batch over with its counts and how its source continues.
         func finish(ending: Ending?) -> Batch {
             batch.count = count
             batch.used = used
+            batch.decoded = decoding
             batch.ending = ending
             return batch
         }
@@ -202,6 +218,9 @@ enum ReadAhead {
         private var oversized: UnsafeMutableRawBufferPointer?
         var count = 0
         var used = 0
+        /// Whether the reading thread decoded the frames; if not, the replay thread does,
+        /// each just before it accounts it.
+        var decoded = true
         var ending: Ending?
 
         init() {
@@ -266,6 +285,15 @@ enum ReadAhead {
 
         init() {
             ring = (0..<ReadAhead.batchCount).map { _ in Batch() }
+        }
+
+        /// True when the replay thread has two filled batches or more waiting: it is the
+        /// slower side, so the reading thread should decode the next batch itself. When it
+        /// is not, the reading thread is the slower one and leaves the decoding of the next
+        /// batch to the replay thread: the work settles between the two threads by itself,
+        /// and a decode is the same wherever it is done.
+        var replayIsBehind: Bool {
+            filled.load(ordering: .relaxed) - emptied.load(ordering: .relaxed) >= 2
         }
 
         /// The next batch to fill; waits until the replay thread has given it back.
