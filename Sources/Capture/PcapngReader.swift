@@ -35,12 +35,8 @@ public final class PcapngReader: FrameSource {
     /// The file's size when it is a regular file: a block that claims to run past it is
     /// reported as cut short without buffering it.
     private let fileSize: Int64?
-    /// The current section's byte order.
-    private var bigEndian = false
-    /// Index in `interfaces` of the current section's interface 0.
-    private var sectionBase = 0
-    /// Parallel to `interfaces`.
-    private var clocks: [InterfaceClock] = []
+    /// What reading a block needs of the sections read so far.
+    private var section = Section()
     private var pendingWarnings: [String] = []
     /// Counts of skipped blocks of unknown type, reported once per read.
     private var unknownBlocks: [UInt32: Int] = [:]
@@ -95,23 +91,35 @@ public final class PcapngReader: FrameSource {
     /// Reads every remaining frame; see `FrameSource.read(_:)`.
     public func read(_ body: (Frame) throws -> Void) rethrows -> ReadOutcome {
         var frames = 0
-        while true {
-            switch nextFrame() {
-            case .frame(let frame):
-                frames += 1
-                try body(frame)
-            case .end(let end):
-                return ReadOutcome(frames: frames, bytesRead: input.offset, end: end, warnings: takeWarnings())
-            }
+        if let finished {
+            return ReadOutcome(frames: frames, bytesRead: input.offset, end: finished, warnings: takeWarnings())
         }
+        // A local while reading, stored back at the end: each read of a property of this
+        // class per block would be a runtime exclusivity check.
+        var section = self.section
+        defer { self.section = section }
+        var end: ReadOutcome.End? = nil
+        while let frame = nextFrame(&section, end: &end) {
+            frames &+= 1
+            try body(frame)
+        }
+        let ended = end ?? .endOfFile
+        finished = ended
+        return ReadOutcome(frames: frames, bytesRead: input.offset, end: ended, warnings: takeWarnings())
+    }
+
+    /// The state of the section being read that reading a block needs.
+    private struct Section {
+        /// The current section's byte order.
+        var bigEndian = false
+        /// Index in `interfaces` of the current section's interface 0.
+        var base = 0
+        /// Parallel to `interfaces`: each interface's link type and clock.
+        var linkTypes: [LinkType] = []
+        var clocks: [InterfaceClock] = []
     }
 
     // MARK: Blocks
-
-    private enum Step {
-        case frame(Frame)
-        case end(ReadOutcome.End)
-    }
 
     private enum BlockRead {
         /// A whole, validated block is at the start of `input.window`.
@@ -120,6 +128,8 @@ public final class PcapngReader: FrameSource {
     }
 
     private func readFirstSection() throws(CaptureError) {
+        var section = self.section
+        defer { self.section = section }
         guard input.request(4) else {
             let detail = input.available == 0 ? "empty file" : "file is too short (\(input.available) bytes) for a pcapng header"
             throw CaptureError(code: .malformed, path: path, offset: 0, detail: detail)
@@ -130,7 +140,7 @@ public final class PcapngReader: FrameSource {
                 code: .malformed, path: path, offset: 0,
                 detail: "not a pcapng file: the first block has type \(hex32(firstType)), not a Section Header Block")
         }
-        switch nextBlock() {
+        switch nextBlock(&section) {
         case .end(let end):
             let detail: String
             switch end {
@@ -139,43 +149,41 @@ public final class PcapngReader: FrameSource {
             }
             throw CaptureError(code: .malformed, path: path, offset: 0, detail: "bad pcapng header: \(detail)")
         case .block(_, let length):
-            if let problem = beginSection(UnsafeRawBufferPointer(rebasing: input.window[0..<length])) {
+            if let problem = beginSection(UnsafeRawBufferPointer(rebasing: input.window[0..<length]), &section) {
                 throw CaptureError(code: .malformed, path: path, offset: 0, detail: problem)
             }
             input.consume(length)
         }
     }
 
-    /// Finds the next frame, handling every non-packet block on the way.
-    private func nextFrame() -> Step {
-        if let finished { return .end(finished) }
+    /// Finds the next frame, handling every non-packet block on the way; nil with `end`
+    /// set when the file ends (a plain optional: an enum carrying the frame or the end's
+    /// text would be copied and released around every frame).
+    private func nextFrame(_ section: inout Section, end: inout ReadOutcome.End?) -> Frame? {
         while true {
             let offset = input.offset
-            switch nextBlock() {
-            case .end(let end):
-                finished = end
-                return .end(end)
+            switch nextBlock(&section) {
+            case .end(let ended):
+                end = ended
+                return nil
             case .block(let type, let length):
                 let block = UnsafeRawBufferPointer(rebasing: input.window[0..<length])
                 var problem: String? = nil
                 switch type {
                 case Pcapng.sectionHeaderBlock:
-                    problem = beginSection(block)
+                    problem = beginSection(block, &section)
                 case Pcapng.interfaceDescriptionBlock:
-                    problem = addInterface(block, at: offset)
+                    problem = addInterface(block, at: offset, &section)
                 case Pcapng.enhancedPacketBlock, Pcapng.packetBlock:
-                    switch packet(block, type: type, at: offset) {
-                    case .success(let frame):
-                        input.consume(length)
-                        return .frame(frame)
-                    case .failure(let why):
-                        problem = why.message
+                    if let frame = packet(block, type: type, at: offset, section, problem: &problem) {
+                        input.consumeRequested(length)
+                        return frame
                     }
                 case Pcapng.simplePacketBlock:
-                    switch simplePacket(block, at: offset) {
+                    switch simplePacket(block, at: offset, section) {
                     case .success(let frame):
                         input.consume(length)
-                        return .frame(frame)
+                        return frame
                     case .failure(let why):
                         problem = why.message
                     }
@@ -185,9 +193,8 @@ public final class PcapngReader: FrameSource {
                     }
                 }
                 if let problem {
-                    let end = ReadOutcome.End.corrupt(offset: offset, detail: problem)
-                    finished = end
-                    return .end(end)
+                    end = .corrupt(offset: offset, detail: problem)
+                    return nil
                 }
                 input.consume(length)
             }
@@ -195,7 +202,7 @@ public final class PcapngReader: FrameSource {
     }
 
     /// Reads and validates the next block's framing; on `.block` the whole block is buffered.
-    private func nextBlock() -> BlockRead {
+    private func nextBlock(_ section: inout Section) -> BlockRead {
         let offset = input.offset
         guard input.request(8) else {
             if input.available == 0 && input.readError == nil { return .end(.endOfFile) }
@@ -210,8 +217,8 @@ public final class PcapngReader: FrameSource {
             }
             window = input.window
             switch window.loadUnaligned(fromByteOffset: 8, as: UInt32.self) {
-            case Pcapng.byteOrderMagic.littleEndian: bigEndian = false
-            case Pcapng.byteOrderMagic.bigEndian: bigEndian = true
+            case Pcapng.byteOrderMagic.littleEndian: section.bigEndian = false
+            case Pcapng.byteOrderMagic.bigEndian: section.bigEndian = true
             case let other:
                 return .end(.corrupt(
                     offset: offset,
@@ -219,9 +226,9 @@ public final class PcapngReader: FrameSource {
                         + "expected 0x1a2b3c4d"))
             }
         } else {
-            type = loadUInt32(window, 0, bigEndian: bigEndian)
+            type = loadUInt32(window, 0, bigEndian: section.bigEndian)
         }
-        let bigEndian = self.bigEndian  // read once (each access to a property is checked)
+        let bigEndian = section.bigEndian
         let declared = loadUInt32(window, 4, bigEndian: bigEndian)
         // Only for messages: not built for the blocks that are fine.
         var name: String { Pcapng.blockName(type) }
@@ -237,7 +244,8 @@ public final class PcapngReader: FrameSource {
                 detail: "\(name) has impossible total length \(declared) (limit \(Pcapng.maximumBlockLength))"))
         }
         let length = Int(declared)  // ≤ 256 MiB, checked above
-        let fitsInFile = fileSize.map { offset <= $0 && Int64(length) <= $0 - offset } ?? true
+        var fitsInFile = true
+        if let fileSize { fitsInFile = offset <= fileSize && Int64(length) <= fileSize - offset }
         guard fitsInFile, input.request(length) else {
             let present = fitsInFile ? Int64(input.available) : (fileSize ?? 0) - offset
             return .end(.cutShort(
@@ -272,16 +280,16 @@ public final class PcapngReader: FrameSource {
     ///    |                      Block Total Length                       |
     /// ```
     /// - Returns: why the block is unusable, or nil.
-    private func beginSection(_ block: UnsafeRawBufferPointer) -> String? {
+    private func beginSection(_ block: UnsafeRawBufferPointer, _ section: inout Section) -> String? {
         guard block.count >= 28 else {
             return "Section Header Block is \(block.count) bytes, less than the minimum 28"
         }
-        let major = loadUInt16(block, 12, bigEndian: bigEndian)
-        let minor = loadUInt16(block, 14, bigEndian: bigEndian)
+        let major = loadUInt16(block, 12, bigEndian: section.bigEndian)
+        let minor = loadUInt16(block, 14, bigEndian: section.bigEndian)
         guard major == 1 else {
             return "unsupported pcapng version \(major).\(minor)"
         }
-        sectionBase = interfaces.count
+        section.base = section.linkTypes.count
         return nil
     }
 
@@ -296,16 +304,16 @@ public final class PcapngReader: FrameSource {
     ///    |                      Block Total Length                       |
     /// ```
     /// Options used: `if_name` (2), `if_description` (3), `if_tsresol` (9), `if_tsoffset` (14).
-    private func addInterface(_ block: UnsafeRawBufferPointer, at offset: Int64) -> String? {
+    private func addInterface(_ block: UnsafeRawBufferPointer, at offset: Int64, _ section: inout Section) -> String? {
         guard block.count >= 20 else {
             return "Interface Description Block is \(block.count) bytes, less than the minimum 20"
         }
+        let bigEndian = section.bigEndian
         let linkType = LinkType(rawValue: UInt32(loadUInt16(block, 8, bigEndian: bigEndian)))
         let snapLength = loadUInt32(block, 12, bigEndian: bigEndian)
         var interface = CaptureInterface(name: nil, linkType: linkType, snapLength: snapLength)
         var clock = InterfaceClock()
-        let bigEndian = self.bigEndian
-        let complete = forEachOption(in: block, from: 16) { code, value in
+        let complete = forEachOption(in: block, from: 16, bigEndian: bigEndian) { code, value in
             switch code {
             case Pcapng.ifName:
                 interface.name = Self.string(value)
@@ -325,7 +333,8 @@ public final class PcapngReader: FrameSource {
                     + "ignored the options from there on")
         }
         interfaces.append(interface)
-        clocks.append(clock)
+        section.linkTypes.append(linkType)
+        section.clocks.append(clock)
         return nil
     }
 
@@ -338,7 +347,7 @@ public final class PcapngReader: FrameSource {
     /// ```
     /// - Returns: false when an option's length runs past the options area.
     private func forEachOption(
-        in block: UnsafeRawBufferPointer, from start: Int,
+        in block: UnsafeRawBufferPointer, from start: Int, bigEndian: Bool,
         _ body: (UInt16, UnsafeRawBufferPointer) -> Void
     ) -> Bool {
         let limit = block.count - 4  // block.count ≥ start + 4 was checked by the caller
@@ -386,39 +395,44 @@ public final class PcapngReader: FrameSource {
     ///    |                      Block Total Length                       |
     /// ```
     /// The captured length must fit in the block (≤ total length − 32).
-    private func packet(_ block: UnsafeRawBufferPointer, type: UInt32, at offset: Int64) -> Result<Frame, BlockProblem> {
+    /// - Returns: the frame, or nil with `problem` saying why the block is unusable.
+    private func packet(
+        _ block: UnsafeRawBufferPointer, type: UInt32, at offset: Int64, _ section: Section, problem: inout String?
+    ) -> Frame? {
         var name: String { Pcapng.blockName(type) }
-        let bigEndian = self.bigEndian
+        let bigEndian = section.bigEndian
         guard block.count >= 32 else {
-            return .failure(BlockProblem(message: "\(name) is \(block.count) bytes, less than the minimum 32"))
+            problem = "\(name) is \(block.count) bytes, less than the minimum 32"
+            return nil
         }
         let localID =
             type == Pcapng.packetBlock
             ? UInt32(loadUInt16(block, 8, bigEndian: bigEndian))
             : loadUInt32(block, 8, bigEndian: bigEndian)
-        let sectionCount = interfaces.count - sectionBase
+        let sectionCount = section.linkTypes.count - section.base
         // `Int(UInt32)` cannot trap on the 64-bit platforms lanekeeper supports.
         guard Int(localID) < sectionCount else {
-            return .failure(BlockProblem(
-                message: "\(name) names interface \(localID), but its section describes \(sectionCount) interface(s)"))
+            problem = "\(name) names interface \(localID), but its section describes \(sectionCount) interface(s)"
+            return nil
         }
-        let index = sectionBase + Int(localID)
+        let index = section.base + Int(localID)
         let high = loadUInt32(block, 12, bigEndian: bigEndian)
         let low = loadUInt32(block, 16, bigEndian: bigEndian)
         let captured = Int(loadUInt32(block, 20, bigEndian: bigEndian))
         let original = Int(loadUInt32(block, 24, bigEndian: bigEndian))
         let room = block.count - 32
         guard captured <= room else {
-            return .failure(BlockProblem(
-                message: "\(name) has captured length \(captured), more than the \(room) bytes the block holds"))
+            problem = "\(name) has captured length \(captured), more than the \(room) bytes the block holds"
+            return nil
         }
-        return .success(Frame(
+        return Frame(
             interface: index,
-            timestamp: Timestamp(nanoseconds: clocks[index].nanoseconds(high: high, low: low)),
-            linkType: interfaces[index].linkType,
+            timestamp: Timestamp(nanoseconds: section.clocks[index].nanoseconds(high: high, low: low)),
+            linkType: section.linkTypes[index],
             wireLength: original,
-            bytes: UnsafeRawBufferPointer(rebasing: block[28..<(28 + captured)]),
-            fileOffset: offset))
+            // 28 + captured <= block.count: just checked.
+            bytes: UnsafeRawBufferPointer(start: block.baseAddress.map { $0 + 28 }, count: captured),
+            fileOffset: offset)
     }
 
     /// Simple Packet Block (type 3): a packet on the section's interface 0, with no
@@ -432,22 +446,24 @@ public final class PcapngReader: FrameSource {
     ///    |                      Block Total Length                       |
     /// ```
     /// Captured length = min(original length, total length − 16, interface snaplen if not 0).
-    private func simplePacket(_ block: UnsafeRawBufferPointer, at offset: Int64) -> Result<Frame, BlockProblem> {
+    private func simplePacket(
+        _ block: UnsafeRawBufferPointer, at offset: Int64, _ section: Section
+    ) -> Result<Frame, BlockProblem> {
         guard block.count >= 16 else {
             return .failure(BlockProblem(message: "Simple Packet Block is \(block.count) bytes, less than the minimum 16"))
         }
-        guard interfaces.count > sectionBase else {
+        guard section.linkTypes.count > section.base else {
             return .failure(BlockProblem(message: "Simple Packet Block comes before any Interface Description Block"))
         }
-        let original = Int(loadUInt32(block, 8, bigEndian: bigEndian))
+        let original = Int(loadUInt32(block, 8, bigEndian: section.bigEndian))
         var captured = min(original, block.count - 16)
-        let snapLength = Int(interfaces[sectionBase].snapLength)
+        let snapLength = Int(interfaces[section.base].snapLength)
         if snapLength > 0 { captured = min(captured, snapLength) }
         simplePacketsWithoutTime += 1
         return .success(Frame(
-            interface: sectionBase,
+            interface: section.base,
             timestamp: Timestamp(nanoseconds: 0),
-            linkType: interfaces[sectionBase].linkType,
+            linkType: section.linkTypes[section.base],
             wireLength: original,
             bytes: UnsafeRawBufferPointer(rebasing: block[12..<(12 + captured)]),
             fileOffset: offset))
