@@ -171,3 +171,37 @@ struct FlowIndex: Sendable {
         }
     }
 }
+
+/// Flow records merged by key, in the order they are added: the resolve step's table, which
+/// gathers the records of several trackers (or several records of one flow that was
+/// finished and came back). Indexed like the tracker's own table, 8 bytes a bucket, where a
+/// `Dictionary` keyed by `FlowKey` costs about ten times that per flow.
+public struct FlowMerge: Sendable {
+    public private(set) var flows: [Flow] = []
+    private var index: FlowIndex
+
+    /// - Parameter expected: about how many records will be added.
+    public init(expected: Int) {
+        flows.reserveCapacity(expected)
+        index = FlowIndex(expected: expected)
+    }
+
+    /// Adds `flow`, or absorbs it into the flow added before with the same key.
+    /// - Returns: the position of the flow that holds it.
+    public mutating func add(_ flow: Flow) -> Int {
+        let hash = index.hash(flow.key)
+        if let existing = index.find(flow.key, hash: hash, in: flows) {
+            flows[existing].absorb(flow)
+            return existing
+        }
+        flows.append(flow)
+        index.insert(slot: flows.count - 1, hash: hash, flows: flows)
+        return flows.count - 1
+    }
+
+    /// The merged flows, handed over (the table is left empty).
+    public mutating func take() -> [Flow] {
+        defer { self = FlowMerge(expected: 0) }
+        return flows
+    }
+}

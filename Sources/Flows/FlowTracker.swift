@@ -194,11 +194,20 @@ public struct FlowTracker: Sendable {
     public mutating func takeFlows() -> [Flow] {
         precondition(neverFinished, "takeFlows() with finished flows")
         let taken = flows
+        dropRecords()
+        return taken
+    }
+
+    /// Lets go of every flow record, live and finished, for a caller done with this tracker
+    /// that has copied what it needs (`forEachRecordedFlow`). The tracker keeps its counts
+    /// (`flowsStarted`, `summarised`, fragments) and must not observe again.
+    public mutating func dropRecords() {
         flows = []
+        finished = []
+        freeSlots = []
         liveFlows = 0
         lastFlow = -1
         index = FlowIndex(expected: 16)
-        return taken
     }
 
     /// Bytes held for flows (records and index), for tests and diagnostics.
@@ -309,6 +318,7 @@ public struct FlowTracker: Sendable {
             flows[slot] = flow
         } else {
             slot = flows.count
+            Self.reserveUpTo(maxFlows, in: &flows)
             flows.append(flow)
         }
         index.insert(slot: slot, hash: hash, flows: flows)
@@ -344,6 +354,7 @@ public struct FlowTracker: Sendable {
     private mutating func finishFlow(_ slot: Int) {
         let flow = flows[slot]
         if flow.service != nil && finished.count < maxFlows {
+            Self.reserveUpTo(maxFlows, in: &finished)
             finished.append(flow)
         } else {
             summarised[FlowSummaryKey(segment: flow.key.segment, service: flow.service), default: FlowTally()].add(flow)
@@ -352,6 +363,14 @@ public struct FlowTracker: Sendable {
         flows[slot].serial = -1
         freeSlots.append(slot)
         liveFlows -= 1
+    }
+
+    /// Makes room for one more record the way `append` would (doubling), except that it
+    /// never reserves more than `bound` records, which `records` never exceeds: doubling past
+    /// the bound would hold up to twice the memory the bound promises.
+    private static func reserveUpTo(_ bound: Int, in records: inout [Flow]) {
+        guard records.count == records.capacity, records.count < bound else { return }
+        records.reserveCapacity(min(bound, max(16, records.count * 2)))
     }
 
     // MARK: - Recognising storage by what it says

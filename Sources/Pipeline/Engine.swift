@@ -301,7 +301,7 @@ struct Engine {
             }
             interfaceOfPlace.append(interfaceSlot)
         }
-        var flowIndex: [FlowKey: Int] = [:]
+        var merged: FlowMerge?
         var rawFlowOwner = RawFlowOwners()
         var summarisedStorage = SerialSet()
         var placeBase = 0
@@ -317,9 +317,8 @@ struct Engine {
                     observation.flows[slot].key.segment = UInt32(places[placeBase + Int(observation.flows[slot].key.segment)])
                 }
                 rawFlowOwner = RawFlowOwners(identity: observation.flows.count)
-            } else if index == 0 {
-                observation.flows.reserveCapacity(
-                    engines.reduce(0) { $0 + $1.tracker.liveFlows + $1.tracker.finished.count })
+            } else if merged == nil {
+                merged = FlowMerge(expected: engines.reduce(0) { $0 + $1.tracker.liveFlows + $1.tracker.finished.count })
             }
             let engine = engines[index]
             for (place, counter) in engine.counters.enumerated() {
@@ -329,14 +328,7 @@ struct Engine {
                 var flow = recorded
                 let segment = UInt32(segmentOfPlace[placeBase + Int(flow.key.segment)])
                 flow.key = FlowKey(segment: segment, ipProtocol: flow.key.ipProtocol, flow.key.lower, flow.key.upper)
-                if let existing = flowIndex[flow.key] {
-                    observation.flows[existing].absorb(flow)
-                    rawFlowOwner[serialBase + flow.serial] = existing
-                } else {
-                    flowIndex[flow.key] = observation.flows.count
-                    rawFlowOwner[serialBase + flow.serial] = observation.flows.count
-                    observation.flows.append(flow)
-                }
+                rawFlowOwner[serialBase + flow.serial] = merged?.add(flow) ?? -1
             }
             for (key, tally) in engine.tracker.summarised {
                 let segment = UInt32(segmentOfPlace[placeBase + Int(key.segment)])
@@ -350,7 +342,10 @@ struct Engine {
                 observation.orphanFragments[segment, default: FragmentTally()].merge(tally)
             }
             placeBase += engine.placeList.count
+            // This engine's records are in the merge: it need not hold them too.
+            if movingRecords { engines[index].tracker.dropRecords() }
         }
+        if var merged { observation.flows = merged.take() }
         return Resolved(
             observation: observation, rawFlowOwner: rawFlowOwner, summarisedStorage: summarisedStorage,
             interfaceOfPlace: interfaceOfPlace,
