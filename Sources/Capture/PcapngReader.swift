@@ -161,6 +161,7 @@ public final class PcapngReader: FrameSource {
     /// text would be copied and released around every frame).
     private func nextFrame(_ section: inout Section, end: inout ReadOutcome.End?) -> Frame? {
         while true {
+            if let frame = wholeEnhancedPacket(section) { return frame }
             let offset = input.offset
             switch nextBlock(&section) {
             case .end(let ended):
@@ -199,6 +200,40 @@ public final class PcapngReader: FrameSource {
                 input.consume(length)
             }
         }
+    }
+
+    /// The next block in one pass when it is the common one: an Enhanced Packet Block of the
+    /// current section, already whole in the buffer and valid by every check the general
+    /// path (`nextBlock` then `packet`) makes. Anything else, or anything wrong with it,
+    /// returns nil without consuming, and the general path reads it (and reports what is
+    /// wrong): the same frames either way, at a third of the instructions a frame.
+    @inline(__always)
+    private func wholeEnhancedPacket(_ section: Section) -> Frame? {
+        let available = input.available
+        guard available >= 32 else { return nil }
+        let block = input.cursor
+        let bigEndian = section.bigEndian
+        func field(_ offset: Int) -> Int {
+            let value = block.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+            return Int(bigEndian ? UInt32(bigEndian: value) : UInt32(littleEndian: value))
+        }
+        let length = field(4)
+        guard field(0) == Int(Pcapng.enhancedPacketBlock), length >= 32, length & 3 == 0, length <= available,
+            field(length &- 4) == length
+        else { return nil }
+        let localID = field(8)
+        let captured = field(20)
+        guard localID < section.linkTypes.count &- section.base, captured <= length &- 32 else { return nil }
+        let index = section.base &+ localID
+        let high = UInt32(truncatingIfNeeded: field(12))
+        let low = UInt32(truncatingIfNeeded: field(16))
+        let offset = input.offset
+        input.consumeRequested(length)
+        return Frame(
+            interface: index,
+            timestamp: Timestamp(nanoseconds: section.clocks[index].nanoseconds(high: high, low: low)),
+            linkType: section.linkTypes[index], wireLength: field(24),
+            bytes: UnsafeRawBufferPointer(start: block + 28, count: captured), fileOffset: offset)
     }
 
     /// Reads and validates the next block's framing; on `.block` the whole block is buffered.
