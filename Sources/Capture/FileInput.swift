@@ -270,7 +270,14 @@ func loadUInt16(_ bytes: UnsafeRawBufferPointer, _ offset: Int, bigEndian: Bool)
 @inline(__always)
 func loadUInt32(_ bytes: UnsafeRawBufferPointer, _ offset: Int, bigEndian: Bool) -> UInt32 {
     assert(offset >= 0 && offset + 4 <= bytes.count)
-    let value = bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+    return loadUInt32(UnsafeRawPointer(bytes.baseAddress.unsafelyUnwrapped), offset, bigEndian: bigEndian)
+}
+
+/// As the buffer form, through a pointer whose `offset + 4` bytes the caller has checked
+/// are buffered (the per-record paths, which do not build a buffer per record).
+@inline(__always)
+func loadUInt32(_ pointer: UnsafeRawPointer, _ offset: Int, bigEndian: Bool) -> UInt32 {
+    let value = pointer.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
     return bigEndian ? UInt32(bigEndian: value) : UInt32(littleEndian: value)
 }
 

@@ -101,10 +101,10 @@ public final class PcapFileReader: FrameSource {
             }
             // Read through the cursor: 16 bytes were just requested.
             var record = input.cursor
-            let seconds = Self.load(record, 0, bigEndian: header.bigEndian)
-            let fraction = Self.load(record, 4, bigEndian: header.bigEndian)
-            var captured = Int(Self.load(record, 8, bigEndian: header.bigEndian))
-            var original = Int(Self.load(record, 12, bigEndian: header.bigEndian))
+            let seconds = loadUInt32(record, 0, bigEndian: header.bigEndian)
+            let fraction = loadUInt32(record, 4, bigEndian: header.bigEndian)
+            var captured = Int(loadUInt32(record, 8, bigEndian: header.bigEndian))
+            var original = Int(loadUInt32(record, 12, bigEndian: header.bigEndian))
             if header.swappedLengths(captured: captured, original: original) {
                 swap(&captured, &original)
             }
@@ -141,13 +141,6 @@ public final class PcapFileReader: FrameSource {
 
     /// How a read ends when fewer than `wanted` bytes are left at `offset`: the end of the
     /// file (nothing left), or a record cut short (libpcap's wording).
-    /// A record header's 32-bit field at `offset`, in the file's byte order.
-    @inline(__always)
-    private static func load(_ record: UnsafeRawPointer, _ offset: Int, bigEndian: Bool) -> UInt32 {
-        let value = record.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
-        return bigEndian ? UInt32(bigEndian: value) : UInt32(littleEndian: value)
-    }
-
     private func endInsideRecord(at offset: Int64, part: String, wanted: Int) -> ReadOutcome.End {
         let present = input.available
         if let code = input.readError {

@@ -181,12 +181,9 @@ public final class PcapngReader: FrameSource {
                         return frame
                     }
                 case Pcapng.simplePacketBlock:
-                    switch simplePacket(block, at: offset, section) {
-                    case .success(let frame):
-                        input.consume(length)
+                    if let frame = simplePacket(block, at: offset, section, problem: &problem) {
+                        input.consumeRequested(length)
                         return frame
-                    case .failure(let why):
-                        problem = why.message
                     }
                 default:
                     if !Pcapng.isKnownSkippable(type) {
@@ -213,10 +210,7 @@ public final class PcapngReader: FrameSource {
         guard available >= 32 else { return nil }
         let block = input.cursor
         let bigEndian = section.bigEndian
-        func field(_ offset: Int) -> Int {
-            let value = block.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
-            return Int(bigEndian ? UInt32(bigEndian: value) : UInt32(littleEndian: value))
-        }
+        func field(_ offset: Int) -> Int { Int(loadUInt32(block, offset, bigEndian: bigEndian)) }
         let length = field(4)
         guard field(0) == Int(Pcapng.enhancedPacketBlock), length >= 32, length & 3 == 0, length <= available,
             field(length &- 4) == length
@@ -410,10 +404,6 @@ public final class PcapngReader: FrameSource {
 
     // MARK: Packet blocks
 
-    private struct BlockProblem: Error {
-        var message: String
-    }
-
     /// Enhanced Packet Block (type 6), and the obsolete Packet Block (type 2), which has a
     /// 16-bit interface id followed by a 16-bit drop count in the first word:
     ///
@@ -481,27 +471,30 @@ public final class PcapngReader: FrameSource {
     ///    |                      Block Total Length                       |
     /// ```
     /// Captured length = min(original length, total length − 16, interface snaplen if not 0).
+    /// - Returns: the frame, or nil with `problem` saying why the block is unusable.
     private func simplePacket(
-        _ block: UnsafeRawBufferPointer, at offset: Int64, _ section: Section
-    ) -> Result<Frame, BlockProblem> {
+        _ block: UnsafeRawBufferPointer, at offset: Int64, _ section: Section, problem: inout String?
+    ) -> Frame? {
         guard block.count >= 16 else {
-            return .failure(BlockProblem(message: "Simple Packet Block is \(block.count) bytes, less than the minimum 16"))
+            problem = "Simple Packet Block is \(block.count) bytes, less than the minimum 16"
+            return nil
         }
         guard section.linkTypes.count > section.base else {
-            return .failure(BlockProblem(message: "Simple Packet Block comes before any Interface Description Block"))
+            problem = "Simple Packet Block comes before any Interface Description Block"
+            return nil
         }
         let original = Int(loadUInt32(block, 8, bigEndian: section.bigEndian))
         var captured = min(original, block.count - 16)
         let snapLength = Int(interfaces[section.base].snapLength)
         if snapLength > 0 { captured = min(captured, snapLength) }
         simplePacketsWithoutTime += 1
-        return .success(Frame(
+        return Frame(
             interface: section.base,
             timestamp: Timestamp(nanoseconds: 0),
             linkType: section.linkTypes[section.base],
             wireLength: original,
             bytes: UnsafeRawBufferPointer(rebasing: block[12..<(12 + captured)]),
-            fileOffset: offset))
+            fileOffset: offset)
     }
 
     // MARK: Warnings

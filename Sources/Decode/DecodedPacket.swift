@@ -96,10 +96,6 @@ public struct DecodedPacket: Sendable {
 
     public init() {}
 
-    /// A new packet's defaults, copied whole where a decode starts (cheaper than setting
-    /// every field one by one).
-    static let blank = DecodedPacket()
-
     /// A packet with `other`'s link-layer fields and `truncated` only: what the fields of a
     /// tunnel's inner packet start from. Every other field (network, transport, and any
     /// added later) starts from its default.

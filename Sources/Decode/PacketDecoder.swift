@@ -52,7 +52,7 @@ public struct PacketDecoder: Sendable {
     public func decode(
         _ bytes: UnsafeRawBufferPointer, linkType: LinkType, initializing packet: UnsafeMutablePointer<DecodedPacket>
     ) {
-        packet.initialize(to: .blank)
+        packet.initialize(to: DecodedPacket())
         Self.decodeFields(bytes, linkType: linkType, into: &packet.pointee)
     }
 

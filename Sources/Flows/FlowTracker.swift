@@ -119,9 +119,7 @@ public struct FlowTracker: Sendable {
         }
         guard packet.pointee.hasPorts else { return nil }
         let flowIndex = flow(for: packet, segment: segment, at: time)
-        if flows[flowIndex].count(wireLength: wireLength, at: time), !payload.isEmpty {
-            inspect(flowIndex, packet, payload)
-        }
+        count(packet, joining: flowIndex, payload: payload, wireLength: wireLength, at: time)
         if packet.pointee.isFragment {
             // The first fragment: remember its datagram and collect fragments that came early.
             let key = FragmentKey(packet, segment: segment)
@@ -177,10 +175,20 @@ public struct FlowTracker: Sendable {
         at time: Timestamp
     ) -> Int {
         assert(flow == lastFlow && !packet.pointee.isFragment && packet.pointee.hasPorts, "not the previous packet's flow")
+        count(packet, joining: flow, payload: payload, wireLength: wireLength, at: time)
+        return flow
+    }
+
+    /// Counts a packet with ports on the flow it joined, and inspects its payload while the
+    /// flow is still being recognised.
+    @inline(__always)
+    private mutating func count(
+        _ packet: UnsafePointer<DecodedPacket>, joining flow: Int, payload: UnsafeRawBufferPointer, wireLength: Int,
+        at time: Timestamp
+    ) {
         if flows[flow].count(wireLength: wireLength, at: time), !payload.isEmpty {
             inspect(flow, packet, payload)
         }
-        return flow
     }
 
     /// True when no flow was ever finished: the live flows are every flow started, in

@@ -393,7 +393,7 @@ struct Engine {
 /// Sparse: flows finished and summarised to bound memory have no entry (they are not
 /// storage, or are counted in `Observation.summarised`), so its size follows the flows kept,
 /// not every flow a long capture ever started.
-struct RawFlowOwners: Sequence {
+struct RawFlowOwners {
     /// Raw flows `0..<identity` own themselves (a lone engine's flows, moved whole).
     private var identity = 0
     private var owners: [Int: Int] = [:]
@@ -409,29 +409,11 @@ struct RawFlowOwners: Sequence {
         set { owners[raw] = newValue }
     }
 
-    var count: Int { identity + owners.count }
-
-    /// (raw flow, owner) pairs, in no particular order.
-    func makeIterator() -> some IteratorProtocol<(key: Int, value: Int)> {
-        (0..<identity).lazy.map { (key: $0, value: $0) }.makeIterator().chained(with: owners.makeIterator())
-    }
-}
-
-extension IteratorProtocol {
-    /// This iterator's elements, then `next`'s.
-    fileprivate func chained<Next: IteratorProtocol<Element>>(with next: Next) -> ChainedIterator<Self, Next> {
-        ChainedIterator(first: self, second: next)
-    }
-}
-
-struct ChainedIterator<First: IteratorProtocol, Second: IteratorProtocol<First.Element>>: IteratorProtocol {
-    var first: First?
-    var second: Second
-
-    mutating func next() -> First.Element? {
-        if let element = first?.next() { return element }
-        first = nil
-        return second.next()
+    /// The raw flows whose owner is in `wanted`.
+    func rawFlows(ownedByAnyOf wanted: Set<Int>) -> Set<Int> {
+        var raws = Set((0..<identity).filter { wanted.contains($0) })
+        for (raw, owner) in owners where wanted.contains(owner) { raws.insert(raw) }
+        return raws
     }
 }
 

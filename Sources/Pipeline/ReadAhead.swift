@@ -179,7 +179,6 @@ enum ReadAhead {
         /// Hands the batch over with its counts and how its source continues.
         func finish(ending: Ending?) -> Batch {
             batch.count = count
-            batch.used = used
             batch.decoded = decoding
             batch.ending = ending
             return batch
@@ -217,7 +216,6 @@ enum ReadAhead {
         /// The one frame of a batch whose frame is bigger than a slab (freed on reset).
         private var oversized: UnsafeMutableRawBufferPointer?
         var count = 0
-        var used = 0
         /// Whether the reading thread decoded the frames; if not, the replay thread does,
         /// each just before it accounts it.
         var decoded = true
@@ -251,7 +249,6 @@ enum ReadAhead {
             _ = UnsafeMutableBufferPointer(rebasing: frames[0..<count]).deinitialize()
             _ = UnsafeMutableBufferPointer(rebasing: packets[0..<count]).deinitialize()
             count = 0
-            used = 0
             ending = nil
         }
     }

@@ -102,7 +102,7 @@ public enum Replay {
         var outcome = ReplayOutcome(result: result)
         if let evidencePath = configuration.evidencePath {
             let violating = Set(result.violations.map(\.flow))
-            let rawFlows = Set(resolved.rawFlowOwner.compactMap { violating.contains($0.value) ? $0.key : nil })
+            let rawFlows = resolved.rawFlowOwner.rawFlows(ownedByAnyOf: violating)
             // Storage flows summarised beyond --max-flows count as violations in a management network.
             let management = resolved.segmentOfPlace.map { segment in
                 resolved.observation.segments[segment].network.map { configuration.policy.networks[$0].role == .management } ?? false
