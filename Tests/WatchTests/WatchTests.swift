@@ -100,11 +100,11 @@ final class WatchFixture: @unchecked Sendable {
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         let deadline = Date().addingTimeInterval(20)
-        // lanekeeper's packet sockets show in the namespace's /proc/net/packet once it captures:
-        // one per interface of the policy, each opened in turn (under load, the last can come
-        // well after the first, and a test that deletes an interface must not beat it).
-        let sockets = Self.interfaceCount(policyIn: arguments)
-        while try inHost("cat", "/proc/net/packet").stdout.split(separator: "\n").count < 1 + sockets {
+        // Started as root, a watch drops to an unprivileged user only once every capture and
+        // output is open: that, not its first packet socket, says the captures are open (it
+        // opens the policy's interfaces one after the other, and a socket shows while libpcap
+        // is still setting it up: a test that deletes an interface must not beat the open).
+        while try Self.realUserID(of: process.processIdentifier) == 0 {
             if !process.isRunning || Date() > deadline { throw FixtureError(description: "lanekeeper did not start capturing") }
             Thread.sleep(forTimeInterval: 0.1)
         }
@@ -112,22 +112,12 @@ final class WatchFixture: @unchecked Sendable {
         return process
     }
 
-    /// The number of interfaces the `--policy` among `arguments` names (in its
-    /// `interfaces: [a, b]` lines, as the fixture's policies write them); at least 1.
-    static func interfaceCount(policyIn arguments: [String]) -> Int {
-        guard let flag = arguments.firstIndex(of: "--policy"), flag + 1 < arguments.count,
-            let text = try? String(contentsOfFile: arguments[flag + 1], encoding: .utf8)
-        else { return 1 }
-        var names = Set<Substring>()
-        for line in text.split(separator: "\n") {
-            guard let open = line.firstIndex(of: "["), let close = line.lastIndex(of: "]"), open < close,
-                line.trimmingCharacters(in: .whitespaces).hasPrefix("interfaces:")
-            else { continue }
-            for name in line[line.index(after: open)..<close].split(separator: ",") {
-                names.insert(Substring(name.trimmingCharacters(in: .whitespaces)))
-            }
-        }
-        return max(1, names.count)
+    /// The real user id of process `pid` (`ip netns exec` execs lanekeeper in its own
+    /// process), from /proc/PID/status; nil when it has gone.
+    static func realUserID(of pid: Int32) throws -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        let line = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }
+        return line.flatMap { $0.split(separator: "\t").dropFirst().first }.flatMap { Int($0) }
     }
 
     /// Runs a program in the host namespace.
