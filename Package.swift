@@ -24,14 +24,15 @@ let package = Package(
             providers: [.apt(["libpcap-dev"])]
         ),
         .systemLibrary(name: "CPrivileges"),
+        .systemLibrary(name: "CPrefetch"),
         .target(name: "Frames"),
         .target(name: "Capture", dependencies: ["Frames", "CPcap"]),
         .target(name: "Decode", dependencies: ["Frames"]),
-        .target(name: "Flows", dependencies: ["Frames", "Decode"]),
+        .target(name: "Flows", dependencies: ["Frames", "Decode", "CPrefetch"]),
         .target(name: "Policy", dependencies: ["Decode", "Flows", .product(name: "Yams", package: "Yams")]),
         .target(name: "Check", dependencies: ["Frames", "Decode", "Flows", "Policy"]),
         .target(name: "Report", dependencies: ["Frames", "Decode", "Flows", "Policy", "Check"]),
-        .target(name: "Pipeline", dependencies: ["Frames", "Capture", "Decode", "Flows", "Policy", "Check", "Report"]),
+        .target(name: "Pipeline", dependencies: ["CPrefetch", "Frames", "Capture", "Decode", "Flows", "Policy", "Check", "Report"]),
         .target(name: "Telemetry", dependencies: ["Capture", "Check", "Pipeline", .product(name: "Prometheus", package: "swift-prometheus")]),
         .target(name: "Audit", dependencies: ["Decode", "Policy", "Check", "Report"]),
         .target(

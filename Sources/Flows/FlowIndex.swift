@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// The flow table's index: an open-addressing hash table from `FlowKey` to the slot of the
 /// flow in `FlowTracker.flows`, so that finding a packet's flow costs one hash and (almost
 /// always) one probe, with no allocation, no `Hasher` and no ARC traffic.
@@ -83,6 +85,34 @@ struct FlowIndex: Sendable {
             }
         }
     }
+
+    /// Starts loading the bucket a lookup of `hash` probes first (see `FlowTracker.prefetch`).
+    @inline(__always)
+    func prefetchBucket(_ hash: UInt64) {
+        buckets.withUnsafeBufferPointer { buckets in
+            // Never empty (at least 16 buckets), and the position is masked into it.
+            lk_prefetch(buckets.baseAddress.unsafelyUnwrapped + (Int(truncatingIfNeeded: hash) & mask))
+        }
+    }
+
+    /// The slot of the first bucket, among the few a lookup of `hash` probes first, whose
+    /// stored hash bits match: the likely slot of the flow, not yet compared with its key.
+    @inline(__always)
+    func likelySlot(_ hash: UInt64) -> Int? {
+        let tag = hash & 0xFFFF_FFFF_0000_0000
+        var position = Int(truncatingIfNeeded: hash) & mask
+        for _ in 0..<Self.likelyProbes {
+            let bucket = buckets[position]
+            if bucket == 0 { return nil }
+            if bucket & 0xFFFF_FFFF_0000_0000 == tag { return Int(bucket & 0xFFFF_FFFF) - 1 }
+            position = (position &+ 1) & mask
+        }
+        return nil
+    }
+
+    /// Buckets `likelySlot` looks at: at most half full, a key is nearly always among the
+    /// first few after its home bucket (which mostly share its cache line).
+    static let likelyProbes = 4
 
     private func findWithoutLimit(_ key: FlowKey, hash: UInt64, in flows: [Flow]) -> Int? {
         var position = Int(truncatingIfNeeded: hash) & mask

@@ -1,3 +1,4 @@
+import CPrefetch
 import Decode
 import Frames
 
@@ -254,9 +255,7 @@ public struct FlowTracker: Sendable {
     }
 
     private mutating func flow(for packet: UnsafePointer<DecodedPacket>, segment: UInt32, at time: Timestamp) -> Int {
-        let key = FlowKey(
-            segment: segment, ipProtocol: packet.pointee.ipProtocol, Endpoint(address: packet.pointee.source, port: packet.pointee.sourcePort),
-            Endpoint(address: packet.pointee.destination, port: packet.pointee.destinationPort))
+        let key = Self.key(of: packet, segment: segment)
         // Packets come in bursts of one flow: compare with the last flow before hashing.
         if lastFlow >= 0, flows[lastFlow].key == key { return lastFlow }
         let hash = index.hash(key)
@@ -265,6 +264,53 @@ public struct FlowTracker: Sendable {
             return existing
         }
         return startFlow(key, hash: hash, packet: packet, at: time)
+    }
+
+    @inline(__always)
+    private static func key(of packet: UnsafePointer<DecodedPacket>, segment: UInt32) -> FlowKey {
+        FlowKey(
+            segment: segment, ipProtocol: packet.pointee.ipProtocol,
+            Endpoint(address: packet.pointee.source, port: packet.pointee.sourcePort),
+            Endpoint(address: packet.pointee.destination, port: packet.pointee.destinationPort))
+    }
+
+    // MARK: Prefetching
+
+    /// Starts loading the index bucket where `observe` will look for the flow of `packet`
+    /// (a packet some way ahead of the one being observed), were it seen on `segment`.
+    /// Finding a flow among tens of thousands costs two cache misses that depend on each
+    /// other, the bucket and then the flow record, each longer than the rest of a small
+    /// packet's work; a caller that sees packets coming starts the first miss now, the
+    /// second (`prefetchFlow`) a few packets later, and `observe` finds both in cache.
+    /// - Returns: the hash to pass to `prefetchFlow` (0 for a packet without ports).
+    /// Only a hint: nothing changes, and a wrong segment or a new flow costs nothing but
+    /// the prefetch. (Mutating only so that the caller lends the tracker instead of copying it.)
+    @inline(__always)
+    public mutating func prefetchIndex(_ packet: UnsafePointer<DecodedPacket>, segment: UInt32) -> UInt64 {
+        guard packet.pointee.hasPorts else { return 0 }
+        let hash = index.hash(Self.key(of: packet, segment: segment))
+        index.prefetchBucket(hash)
+        return hash
+    }
+
+    /// Starts loading the record of the flow the bucket `prefetchIndex` loaded for `hash`
+    /// probably names (the first probe's; a collision or a new flow only wastes it).
+    /// (Mutating for the same reason as `prefetchIndex`.)
+    @inline(__always)
+    public mutating func prefetchFlow(hash: UInt64) {
+        guard hash != 0, let slot = index.likelySlot(hash), slot >= 0, slot < flows.count else { return }
+        flows.withUnsafeBufferPointer { flows in
+            let record = UnsafeRawPointer(flows.baseAddress.unsafelyUnwrapped + slot)  // slot < count
+            // The lines `observe` reads and writes: the key, the counts and the state of
+            // recognition (the tunnel, after them, is read when the flow starts or is reported).
+            let hot = Flow.hotLength
+            var line = 0
+            while line < hot {
+                lk_prefetch(record + line)
+                line &+= 64
+            }
+            lk_prefetch(record + (hot - 1))
+        }
     }
 
     /// A new flow for `key`, which is not live: its client, server and service as far as

@@ -118,6 +118,9 @@ struct Engine {
         return result
     }
 
+    /// The segment (numbered place) of the frame accounted last, 0 before the first.
+    var lastSegment: UInt32 { lastPlace?.segment ?? 0 }
+
     /// Where the frame `packet` holds was seen and what it joined, for `ingest`'s next frame.
     private var lastIngested: (source: Int, interface: Int, place: UInt32, flow: Int?)?
 

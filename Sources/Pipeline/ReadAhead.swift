@@ -1,3 +1,4 @@
+import CPrefetch
 import Capture
 import Decode
 import Foundation
@@ -55,13 +56,57 @@ enum ReadAhead {
     }
 
     /// Places, counts and classifies a batch's frames, in order, as source `source`.
+    ///
+    /// Works ahead of the frame it accounts: `lead` frames ahead it starts loading the flow
+    /// record that frame will join, `2 * lead` ahead the index bucket that names it (and
+    /// decodes that frame first, when the reading thread left the decoding to this one).
+    /// With tens of thousands of flows the bucket and the record are two cache misses, one
+    /// after the other, that cost more than the rest of a small frame's work; started early,
+    /// they overlap with the frames in between.
     private static func account(_ batch: Batch, source: Int, into engine: inout Engine) {
         guard let items = UnsafePointer(batch.frames.baseAddress), let packets = batch.packets.baseAddress
         else { return }
+        let count = batch.count
         let decodedAhead = batch.decoded
+        let hashes = batch.hashes
         // What the previous frame of the batch joined (no flow before the first).
         var previous: (place: UInt32, flow: Int?) = (0, nil)
-        for index in 0..<batch.count {
+        // The place of a frame ahead is not known until it is accounted: guess the place of
+        // the frame before it (consecutive frames are mostly seen in the same place).
+        var guessedPlace = engine.lastSegment
+        /// Decodes frame `ahead` if need be and starts loading its index bucket.
+        @inline(__always)
+        func prepare(_ ahead: Int, place: UInt32) {
+            if !decodedAhead {
+                let item = items + ahead
+                engine.decoder.decode(
+                    UnsafeRawBufferPointer(start: item.pointee.bytes, count: item.pointee.length),
+                    linkType: item.pointee.linkType, initializing: packets + ahead)
+            }
+            hashes[ahead] = engine.tracker.prefetchIndex(packets + ahead, segment: place)
+        }
+        /// Starts moving frame `ahead`'s decode and facts, which the reading thread wrote on
+        /// the other core, into this core's cache.
+        @inline(__always)
+        func fetch(_ ahead: Int) {
+            let decode = UnsafeRawPointer(packets + ahead)
+            var line = 0
+            while line < MemoryLayout<DecodedPacket>.size {
+                lk_prefetch(decode + line)
+                line &+= 64
+            }
+            lk_prefetch(decode + (MemoryLayout<DecodedPacket>.size - 1))
+            lk_prefetch(items + ahead)
+        }
+        if decodedAhead {
+            for ahead in 0..<min(3 * lead, count) { fetch(ahead) }
+        }
+        for ahead in 0..<min(2 * lead, count) { prepare(ahead, place: guessedPlace) }
+        for ahead in 0..<min(lead, count) { engine.tracker.prefetchFlow(hash: hashes[ahead]) }
+        for index in 0..<count {
+            if decodedAhead && index &+ 3 &* lead < count { fetch(index &+ 3 &* lead) }
+            if index &+ 2 &* lead < count { prepare(index &+ 2 &* lead, place: guessedPlace) }
+            if index &+ lead < count { engine.tracker.prefetchFlow(hash: hashes[index &+ lead]) }
             let item = items + index
             let frame = Frame(
                 interface: item.pointee.interface < 0 ? nil : item.pointee.interface,
@@ -69,9 +114,6 @@ enum ReadAhead {
                 wireLength: item.pointee.wireLength,
                 bytes: UnsafeRawBufferPointer(start: item.pointee.bytes, count: item.pointee.length),
                 fileOffset: item.pointee.fileOffset)
-            if !decodedAhead {
-                engine.decoder.decode(frame.bytes, linkType: frame.linkType, initializing: packets + index)
-            }
             // Through the pointer: the decode is lent to the engine where it lies, not copied.
             if index > 0, let flow = previous.flow,
                 Engine.continues(
@@ -82,8 +124,14 @@ enum ReadAhead {
             } else {
                 previous = engine.account(frame, decoded: packets + index, source: source)
             }
+            guessedPlace = previous.place
         }
     }
+
+    /// Frames between starting to load a flow's record and accounting its frame (and as
+    /// many again before that, its index bucket): enough for a miss to memory to finish
+    /// behind the work of the frames in between.
+    static let lead = 16
 
     /// The reading thread: every input in order, every frame decoded into a batch.
     private static func produce(_ inputs: [ReplayInput], into channel: Channel) {
@@ -212,6 +260,9 @@ enum ReadAhead {
         let frames: UnsafeMutableBufferPointer<Item>
         /// The decodes of `frames`, index for index.
         let packets: UnsafeMutableBufferPointer<DecodedPacket>
+        /// The replay thread's scratch while it accounts the batch: the flow-index hash of
+        /// each frame, index for index (`account`).
+        let hashes: UnsafeMutablePointer<UInt64>
         let slab: UnsafeMutableRawBufferPointer
         /// The one frame of a batch whose frame is bigger than a slab (freed on reset).
         private var oversized: UnsafeMutableRawBufferPointer?
@@ -224,6 +275,7 @@ enum ReadAhead {
         init() {
             frames = .allocate(capacity: ReadAhead.framesPerBatch)
             packets = .allocate(capacity: ReadAhead.framesPerBatch)
+            hashes = .allocate(capacity: ReadAhead.framesPerBatch)
             slab = UnsafeMutableRawBufferPointer.allocate(byteCount: ReadAhead.slabSize, alignment: 16)
         }
 
@@ -231,6 +283,7 @@ enum ReadAhead {
             reset()
             frames.deallocate()
             packets.deallocate()
+            hashes.deallocate()
             slab.deallocate()
         }
 
