@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Policy", dependencies: ["Decode", "Flows", .product(name: "Yams", package: "Yams")]),
         .target(name: "Check", dependencies: ["Frames", "Decode", "Flows", "Policy"]),
         .target(name: "Report", dependencies: ["Frames", "Decode", "Flows", "Policy", "Check"]),
-        .target(name: "Pipeline", dependencies: ["CPrefetch", "Frames", "Capture", "Decode", "Flows", "Policy", "Check", "Report"]),
+        .target(name: "Pipeline", dependencies: ["Frames", "Capture", "Decode", "Flows", "Policy", "Check", "Report"]),
         .target(name: "Telemetry", dependencies: ["Capture", "Check", "Pipeline", .product(name: "Prometheus", package: "swift-prometheus")]),
         .target(name: "Audit", dependencies: ["Decode", "Policy", "Check", "Report"]),
         .target(

@@ -122,8 +122,9 @@ public struct Flow: Sendable {
 
     public var segment: UInt32 { key.segment }
 
-    /// Bytes from a record's start that the per-packet path touches (all but the tunnel).
-    static let hotLength = MemoryLayout<Flow>.offset(of: \Flow.tunnel) ?? MemoryLayout<Flow>.size
+    /// Bytes from a record's start that the per-packet path touches: all but the tunnel,
+    /// the last field (a constant, where `MemoryLayout.offset(of:)` is worked out at run time).
+    static var hotLength: Int { MemoryLayout<Flow>.size - MemoryLayout<TunnelInfo?>.size }
 
     /// The outer (underlay) addresses of the client and the server, for a tunnelled flow.
     public var outerAddresses: (client: IPAddress, server: IPAddress)? {

@@ -294,11 +294,11 @@ public struct FlowTracker: Sendable {
     }
 
     /// Starts loading the record of the flow the bucket `prefetchIndex` loaded for `hash`
-    /// probably names (the first probe's; a collision or a new flow only wastes it).
+    /// probably names (a collision or a new flow only wastes it). `hash` is not 0.
     /// (Mutating for the same reason as `prefetchIndex`.)
     @inline(__always)
     public mutating func prefetchFlow(hash: UInt64) {
-        guard hash != 0, let slot = index.likelySlot(hash), slot >= 0, slot < flows.count else { return }
+        guard let slot = index.likelySlot(hash), slot >= 0, slot < flows.count else { return }
         flows.withUnsafeBufferPointer { flows in
             let record = UnsafeRawPointer(flows.baseAddress.unsafelyUnwrapped + slot)  // slot < count
             // The lines `observe` reads and writes: the key, the counts and the state of

@@ -1,4 +1,3 @@
-import CPrefetch
 import Capture
 import Decode
 import Foundation
@@ -69,12 +68,14 @@ enum ReadAhead {
         let count = batch.count
         let decodedAhead = batch.decoded
         let hashes = batch.hashes
+        let continues = batch.continues
         // What the previous frame of the batch joined (no flow before the first).
         var previous: (place: UInt32, flow: Int?) = (0, nil)
         // The place of a frame ahead is not known until it is accounted: guess the place of
         // the frame before it (consecutive frames are mostly seen in the same place).
         var guessedPlace = engine.lastSegment
-        /// Decodes frame `ahead` if need be and starts loading its index bucket.
+        /// Decodes frame `ahead` if need be, notes whether it continues the flow of the frame
+        /// before it and, if not, starts loading its index bucket.
         @inline(__always)
         func prepare(_ ahead: Int, place: UInt32) {
             if !decodedAhead {
@@ -83,30 +84,22 @@ enum ReadAhead {
                     UnsafeRawBufferPointer(start: item.pointee.bytes, count: item.pointee.length),
                     linkType: item.pointee.linkType, initializing: packets + ahead)
             }
-            hashes[ahead] = engine.tracker.prefetchIndex(packets + ahead, segment: place)
-        }
-        /// Starts moving frame `ahead`'s decode and facts, which the reading thread wrote on
-        /// the other core, into this core's cache.
-        @inline(__always)
-        func fetch(_ ahead: Int) {
-            let decode = UnsafeRawPointer(packets + ahead)
-            var line = 0
-            while line < MemoryLayout<DecodedPacket>.size {
-                lk_prefetch(decode + line)
-                line &+= 64
-            }
-            lk_prefetch(decode + (MemoryLayout<DecodedPacket>.size - 1))
-            lk_prefetch(items + ahead)
-        }
-        if decodedAhead {
-            for ahead in 0..<min(3 * lead, count) { fetch(ahead) }
+            // A frame that continues the previous frame's flow finds it without the index.
+            let follows =
+                ahead > 0
+                && Engine.continues(
+                    packets + ahead, interface: items[ahead].interface, previous: packets + (ahead - 1),
+                    previousInterface: items[ahead - 1].interface)
+            continues[ahead] = follows
+            hashes[ahead] = follows ? 0 : engine.tracker.prefetchIndex(packets + ahead, segment: place)
         }
         for ahead in 0..<min(2 * lead, count) { prepare(ahead, place: guessedPlace) }
-        for ahead in 0..<min(lead, count) { engine.tracker.prefetchFlow(hash: hashes[ahead]) }
+        for ahead in 0..<min(lead, count) where hashes[ahead] != 0 { engine.tracker.prefetchFlow(hash: hashes[ahead]) }
         for index in 0..<count {
-            if decodedAhead && index &+ 3 &* lead < count { fetch(index &+ 3 &* lead) }
             if index &+ 2 &* lead < count { prepare(index &+ 2 &* lead, place: guessedPlace) }
-            if index &+ lead < count { engine.tracker.prefetchFlow(hash: hashes[index &+ lead]) }
+            if index &+ lead < count && hashes[index &+ lead] != 0 {
+                engine.tracker.prefetchFlow(hash: hashes[index &+ lead])
+            }
             let item = items + index
             let frame = Frame(
                 interface: item.pointee.interface < 0 ? nil : item.pointee.interface,
@@ -115,11 +108,7 @@ enum ReadAhead {
                 bytes: UnsafeRawBufferPointer(start: item.pointee.bytes, count: item.pointee.length),
                 fileOffset: item.pointee.fileOffset)
             // Through the pointer: the decode is lent to the engine where it lies, not copied.
-            if index > 0, let flow = previous.flow,
-                Engine.continues(
-                    packets + index, interface: item.pointee.interface, previous: packets + (index - 1),
-                    previousInterface: items[index - 1].interface)
-            {
+            if continues[index], let flow = previous.flow {
                 previous = engine.account(frame, decoded: packets + index, continuing: (previous.place, flow))
             } else {
                 previous = engine.account(frame, decoded: packets + index, source: source)
@@ -131,7 +120,7 @@ enum ReadAhead {
     /// Frames between starting to load a flow's record and accounting its frame (and as
     /// many again before that, its index bucket): enough for a miss to memory to finish
     /// behind the work of the frames in between.
-    static let lead = 16
+    static let lead = 8
 
     /// The reading thread: every input in order, every frame decoded into a batch.
     private static func produce(_ inputs: [ReplayInput], into channel: Channel) {
@@ -261,8 +250,10 @@ enum ReadAhead {
         /// The decodes of `frames`, index for index.
         let packets: UnsafeMutableBufferPointer<DecodedPacket>
         /// The replay thread's scratch while it accounts the batch: the flow-index hash of
-        /// each frame, index for index (`account`).
+        /// each frame, index for index (`account`), and whether it continues the previous
+        /// frame's flow (`Engine.continues`).
         let hashes: UnsafeMutablePointer<UInt64>
+        let continues: UnsafeMutablePointer<Bool>
         let slab: UnsafeMutableRawBufferPointer
         /// The one frame of a batch whose frame is bigger than a slab (freed on reset).
         private var oversized: UnsafeMutableRawBufferPointer?
@@ -276,6 +267,7 @@ enum ReadAhead {
             frames = .allocate(capacity: ReadAhead.framesPerBatch)
             packets = .allocate(capacity: ReadAhead.framesPerBatch)
             hashes = .allocate(capacity: ReadAhead.framesPerBatch)
+            continues = .allocate(capacity: ReadAhead.framesPerBatch)
             slab = UnsafeMutableRawBufferPointer.allocate(byteCount: ReadAhead.slabSize, alignment: 16)
         }
 
@@ -284,6 +276,7 @@ enum ReadAhead {
             frames.deallocate()
             packets.deallocate()
             hashes.deallocate()
+            continues.deallocate()
             slab.deallocate()
         }
 

@@ -1,5 +1,5 @@
 import Decode
-import Flows
+@testable import Flows
 import Frames
 import TestSupport
 import Testing
@@ -164,5 +164,62 @@ private extension DecodedPacket {
         FlowKey(
             segment: segment, ipProtocol: ipProtocol, Endpoint(address: source, port: sourcePort),
             Endpoint(address: destination, port: destinationPort))
+    }
+}
+
+/// The flow table's prefetch hooks (replay's read-ahead calls them for frames ahead of the
+/// one it observes) are hints: whatever they are called with, the flows come out the same.
+@Suite struct FlowPrefetchTests {
+    let table = ProtocolTable.builtin
+
+    /// What a tracker recorded, flow by flow.
+    private func summary(_ tracker: FlowTracker) -> [String] {
+        tracker.recordedFlows.map { "\($0.serial) \($0.key.lower) \($0.key.upper) \($0.packets) \($0.bytes) \($0.service ?? -1)" }
+    }
+
+    @Test func prefetchingChangesNothingWhateverTheHash() {
+        // Few enough live flows that finishing idle ones reuses slots and rebuilds the index.
+        var plain = FlowTracker(table: table, maxFlows: 64)
+        var hinted = FlowTracker(table: table, maxFlows: 64)
+        var generator = SplitMix64(seed: 7)
+        var hashes: [UInt64] = []
+        for step in 0..<20_000 {
+            let client = Int(generator.next() % 300)
+            var p = tcp(client: client, port: generator.next() % 2 == 0 ? 2049 : 22)
+            if generator.next() % 3 == 0 { swap(&p.source, &p.destination); swap(&p.sourcePort, &p.destinationPort) }
+            let segment = UInt32(generator.next() % 2)
+            let time = Timestamp(nanoseconds: Int64(step) * 1_000_000)
+            // Hints for the right place, a wrong place, and hashes that name nothing.
+            let right = withUnsafePointer(to: p) { hinted.prefetchIndex($0, segment: segment) }
+            let wrong = withUnsafePointer(to: p) { hinted.prefetchIndex($0, segment: segment ^ 1) }
+            hashes += [right, wrong, generator.next() | 1, .max]
+            for hash in hashes.suffix(8) where hash != 0 { hinted.prefetchFlow(hash: hash) }
+            plain.observe(p, segment: segment, wireLength: 100, at: time)
+            hinted.observe(p, segment: segment, wireLength: 100, at: time)
+        }
+        #expect(plain.flowsStarted > 64 * 4)  // flows were finished and slots reused
+        #expect(summary(hinted) == summary(plain))
+    }
+
+    @Test func theHashIsTheFlowsWhicheverWayThePacketGoes() {
+        var tracker = FlowTracker(table: table)
+        var there = tcp(client: 5, port: 2049)
+        var back = there
+        swap(&back.source, &back.destination)
+        swap(&back.sourcePort, &back.destinationPort)
+        let a = withUnsafePointer(to: there) { tracker.prefetchIndex($0, segment: 3) }
+        let b = withUnsafePointer(to: back) { tracker.prefetchIndex($0, segment: 3) }
+        let elsewhere = withUnsafePointer(to: there) { tracker.prefetchIndex($0, segment: 4) }
+        #expect(a != 0 && a == b && a != elsewhere)
+        // No ports (a later fragment, ICMP): nothing to look up, 0.
+        there.hasPorts = false
+        #expect(withUnsafePointer(to: there) { tracker.prefetchIndex($0, segment: 3) } == 0)
+    }
+
+    /// `prefetchFlow` loads a record up to `Flow.hotLength`, worked out from sizes on the
+    /// assumption that the tunnel is the record's last field.
+    @Test func theHotPartOfARecordEndsWhereTheTunnelStarts() {
+        #expect(Flow.hotLength == MemoryLayout<Flow>.offset(of: \Flow.tunnel))
+        #expect(Flow.hotLength > MemoryLayout<FlowKey>.size)
     }
 }
