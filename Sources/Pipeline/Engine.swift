@@ -118,8 +118,15 @@ struct Engine {
         return result
     }
 
-    /// The segment (numbered place) of the frame accounted last, 0 before the first.
-    var lastSegment: UInt32 { lastPlace?.segment ?? 0 }
+    /// The segment (numbered place) a frame of source `source` seen on its interface
+    /// `interface` (-1: none) with the decode `packet` is counted at, when that place is
+    /// known already; nil for a place not seen yet. Changes nothing (`account` numbers new
+    /// places): read-ahead asks it of frames ahead of the one it accounts.
+    @inline(__always)
+    func knownSegment(source: Int, interface: Int, packet: UnsafePointer<DecodedPacket>) -> UInt32? {
+        let place = RawPlace(source: source, interface: interface < 0 ? nil : interface, packet: packet.pointee)
+        return recentSegment(of: place) ?? places[place]
+    }
 
     /// Where the frame `packet` holds was seen and what it joined, for `ingest`'s next frame.
     private var lastIngested: (source: Int, interface: Int, place: UInt32, flow: Int?)?

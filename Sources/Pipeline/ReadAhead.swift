@@ -71,13 +71,10 @@ enum ReadAhead {
         let continues = batch.continues
         // What the previous frame of the batch joined (no flow before the first).
         var previous: (place: UInt32, flow: Int?) = (0, nil)
-        // The place of a frame ahead is not known until it is accounted: guess the place of
-        // the frame before it (consecutive frames are mostly seen in the same place).
-        var guessedPlace = engine.lastSegment
         /// Decodes frame `ahead` if need be, notes whether it continues the flow of the frame
         /// before it and, if not, starts loading its index bucket.
         @inline(__always)
-        func prepare(_ ahead: Int, place: UInt32) {
+        func prepare(_ ahead: Int) {
             if !decodedAhead {
                 let item = items + ahead
                 engine.decoder.decode(
@@ -91,12 +88,19 @@ enum ReadAhead {
                     packets + ahead, interface: items[ahead].interface, previous: packets + (ahead - 1),
                     previousInterface: items[ahead - 1].interface)
             continues[ahead] = follows
-            hashes[ahead] = follows ? 0 : engine.tracker.prefetchIndex(packets + ahead, segment: place)
+            // Its place is the one it will be counted at, if known (else it starts a place,
+            // and so a flow: nothing to load).
+            hashes[ahead] = 0
+            if !follows,
+                let segment = engine.knownSegment(source: source, interface: items[ahead].interface, packet: packets + ahead)
+            {
+                hashes[ahead] = engine.tracker.prefetchIndex(packets + ahead, segment: segment)
+            }
         }
-        for ahead in 0..<min(2 * lead, count) { prepare(ahead, place: guessedPlace) }
+        for ahead in 0..<min(2 * lead, count) { prepare(ahead) }
         for ahead in 0..<min(lead, count) where hashes[ahead] != 0 { engine.tracker.prefetchFlow(hash: hashes[ahead]) }
         for index in 0..<count {
-            if index &+ 2 &* lead < count { prepare(index &+ 2 &* lead, place: guessedPlace) }
+            if index &+ 2 &* lead < count { prepare(index &+ 2 &* lead) }
             if index &+ lead < count && hashes[index &+ lead] != 0 {
                 engine.tracker.prefetchFlow(hash: hashes[index &+ lead])
             }
@@ -113,7 +117,6 @@ enum ReadAhead {
             } else {
                 previous = engine.account(frame, decoded: packets + index, source: source)
             }
-            guessedPlace = previous.place
         }
     }
 
