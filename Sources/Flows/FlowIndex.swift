@@ -86,7 +86,7 @@ struct FlowIndex: Sendable {
         }
     }
 
-    /// Starts loading the bucket a lookup of `hash` probes first (see `FlowTracker.prefetch`).
+    /// Starts loading the bucket a lookup of `hash` probes first (see `FlowTracker.prefetchIndex`).
     @inline(__always)
     func prefetchBucket(_ hash: UInt64) {
         buckets.withUnsafeBufferPointer { buckets in

@@ -282,9 +282,9 @@ public struct FlowTracker: Sendable {
     /// other, the bucket and then the flow record, each longer than the rest of a small
     /// packet's work; a caller that sees packets coming starts the first miss now, the
     /// second (`prefetchFlow`) a few packets later, and `observe` finds both in cache.
-    /// - Returns: the hash to pass to `prefetchFlow` (0 for a packet without ports).
     /// Only a hint: nothing changes, and a wrong segment or a new flow costs nothing but
     /// the prefetch. (Mutating only so that the caller lends the tracker instead of copying it.)
+    /// - Returns: the hash to pass to `prefetchFlow` (0 for a packet without ports).
     @inline(__always)
     public mutating func prefetchIndex(_ packet: UnsafePointer<DecodedPacket>, segment: UInt32) -> UInt64 {
         guard packet.pointee.hasPorts else { return 0 }
