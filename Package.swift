@@ -24,15 +24,15 @@ let package = Package(
             providers: [.apt(["libpcap-dev"])]
         ),
         .systemLibrary(name: "CPrivileges"),
-        .systemLibrary(name: "CPrefetch"),
+        .systemLibrary(name: "CShims"),
         .target(name: "Frames"),
         .target(name: "Capture", dependencies: ["Frames", "CPcap"]),
         .target(name: "Decode", dependencies: ["Frames"]),
-        .target(name: "Flows", dependencies: ["Frames", "Decode", "CPrefetch"]),
+        .target(name: "Flows", dependencies: ["Frames", "Decode", "CShims"]),
         .target(name: "Policy", dependencies: ["Decode", "Flows", .product(name: "Yams", package: "Yams")]),
         .target(name: "Check", dependencies: ["Frames", "Decode", "Flows", "Policy"]),
         .target(name: "Report", dependencies: ["Frames", "Decode", "Flows", "Policy", "Check"]),
-        .target(name: "Pipeline", dependencies: ["Frames", "Capture", "Decode", "Flows", "Policy", "Check", "Report"]),
+        .target(name: "Pipeline", dependencies: ["CShims", "Frames", "Capture", "Decode", "Flows", "Policy", "Check", "Report"]),
         .target(name: "Telemetry", dependencies: ["Capture", "Check", "Pipeline", .product(name: "Prometheus", package: "swift-prometheus")]),
         .target(name: "Audit", dependencies: ["Decode", "Policy", "Check", "Report"]),
         .target(
@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "WatchTests", dependencies: ["TestSupport", "Pipeline", "Capture", "Policy", "Frames"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Policy", "Check", "Decode", "Report", "TestSupport"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Check", "Report", "Policy", "Capture", "Frames", "Expectations"],
+        .testTarget(name: "PipelineTests", dependencies: ["CShims", "Pipeline", "Check", "Report", "Policy", "Capture", "Frames", "Expectations"],
                     resources: []),
     ],
     swiftLanguageModes: [.v6]

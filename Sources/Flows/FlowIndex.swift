@@ -1,4 +1,4 @@
-import CPrefetch
+import CShims
 
 /// The flow table's index: an open-addressing hash table from `FlowKey` to the slot of the
 /// flow in `FlowTracker.flows`, so that finding a packet's flow costs one hash and (almost

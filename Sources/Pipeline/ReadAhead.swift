@@ -1,13 +1,15 @@
+import CShims
 import Capture
 import Decode
 import Foundation
 import Frames
 import Synchronization
 
-/// Replay's reading pass on two cores: a reading thread opens the captures in order, reads
-/// and decodes their frames and hands them over in batches; the calling thread places,
-/// counts and classifies them (`Engine.account`) in exactly the order a sequential read
-/// would. Every stateful step (places, flows, what one file teaches about another: RPC
+/// Replay's reading pass in batches. On two cores a reading thread opens the captures in
+/// order, reads and decodes their frames and hands them over in batches; the calling thread
+/// places, counts and classifies them (`Engine.account`) in exactly the order a sequential
+/// read would. On one core the calling thread fills a batch and then accounts it, in turn,
+/// which still lets it work ahead of the frame it accounts (`account`). Every stateful step (places, flows, what one file teaches about another: RPC
 /// calls and replies, portmapper mappings) stays on the one calling thread in file order,
 /// so the result is the sequential result by construction; only the stateless work
 /// (`read(2)`, parsing records, `PacketDecoder`) moves to the other core.
@@ -23,15 +25,23 @@ enum ReadAhead {
     /// Batches in flight (filled or being filled) at most.
     static let batchCount = 8
 
-    /// False on a single processor, or when the environment sets `LANEKEEPER_READ_AHEAD=0`.
-    static let enabledByEnvironment =
-        ProcessInfo.processInfo.activeProcessorCount >= 2
-        && ProcessInfo.processInfo.environment["LANEKEEPER_READ_AHEAD"] != "0"
+    /// False when the environment sets `LANEKEEPER_READ_AHEAD=0` (frame by frame, as
+    /// `Engine.read`: the reference the read-ahead is tested against).
+    static let enabledByEnvironment = ProcessInfo.processInfo.environment["LANEKEEPER_READ_AHEAD"] != "0"
 
-    /// Reads every input into `engine` as `Engine.read` would, one after the other.
+    /// Whether this process may run on two processors or more: its CPU affinity (what
+    /// `taskset` and cgroup cpusets set), which `activeProcessorCount` does not look at.
+    static let hasTwoProcessors: Bool = {
+        let allowed = Int(lk_allowed_processors())
+        return (allowed > 0 ? allowed : ProcessInfo.processInfo.activeProcessorCount) >= 2
+    }()
+
+    /// Reads every input into `engine` as `Engine.read` would, one after the other: on a
+    /// second thread when there are two processors (`threads`), else in batches on this one.
     /// - Throws: the `ReplayError` of the first capture that cannot be opened, after every
     ///   capture before it has been read (as the sequential read does).
-    static func read(_ inputs: [ReplayInput], into engine: inout Engine) throws(ReplayError) {
+    static func read(_ inputs: [ReplayInput], into engine: inout Engine, threads: Bool) throws(ReplayError) {
+        guard threads else { return try readOnOneThread(inputs, into: &engine) }
         guard !inputs.isEmpty else { return }
         let channel = Channel()
         let reader = Thread { produce(inputs, into: channel) }
@@ -51,6 +61,30 @@ enum ReadAhead {
                 engine.finishSource(inputs[finished], outcome: outcome, interfaces: interfaces)
                 finished += 1
             }
+        }
+    }
+
+    /// `read` on one processor: the same batches, filled and then accounted in turn on the
+    /// calling thread, so that the replay still works ahead of the frame it accounts
+    /// (`account`), which reading frame by frame (`Engine.read`) cannot. Each frame is copied
+    /// into the batch once; its decode is left to `account`, which makes it just before use.
+    private static func readOnOneThread(_ inputs: [ReplayInput], into engine: inout Engine) throws(ReplayError) {
+        let batch = Batch()
+        for (index, input) in inputs.enumerated() {
+            var source = try Engine.open(input)
+            let decoder = engine.decoder
+            var filling = Filling(batch, decoding: false)
+            let outcome = source.read { frame in
+                if !filling.hasRoom(for: frame.bytes.count) {
+                    account(filling.finish(ending: nil), source: index, into: &engine)
+                    batch.reset()
+                    filling = Filling(batch, decoding: false)
+                }
+                filling.append(frame, decoder: decoder)
+            }
+            account(filling.finish(ending: nil), source: index, into: &engine)
+            batch.reset()
+            engine.finishSource(input, outcome: outcome, interfaces: source.interfaces)
         }
     }
 

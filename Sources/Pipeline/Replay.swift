@@ -44,11 +44,14 @@ public struct ReplayConfiguration: Sendable {
     /// The bound on live flows (`--max-flows`): beyond it the least recently seen are finished.
     public var maxFlows = FlowTracker.defaultMaxFlows
     public static let defaultMaxFlows = FlowTracker.defaultMaxFlows
-    /// Whether to read and decode on a second thread while this one classifies (the result
-    /// is the same either way; see `ReadAhead`). On with two processors or
-    /// more, unless the environment sets `LANEKEEPER_READ_AHEAD=0` (for benchmarks comparing
-    /// the two).
+    /// Whether to read ahead in batches (the result is the same either way; see
+    /// `ReadAhead`): on a second thread while this one classifies when the process may use two
+    /// processors, else in turn on this one. On unless the environment sets
+    /// `LANEKEEPER_READ_AHEAD=0` (frame by frame; for benchmarks and tests comparing them).
     public var readAhead = ReadAhead.enabledByEnvironment
+    /// Whether the read-ahead reads on a second thread (else in batches in turn on this
+    /// one): so when the process may run on two processors or more.
+    public var readAheadThreads = ReadAhead.hasTwoProcessors
     /// Whether an existing evidence file (or `FILE.partial`) may be replaced (`--force`).
     public var replaceExisting = false
 
@@ -91,7 +94,7 @@ public enum Replay {
         let checker = Checker(policy: configuration.policy)
         var engine = Engine(table: configuration.policy.protocolTable, maxFlows: configuration.maxFlows)
         if configuration.readAhead {
-            try ReadAhead.read(configuration.inputs, into: &engine)
+            try ReadAhead.read(configuration.inputs, into: &engine, threads: configuration.readAheadThreads)
         } else {
             for (index, input) in configuration.inputs.enumerated() {
                 try engine.read(input, sourceIndex: index)

@@ -1,3 +1,4 @@
+import CShims
 import Check
 import Expectations
 import Foundation
@@ -6,18 +7,25 @@ import Policy
 import Report
 import Testing
 
-/// Replay's read-ahead (reading and decoding on a second thread) gives exactly the result of
-/// the sequential read, including what one file teaches about another.
+/// Replay's read-ahead (reading and decoding on a second thread, or in batches in turn on
+/// one) gives exactly the result of the sequential read, frame by frame, including what one
+/// file teaches about another.
 @Suite struct ReadAheadTests {
-    /// Replays `configuration` both ways; returns the two JSON reports.
-    func bothWays(_ configuration: ReplayConfiguration) throws -> (sequential: String, readAhead: String) {
-        var sequential = configuration
-        sequential.readAhead = false
-        var ahead = configuration
-        ahead.readAhead = true
-        let one = try Replay.run(sequential).result
-        let two = try Replay.run(ahead).result
-        return (JSONReport.document(one).serialized(), JSONReport.document(two).serialized())
+    /// Replays `configuration` every way; returns the JSON reports: frame by frame, read
+    /// ahead on a second thread, read ahead in batches on one thread.
+    func bothWays(_ configuration: ReplayConfiguration) throws -> (
+        sequential: String, readAhead: String, oneThread: String
+    ) {
+        func report(readAhead: Bool, threads: Bool) throws -> String {
+            var way = configuration
+            way.readAhead = readAhead
+            way.readAheadThreads = threads
+            return JSONReport.document(try Replay.run(way).result).serialized()
+        }
+        return (
+            try report(readAhead: false, threads: false), try report(readAhead: true, threads: true),
+            try report(readAhead: true, threads: false)
+        )
     }
 
     @Test func everyLabScenarioGivesTheSameReport() throws {
@@ -32,6 +40,7 @@ import Testing
                 ReplayConfiguration(
                     policy: policy, inputs: expectation.captures, ifindexNames: expectation.ifindexNames))
             #expect(reports.sequential == reports.readAhead, "\(file)")
+            #expect(reports.sequential == reports.oneThread, "\(file)")
             #expect(reports.sequential.contains("\"verdict\""))
         }
         #expect(multiFile >= 10)
@@ -71,6 +80,7 @@ import Testing
             policy: policy, inputs: [ReplayInput(argument: "mgmt0=" + dir.file("a.pcap")), ReplayInput(argument: "mgmt0=" + dir.file("b.pcap"))])
         let reports = try bothWays(both)
         #expect(reports.sequential == reports.readAhead)
+        #expect(reports.sequential == reports.oneThread)
 
         // The mapping learned in a.pcap is what makes b.pcap's flow MOUNT.
         let result = try Replay.run(both).result
@@ -134,6 +144,7 @@ import Testing
             policy: try Fixtures.policy(), inputs: [ReplayInput(path: dir.file("big.pcapng"))])
         let reports = try bothWays(configuration)
         #expect(reports.sequential == reports.readAhead)
+        #expect(reports.sequential == reports.oneThread)
         var ahead = configuration
         ahead.readAhead = true
         let totals = try Replay.run(ahead).result.totals
@@ -150,11 +161,27 @@ import Testing
                 .map { ($0.seconds, $0.bytes) })
         var configuration = ReplayConfiguration(
             policy: try Fixtures.policy(), inputs: [ReplayInput(path: dir.file("a.pcap")), ReplayInput(path: dir.file("gone.pcap"))])
-        for readAhead in [false, true] {
+        for (readAhead, threads) in [(false, false), (true, true), (true, false)] {
             configuration.readAhead = readAhead
+            configuration.readAheadThreads = threads
             let error = #expect(throws: ReplayError.self) { try Replay.run(configuration) }
             #expect(error?.code == .notFound)
             #expect(error?.message.contains("gone.pcap") == true)
         }
+    }
+
+    /// Whether replay reads ahead on a second thread follows the processors the process may
+    /// use (its affinity, which `taskset` and cpusets set), as the kernel lists them.
+    @Test func allowedProcessorsAreTheAffinityMasks() throws {
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") })
+        // "0-1,4" -> 3
+        let listed = line.dropFirst("Cpus_allowed_list:".count).trimmingCharacters(in: .whitespaces)
+            .split(separator: ",").reduce(0) { count, range in
+                let ends = range.split(separator: "-").compactMap { Int($0) }
+                return count + (ends.count == 2 ? ends[1] - ends[0] + 1 : 1)
+            }
+        #expect(lk_allowed_processors() == Int32(listed))
+        #expect(listed >= 1)
     }
 }
