@@ -9,10 +9,11 @@ import Synchronization
 /// order, reads and decodes their frames and hands them over in batches; the calling thread
 /// places, counts and classifies them (`Engine.account`) in exactly the order a sequential
 /// read would. On one core the calling thread fills a batch and then accounts it, in turn,
-/// which still lets it work ahead of the frame it accounts (`account`). Every stateful step (places, flows, what one file teaches about another: RPC
-/// calls and replies, portmapper mappings) stays on the one calling thread in file order,
-/// so the result is the sequential result by construction; only the stateless work
-/// (`read(2)`, parsing records, `PacketDecoder`) moves to the other core.
+/// which still lets it work ahead of the frame it accounts (`account`). Every stateful step
+/// (places, flows, what one file teaches about another: RPC calls and replies, portmapper
+/// mappings) stays on the one calling thread in file order, so the result is the sequential
+/// result by construction; only the stateless work (`read(2)`, parsing records,
+/// `PacketDecoder`) moves to the other core.
 ///
 /// Memory is bounded: at most `batchCount` batches of `slabSize` bytes of frames each are
 /// in flight, reused round-robin (no allocation per packet).
