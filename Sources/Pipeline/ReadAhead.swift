@@ -73,15 +73,11 @@ enum ReadAhead {
         let batch = Batch()
         for (index, input) in inputs.enumerated() {
             var source = try Engine.open(input)
-            let decoder = engine.decoder
             var filling = Filling(batch, decoding: false)
-            let outcome = source.read { frame in
-                if !filling.hasRoom(for: frame.bytes.count) {
-                    account(filling.finish(ending: nil), source: index, into: &engine)
-                    batch.reset()
-                    filling = Filling(batch, decoding: false)
-                }
-                filling.append(frame, decoder: decoder)
+            let outcome = fill(from: &source, into: &filling, decoder: engine.decoder) { full in
+                account(full.finish(ending: nil), source: index, into: &engine)
+                batch.reset()
+                return Filling(batch, decoding: false)
             }
             account(filling.finish(ending: nil), source: index, into: &engine)
             batch.reset()
@@ -172,14 +168,25 @@ enum ReadAhead {
                 channel.fill(filling.finish(ending: .opened(error)))
                 return
             }
-            let outcome = source.read { frame in
-                if !filling.hasRoom(for: frame.bytes.count) {
-                    channel.fill(filling.finish(ending: nil))
-                    filling = Filling(channel.takeEmpty(), decoding: channel.replayIsBehind)
-                }
-                filling.append(frame, decoder: decoder)
+            let outcome = fill(from: &source, into: &filling, decoder: decoder) { full in
+                channel.fill(full.finish(ending: nil))
+                return Filling(channel.takeEmpty(), decoding: channel.replayIsBehind)
             }
             channel.fill(filling.finish(ending: .read(outcome, interfaces: source.interfaces)))
+        }
+    }
+
+    /// Reads `source` into batches, both ways: each frame goes into the batch `filling`
+    /// holds; a full batch goes to `full`, which hands it on and returns the hold on the next.
+    /// Returns how the read ended, `filling` holding the last batch (perhaps part-full).
+    @inline(__always)
+    private static func fill(
+        from source: inout any FrameSource, into filling: inout Filling, decoder: PacketDecoder,
+        whenFull full: (Filling) -> Filling
+    ) -> ReadOutcome {
+        source.read { frame in
+            if !filling.hasRoom(for: frame.bytes.count) { filling = full(filling) }
+            filling.append(frame, decoder: decoder)
         }
     }
 
