@@ -3,7 +3,10 @@ import PackageDescription
 
 // The pipeline, one module per stage, each depending only on the stages before it:
 //   Capture (sources) -> Frames (the frame model) -> Decode -> Flows -> Policy -> Check -> Report
-// `Pipeline` wires the stages together; `lanekeeper` is the command line.
+// `Pipeline` wires the stages together; `lanekeeper` is the command line. `Supervision` is the
+// privilege split of `watch` around the pipeline: the messages between the supervisor (the user's
+// identity: COMMAND and the output files) and the unprivileged capture process, the capture
+// process's link to its supervisor, and the supervisor's file service.
 let package = Package(
     name: "lanekeeper",
     platforms: [.macOS(.v15)],
@@ -33,6 +36,7 @@ let package = Package(
         .target(name: "Check", dependencies: ["Frames", "Decode", "Flows", "Policy"]),
         .target(name: "Report", dependencies: ["Frames", "Decode", "Flows", "Policy", "Check"]),
         .target(name: "Pipeline", dependencies: ["CShims", "Frames", "Capture", "Decode", "Flows", "Policy", "Check", "Report"]),
+        .target(name: "Supervision", dependencies: ["Capture", "Pipeline"]),
         .target(name: "Telemetry", dependencies: ["Capture", "Check", "Pipeline", .product(name: "Prometheus", package: "swift-prometheus")]),
         .target(name: "Audit", dependencies: ["Decode", "Policy", "Check", "Report"]),
         .target(
@@ -43,11 +47,12 @@ let package = Package(
             name: "lanekeeper",
             dependencies: [
                 "Pipeline", "Policy", "Check", "Report", "Expectations", "Capture", "Audit", "Telemetry",
-                "CPrivileges",
+                "CPrivileges", "Supervision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "TestSupport"]),
+        .testTarget(name: "SupervisionTests", dependencies: ["Supervision", "Capture", "TestSupport"]),
         .testTarget(name: "DecodeTests", dependencies: ["Decode", "Frames", "TestSupport"]),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "Decode", "Frames", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Flows", "Decode"]),

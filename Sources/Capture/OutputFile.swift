@@ -116,7 +116,7 @@ public final class OutputFile {
     }
 
     deinit {
-        if !finished { abandon() }
+        if !finished { abandon(keep: false) }
     }
 
     private static func open(_ path: String, flags: Int32, reportAs name: String) throws(CaptureWriteError) -> Int32 {
@@ -217,29 +217,11 @@ public final class OutputFile {
         }
     }
 
-    public func write(_ bytes: [UInt8]) throws(CaptureWriteError) {
-        var failure: CaptureWriteError?
-        bytes.withUnsafeBytes { buffer in
-            do throws(CaptureWriteError) { try write(buffer) } catch { failure = error }
-        }
-        if let failure { throw failure }
-    }
-
     /// Cuts the staging file back to `length` bytes (after a failed write, so that it ends
     /// on a whole block).
     public func truncate(to length: Int) {
         guard !inPlace else { return }
         if ftruncate(descriptor, off_t(length)) == 0 { self.length = length }
-    }
-
-    /// Gives the file to `user`:`group` (before a process drops its privileges, so that the
-    /// user it becomes may finish and rename it).
-    public func changeOwner(user: uid_t, group: gid_t) throws(CaptureWriteError) {
-        guard !inPlace else { return }
-        if fchown(descriptor, user, group) != 0 {
-            let code = errno
-            throw CaptureWriteError(path: stagingPath, operation: "change the owner of", detail: describeErrno(code), errno: code)
-        }
     }
 
     /// fsyncs, closes and renames the staging file to `path` (without replacing an existing
@@ -322,7 +304,7 @@ public final class OutputFile {
     /// Closes the staging file without renaming it: keeps it when `keep` and it is a
     /// `FILE.partial` (with what it holds), removes it otherwise (an unnamed file simply goes;
     /// a `FILE.partial` this object did not create, one replaced as asked, stays).
-    public func abandon(keep: Bool = false) {
+    public func abandon(keep: Bool) {
         guard !finished else { return }
         finished = true
         _ = Glibc.close(descriptor)

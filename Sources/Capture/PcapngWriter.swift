@@ -39,12 +39,12 @@ public struct CaptureWriteError: Error, Sendable, Equatable, CustomStringConvert
 /// still being written (or whose writer was killed) sees whole blocks only. Every failure
 /// throws a `CaptureWriteError` naming the file; a failed write cuts the file back to its
 /// last whole block, and the writer stays failed and throws the same error again. The file
-/// is an `OutputFile`: `close()` flushes, fsyncs and renames it into place and says whether
+/// is an `OutputSink` (an `OutputFile`, or one a supervisor writes): `close()` flushes, fsyncs and renames it into place and says whether
 /// everything reached it; only `close()` puts it in place.
 public final class PcapngWriter {
     public let path: String
 
-    private let file: OutputFile
+    private let file: any OutputSink
     /// Bytes in the file: whole blocks only.
     private var fileLength = 0
     private var buffer: UnsafeMutableRawBufferPointer
@@ -73,7 +73,7 @@ public final class PcapngWriter {
 
     /// Writes into `file` (named by its final path in errors) and writes the Section Header
     /// Block to it at once; `close()` commits it.
-    public init(file: OutputFile) throws(CaptureWriteError) {
+    public init(file: any OutputSink) throws(CaptureWriteError) {
         self.file = file
         path = file.path
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)

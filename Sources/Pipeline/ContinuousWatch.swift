@@ -184,7 +184,7 @@ public struct ContinuousWindow: Sendable {
                     ("index", .int(index)),
                     ("start", .string(start.rfc3339)),
                     ("end", .string(end.rfc3339)),
-                    ("seconds", .string(String(format: "%.3f", seconds))),
+                    ("seconds", .number((seconds * 1000).rounded() / 1000)),
                     ("evidence", evidencePath.map(JSONValue.string) ?? .null),
                 ])
             ), at: min(3, members.count))
@@ -355,7 +355,7 @@ public final class ContinuousWatch {
         guard let evidenceDirectory else { return nil }
         let path = evidenceDirectory + "/" + Self.windowFileName(prefix: Self.evidencePrefix, index: index, start: start, suffix: Self.evidenceSuffix)
         do {
-            return try EvidenceSink(path: path)
+            return try EvidenceSink(path: path, files: session.configuration.files)
         } catch {
             throw WatchError(code: .evidence, message: Evidence.Failure(error).description)
         }
@@ -383,35 +383,16 @@ public final class ContinuousWatch {
         } catch {
             window.outcome.evidenceError = window.outcome.evidenceError ?? Evidence.Failure(error).description
         }
+        let files = session.configuration.files
         if window.outcome.evidencePackets > 0 {
             window.evidencePath = sink.path
         } else {
-            unlink(sink.path)
+            try? files.remove(path: sink.path)
         }
         if let keep, let evidenceDirectory {
-            window.deletedEvidence = Rotation.prune(
+            window.deletedEvidence = files.prune(
                 directory: evidenceDirectory, prefix: Self.evidencePrefix, suffix: Self.evidenceSuffix, keep: keep)
         }
-    }
-}
-
-/// Keeping the newest files of a kind in a directory.
-public enum Rotation {
-    /// Deletes the oldest files named PREFIX...SUFFIX in `directory` (by name, which starts
-    /// with the time) beyond the newest `keep`.
-    ///
-    /// - Returns: the paths deleted.
-    @discardableResult
-    public static func prune(directory: String, prefix: String, suffix: String, keep: Int) -> [String] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        let matching = names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(suffix) }.sorted()
-        guard matching.count > keep else { return [] }
-        var deleted: [String] = []
-        for name in matching.prefix(matching.count - keep) {
-            let path = directory + "/" + name
-            if unlink(path) == 0 { deleted.append(path) }
-        }
-        return deleted
     }
 }
 

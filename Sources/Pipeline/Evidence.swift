@@ -94,21 +94,14 @@ enum Evidence {
 /// `FILE.partial` is kept with every whole block that reached it, and the error says so.
 final class EvidenceSink: @unchecked Sendable {
     let path: String
-    private let file: OutputFile
     private let writer: PcapngWriter
     private let lock = Mutex(())
 
-    /// Creates `FILE.partial`, so that an unwritable path, or an existing `FILE` or
-    /// `FILE.partial` without `replace`, fails before any capture.
-    init(path: String, replace: Bool = false) throws(CaptureWriteError) {
+    /// Creates `FILE.partial` through `files`, so that an unwritable path, or an existing
+    /// `FILE` or `FILE.partial` without `replace`, fails before any capture.
+    init(path: String, replace: Bool = false, files: any OutputFiles = LocalFiles()) throws(CaptureWriteError) {
         self.path = path
-        file = try OutputFile(path: path, replace: replace, staging: .partial)
-        writer = try PcapngWriter(file: file)
-    }
-
-    /// Gives the file to the user a watch drops to, so that it may rename it at the end.
-    func changeOwner(user: UInt32, group: UInt32) throws(CaptureWriteError) {
-        try file.changeOwner(user: user, group: group)
+        writer = try PcapngWriter(file: files.create(path: path, replace: replace, staging: .partial))
     }
 
     /// Closes without renaming, keeping `FILE.partial` with what was written.

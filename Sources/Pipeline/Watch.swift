@@ -19,6 +19,8 @@ public struct WatchConfiguration: Sendable {
     public var prefilter: Prefilter
     /// Whether an existing evidence file (or `FILE.partial`) may be replaced (`--force`).
     public var replaceExisting = false
+    /// Who creates the evidence files: this process, or the supervisor of a capture process.
+    public var files: any OutputFiles = LocalFiles()
 
     /// What the kernel prefilter keeps.
     public enum Prefilter: String, Sendable, CaseIterable {
@@ -162,7 +164,7 @@ public final class WatchSession: @unchecked Sendable {
         var sink: EvidenceSink?
         if let path = configuration.evidencePath {
             do {
-                sink = try EvidenceSink(path: path, replace: configuration.replaceExisting)
+                sink = try EvidenceSink(path: path, replace: configuration.replaceExisting, files: configuration.files)
             } catch {
                 let failure = Evidence.Failure(error)
                 throw WatchError(code: failure.isRefusal ? .evidenceExists : .evidence, message: failure.description)
@@ -242,16 +244,6 @@ public final class WatchSession: @unchecked Sendable {
     /// Puts the evidence written so far into the file (whole blocks only).
     public func flushEvidence() {
         try? evidence?.flush()
-    }
-
-    /// Gives the evidence file to the user the process is about to become, so that it may
-    /// finish and rename it.
-    public func handOverEvidence(user: UInt32, group: UInt32) throws(WatchError) {
-        do {
-            try evidence?.changeOwner(user: user, group: group)
-        } catch {
-            throw WatchError(code: .evidence, message: Evidence.Failure(error).description)
-        }
     }
 
     /// Stops every capture after reading what the kernel still holds (a few hundred

@@ -6,7 +6,7 @@ import Report
 /// the watch ran a command, how the command ended.
 public enum WatchReport {
     /// The command a watch ran (`lanekeeper watch ... -- COMMAND`) and how it ended.
-    public struct Command: Sendable {
+    public struct Command: Sendable, Equatable {
         public var argv: [String]
         /// Its exit status, when it exited.
         public var exitStatus: Int32?

@@ -4,6 +4,8 @@ public indirect enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case int(Int)
+    /// A number with a fraction, written as Swift's shortest exact decimal (null when not finite).
+    case number(Double)
     case string(String)
     case array([JSONValue])
     case object([(String, JSONValue)])
@@ -28,6 +30,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         case .null: out += "null"
         case .bool(let value): out += value ? "true" : "false"
         case .int(let value): out += String(value)
+        case .number(let value): out += value.isFinite ? String(value) : "null"
         case .string(let value): Self.writeString(value, into: &out)
         case .array(let items):
             if items.isEmpty {

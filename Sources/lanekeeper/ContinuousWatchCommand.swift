@@ -5,6 +5,7 @@ import Foundation
 import Pipeline
 import Policy
 import Report
+import Supervision
 import Synchronization
 import Telemetry
 
@@ -111,8 +112,9 @@ extension WatchCommand {
     /// `--duration` or the loss of every capture; exits 0 when stopped by a signal, with the
     /// worst window's verdict status after `--duration`, 2 when every capture was lost, 74
     /// when a report, an evidence file or the metrics file could not be written.
-    func runContinuous(_ session: WatchSession, configuration: WatchConfiguration) throws -> Never {
-        ReloadSignal.install()
+    func runContinuous(
+        _ session: WatchSession, configuration: WatchConfiguration, link: SupervisorLink, orders: SupervisorOrders
+    ) throws -> Never {
         let options = continuousOptions
         let log = EventLog()
         let metrics = options.metricsListen != nil || options.metricsFile != nil
@@ -142,23 +144,31 @@ extension WatchCommand {
             }
         }
         log.event("start", [
-            ("interfaces", .array(configuration.interfaces.map(JSONValue.string))), ("interval", .string(String(options.interval))),
+            ("interfaces", .array(configuration.interfaces.map(JSONValue.string))), ("interval", .number(options.interval)),
             ("policy", .string(report.policy)), ("sha256", .string(hash)), ("metrics", server.map { .string($0.url) } ?? .null),
         ])
 
         session.start()
+        do {
+            try link.ready(interfaces: configuration.interfaces, user: Privileges.userName(geteuid()))
+        } catch {
+            log.event("error", [("message", .string("the supervising lanekeeper process is gone (\(error))"))])
+            _ = watch.finish()
+            throw ExitCode(Verdict.inconclusive.exitStatus)
+        }
+        orders.listen()
         let started = Date()
         // Windows close on a fixed schedule (start + k x interval), so they do not drift by the
         // time each close takes; a reload starts the schedule again.
         var nextClose = started.addingTimeInterval(options.interval)
-        var seenHangups = ReloadSignal.count
+        var seenHangups = orders.reloadCount
         var current = configuration
-        var writer = WindowWriter(options: options, policyPath: report.policy, log: log, metrics: metrics)
+        var writer = WindowWriter(options: options, policyPath: report.policy, log: log, metrics: metrics, files: link)
         var signalled = false
         var capturesLost = false
         while true {
-            Thread.sleep(forTimeInterval: Self.tick)
-            if SignalCatcher.caught != nil {
+            // A stop order comes when the supervisor was signalled (SIGINT, SIGTERM) or is gone.
+            if orders.stop.wait(seconds: Self.tick) != nil {
                 signalled = true
                 break
             }
@@ -168,8 +178,8 @@ extension WatchCommand {
                 break
             }
             watch.flushEvidence()
-            if ReloadSignal.count != seenHangups {
-                seenHangups = ReloadSignal.count
+            if orders.reloadCount != seenHangups {
+                seenHangups = orders.reloadCount
                 if let policy = reload(current: current, log: log, metrics: metrics) {
                     hash = Self.policyHash(report.policy)
                     writer.write(watch.closeWindow(reload: policy))
@@ -230,12 +240,15 @@ struct WindowWriter {
     let policyPath: String
     let log: EventLog
     let metrics: WatchMetrics?
+    /// Who creates the files: the supervisor.
+    let files: any OutputFiles
     private(set) var windows = 0
     private(set) var failed = false
     /// The worst verdict so far (fail, then inconclusive, then pass).
     private(set) var worst = Verdict.pass
 
-    init(options: ContinuousOptions, policyPath: String, log: EventLog, metrics: WatchMetrics?) {
+    init(options: ContinuousOptions, policyPath: String, log: EventLog, metrics: WatchMetrics?, files: any OutputFiles) {
+        self.files = files
         self.options = options
         self.policyPath = policyPath
         self.log = log
@@ -253,14 +266,14 @@ struct WindowWriter {
                 + ContinuousWatch.windowFileName(
                     prefix: ContinuousOptions.reportPrefix, index: window.index, start: window.start, suffix: ContinuousOptions.reportSuffix)
             do {
-                let file = try OutputFile(path: path, replace: false, staging: .hidden)
+                let file = try files.create(path: path, replace: false, staging: .hidden)
                 try file.write(Array((document.serialized() + "\n").utf8))
                 try file.commit()
                 reportPath = path
             } catch {
                 failure("cannot write the report \(path): \(error.detail)")
             }
-            Rotation.prune(directory: directory, prefix: ContinuousOptions.reportPrefix, suffix: ContinuousOptions.reportSuffix, keep: options.keep)
+            _ = files.prune(directory: directory, prefix: ContinuousOptions.reportPrefix, suffix: ContinuousOptions.reportSuffix, keep: options.keep)
         } else {
             FileHandle.standardOutput.write(Data((document.serialized(pretty: false) + "\n").utf8))
         }
@@ -279,7 +292,7 @@ struct WindowWriter {
             metrics.record(window)
             if let path = options.metricsFile {
                 do {
-                    try metrics.write(to: path)
+                    try metrics.write(to: path, files: files)
                 } catch {
                     failure("cannot write the metrics file \(path): \(error.detail)")
                 }

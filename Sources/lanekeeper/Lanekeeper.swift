@@ -45,20 +45,21 @@ func printError(_ message: String) {
 /// work) and written atomically at the end (see `OutputFile`).
 final class ReportDestination {
     let path: String?
-    private let file: OutputFile?
+    private let file: (any OutputSink)?
 
-    /// Opens the staging file for `path` (nil: standard output).
+    /// Opens the staging file for `path` (nil: standard output), through `files` (a watch's
+    /// capture process: its supervisor).
     ///
     /// - Throws: `ExitCode` 73 when `path` exists and `force` is false, 74 when it cannot be
     ///   created; the reason is on standard error.
-    init(path: String?, force: Bool) throws {
+    init(path: String?, force: Bool, files: any OutputFiles = LocalFiles()) throws {
         self.path = path
         guard let path else {
             file = nil
             return
         }
         do {
-            file = try OutputFile(path: path, replace: force, staging: .hidden)
+            file = try files.create(path: path, replace: force, staging: .hidden)
         } catch {
             throw Self.exit(for: error)
         }
@@ -73,11 +74,6 @@ final class ReportDestination {
         }
         printError(error.description)
         return ExitCode(ExitStatus.ioError)
-    }
-
-    /// Gives the staging file to the user the process is about to become.
-    func changeOwner(user: uid_t, group: gid_t) throws(CaptureWriteError) {
-        try file?.changeOwner(user: user, group: group)
     }
 
     /// Gives up the report: its staging file goes (a command that fails before writing it).

@@ -167,6 +167,20 @@ enum Privileges {
         }
     }
 
+    /// The name of user `uid` (its number when it has none).
+    static func userName(_ uid: uid_t) -> String {
+        getpwuid(uid).map { String(cString: $0.pointee.pw_name) } ?? String(uid)
+    }
+
+    /// Gives up every capability this process holds (ambient, effective, permitted,
+    /// inheritable) without changing its user: `watch`'s supervisor, started without root but
+    /// with capabilities, once its capture process has them. Best effort: what the kernel
+    /// refuses stays as it was.
+    static func dropCapabilities() {
+        _ = lk_clear_ambient()
+        _ = lk_clear_capabilities()
+    }
+
     private static func failure(_ call: String) -> Failure {
         Failure(description: "cannot drop privileges: \(call) failed: \(String(cString: strerror(errno)))")
     }

@@ -43,8 +43,8 @@ struct PolicyReportOptions: ParsableArguments {
 
     /// Creates the report's staging file now (exits 73 when it exists and --force was not
     /// given, 74 when it cannot be created).
-    func openReport() throws -> ReportDestination {
-        try ReportDestination(path: output, force: force)
+    func openReport(files: any OutputFiles = LocalFiles()) throws -> ReportDestination {
+        try ReportDestination(path: output, force: force, files: files)
     }
 
     /// Writes the report and ends with the verdict's exit status.
@@ -57,6 +57,13 @@ struct PolicyReportOptions: ParsableArguments {
     func finish(
         report text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
     ) throws -> Never {
+        throw ExitCode(try conclude(report: text, verdict: verdict, evidenceError: evidenceError, destination: destination))
+    }
+
+    /// What `finish` does, returning the exit status instead of exiting.
+    func conclude(
+        report text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
+    ) throws -> Int32 {
         var failed = false
         do {
             try (destination ?? openReport()).write(text)
@@ -74,9 +81,9 @@ struct PolicyReportOptions: ParsableArguments {
         }
         if failed {
             printError("verdict: \(verdict.rawValue) (it stands)")
-            throw ExitCode(verdict == .pass ? ExitStatus.ioError : verdict.exitStatus)
+            return verdict == .pass ? ExitStatus.ioError : verdict.exitStatus
         }
-        throw ExitCode(verdict.exitStatus)
+        return verdict.exitStatus
     }
 
     /// Exits 73 when `path` or `path.partial` exists and --force was not given (an evidence
@@ -113,11 +120,17 @@ struct PacketReportOptions: ParsableArguments {
 
     var force: Bool { base.force }
 
-    func openReport() throws -> ReportDestination { try base.openReport() }
+    func openReport(files: any OutputFiles = LocalFiles()) throws -> ReportDestination { try base.openReport(files: files) }
 
     func finish(
         report text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
     ) throws -> Never {
         try base.finish(report: text, verdict: verdict, evidenceError: evidenceError, destination: destination)
+    }
+
+    func conclude(
+        report text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
+    ) throws -> Int32 {
+        try base.conclude(report: text, verdict: verdict, evidenceError: evidenceError, destination: destination)
     }
 }

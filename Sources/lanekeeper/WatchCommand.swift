@@ -1,10 +1,12 @@
 import ArgumentParser
 import Capture
+import Check
 import Dispatch
 import Foundation
 import Pipeline
 import Policy
 import Report
+import Supervision
 import Synchronization
 
 struct WatchCommand: ParsableCommand {
@@ -55,10 +57,20 @@ struct WatchCommand: ParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The user to run as once the captures and output files are open (started as root; default "
-                + "\(Privileges.defaultUser)). COMMAND runs as this user too.",
+            "The user the capture process becomes once its captures are open (started as root; default "
+                + "\(Privileges.defaultUser)). COMMAND and the output files keep the identity lanekeeper was started with.",
             valueName: "NAME"))
     var user: String?
+
+    @Option(
+        name: .customLong("ready-file"),
+        help: ArgumentHelp(
+            "Create FILE once every capture is open (removed first if it exists, and when the watch ends).",
+            valueName: "FILE"))
+    var readyFile: String?
+
+    @Flag(name: .customLong("capture-process"), help: .hidden)
+    var captureProcess = false
 
     @Argument(
         parsing: .postTerminator,
@@ -87,25 +99,44 @@ struct WatchCommand: ParsableCommand {
     }
 
     func run() throws {
-        SignalCatcher.install()
+        if captureProcess {
+            try runCaptureProcess()
+        } else {
+            try WatchSupervisor(watch: self).run()
+        }
+    }
+
+    /// The capture process (`--capture-process`, started by the supervisor, never by hand):
+    /// reads the policy, opens the captures and, through the supervisor, the output files;
+    /// drops every privilege; then reads, judges and reports, until the supervisor says stop.
+    func runCaptureProcess() throws {
+        guard SupervisorLink.isPresent() else {
+            printError("--capture-process is how lanekeeper watch starts its own capture process; run lanekeeper watch without it")
+            throw ExitCode(ExitStatus.usage)
+        }
+        // The supervisor decides when to stop and passes signals on as orders: a SIGINT from
+        // the terminal, which reaches the whole process group, changes nothing here.
+        for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(number, SIG_IGN) }
+        let link = SupervisorLink()
         let target: Privileges.Target
         do {
             target = try Privileges.target(user: user)
-            try Privileges.requireWritable([report.output, report.evidence] + continuousOptions.writtenPaths, by: target)
         } catch {
             printError(error.description)
             throw ExitCode(ExitStatus.noPermission)
         }
-        let destination = try report.openReport()
+        let destination = continuousOptions.continuous ? nil : try report.openReport(files: link)
         let policyText = report.format == .html ? report.base.policyText() : nil
         var configuration = WatchConfiguration(
             policy: try report.loadPolicy(), options: LiveCaptureOptions(snapLength: snaplen, bufferBytes: bufferMiB << 20),
             evidencePath: report.evidence, timeline: report.format == .html, prefilter: prefilter)
         configuration.replaceExisting = report.force
+        configuration.files = link
         let session: WatchSession
         do {
             session = try WatchSession.open(configuration)
         } catch {
+            destination?.abandon()
             switch error.code {
             case .noInterfaces:
                 printError("\(report.policy): \(error.message)")
@@ -124,21 +155,13 @@ struct WatchCommand: ParsableCommand {
                 throw ExitCode(ExitStatus.cannotCreate)
             }
         }
-        // From here until the report is written, a failure leaves no output behind: not the
-        // report's staging file, nor the FILE.partial this run created (no evidence of a watch
-        // that did not run).
-        func abandon() {
-            session.abandon()
-            destination.abandon()
-        }
         do {
-            if target.changesUser {
-                try destination.changeOwner(user: target.uid, group: target.gid)
-                try session.handOverEvidence(user: target.uid, group: target.gid)
-            }
             try Privileges.drop(to: target)
         } catch {
-            abandon()
+            // A failure leaves no output behind: not the report's staging file, nor the
+            // FILE.partial this run created (no evidence of a watch that did not run).
+            session.abandon()
+            destination?.abandon()
             printError("\(error)")
             throw ExitCode(ExitStatus.noPermission)
         }
@@ -146,51 +169,36 @@ struct WatchCommand: ParsableCommand {
         for failure in session.unopened {
             printError("warning: \(failure.interface) could not be opened (\(failure.detail)); the verdict will be at best inconclusive")
         }
-        if continuousOptions.continuous { try runContinuous(session, configuration: configuration) }
-
-        let stop = StopRequest()
+        let orders = SupervisorOrders(link: link)
+        if continuousOptions.continuous { try runContinuous(session, configuration: configuration, link: link, orders: orders) }
 
         session.start()
-        let started = Date()
-        var running: RunningCommand?
-        if !command.isEmpty {
-            do {
-                running = try RunningCommand.start(command) { stop.request(.commandExited) }
-            } catch {
-                abandon()
-                printError(error.message)
-                throw ExitCode(error.status)
-            }
+        do {
+            try link.ready(interfaces: configuration.interfaces, user: target.name)
+        } catch {
+            session.abandon()
+            destination?.abandon()
+            printError("the supervising lanekeeper process is gone (\(error)); nothing was judged")
+            throw ExitCode(Verdict.inconclusive.exitStatus)
         }
+        orders.listen()
 
         let status = StatusLine(enabled: isatty(2) == 1)
+        let started = Date()
         var lastFlush = Date()
-        var reason: StopRequest.Reason?
-        while reason == nil {
-            if let number = SignalCatcher.caught { stop.request(.signal(number)) }
-            reason = stop.wait(seconds: Self.tick)
-            if let duration, Date().timeIntervalSince(started) >= duration { reason = reason ?? .duration }
-            if session.allCapturesEnded { reason = reason ?? .capturesEnded }
+        var toldCapturesEnded = false
+        while orders.stop.wait(seconds: Self.tick) == nil {
+            if session.allCapturesEnded && !toldCapturesEnded {
+                toldCapturesEnded = true
+                try? link.capturesEnded()
+            }
             status.show(session.status(), elapsed: Date().timeIntervalSince(started))
             if Date().timeIntervalSince(lastFlush) >= Self.tick {
                 session.flushEvidence()
                 lastFlush = Date()
             }
         }
-        var commandReport: WatchReport.Command?
-        if let running {
-            switch reason {
-            case .commandExited?:
-                Thread.sleep(forTimeInterval: Self.drainAfterCommand)
-            case .signal(let number)?:
-                running.end(signal: number, grace: Self.commandGrace, note: "lanekeeper received signal \(number) and passed it on")
-            default:
-                running.end(
-                    signal: SIGTERM, grace: Self.commandGrace,
-                    note: reason == .duration ? "ended by lanekeeper when --duration elapsed" : "ended by lanekeeper: no capture was left")
-            }
-            commandReport = running.report()
-        }
+        let commandReport = orders.command
         let outcome = session.finish()
         status.clear()
 
@@ -202,8 +210,66 @@ struct WatchCommand: ParsableCommand {
             text = WatchReport.html(
                 outcome, command: commandReport, policyPath: report.policy, policyText: policyText)
         }
-        try report.finish(
-            report: text, verdict: outcome.result.verdict, evidenceError: outcome.evidenceError, destination: destination)
+        let verdict = outcome.result.verdict
+        let exit = try report.conclude(
+            report: text, verdict: verdict, evidenceError: outcome.evidenceError, destination: destination)
+        try? link.result(verdict: verdict.code)
+        throw ExitCode(exit)
+    }
+}
+
+extension Verdict {
+    /// The verdict on the wire between the capture process and its supervisor.
+    var code: UInt8 {
+        switch self {
+        case .pass: 0
+        case .fail: 1
+        case .inconclusive: 2
+        }
+    }
+}
+
+/// What the supervisor orders, heard on a thread of its own: a stop (with COMMAND's outcome)
+/// or, in a continuous watch, a reload. The supervisor gone (its pipe closed) is a stop too.
+final class SupervisorOrders: @unchecked Sendable {
+    let link: SupervisorLink
+    let stop = StopRequest()
+    private let state = Mutex<CommandOutcome?>(nil)
+    private let reloads = Atomic<Int>(0)
+
+    init(link: SupervisorLink) {
+        self.link = link
+    }
+
+    /// COMMAND's outcome, once the stop order brought it.
+    var command: CommandOutcome? { state.withLock { $0 } }
+
+    /// Reload orders received so far.
+    var reloadCount: Int { reloads.load(ordering: .relaxed) }
+
+    /// Starts hearing orders.
+    func listen() {
+        let thread = Thread { [self] in
+            while true {
+                switch link.nextControl() {
+                case .stop(let reason, let number, let command)?:
+                    state.withLock { $0 = command }
+                    switch reason {
+                    case .signal: stop.request(.signal(number))
+                    case .commandExited: stop.request(.commandExited)
+                    case .duration: stop.request(.duration)
+                    case .capturesEnded: stop.request(.capturesEnded)
+                    }
+                case .reload?:
+                    reloads.add(1, ordering: .relaxed)
+                case nil:
+                    stop.request(.supervisorGone)
+                    return
+                }
+            }
+        }
+        thread.name = "lanekeeper orders"
+        thread.start()
     }
 }
 
@@ -214,6 +280,8 @@ final class StopRequest: Sendable {
         case commandExited
         case duration
         case capturesEnded
+        /// The supervisor's pipe closed: it was killed.
+        case supervisorGone
     }
 
     private let reason = Mutex<Reason?>(nil)
@@ -230,86 +298,6 @@ final class StopRequest: Sendable {
     func wait(seconds: Double) -> Reason? {
         _ = wakeUp.wait(timeout: .now() + seconds)
         return reason.withLock { $0 }
-    }
-}
-
-/// COMMAND, run directly (never through a shell) with lanekeeper's standard input, output
-/// and error.
-final class RunningCommand {
-    struct StartError: Error {
-        var status: Int32
-        var message: String
-    }
-
-    let argv: [String]
-    private let process: Process
-    private var note: String?
-
-    private init(argv: [String], process: Process) {
-        self.argv = argv
-        self.process = process
-    }
-
-    /// Starts `argv[0]` (a path, or a name looked up in PATH) with the rest as arguments.
-    ///
-    /// - Throws: `StartError` with status 127 when it is not found, 126 when it cannot be run.
-    static func start(_ argv: [String], onExit: @escaping @Sendable () -> Void) throws(StartError) -> RunningCommand {
-        let name = argv[0]
-        let path: String
-        if name.contains("/") {
-            path = name
-        } else {
-            let directories = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
-                .split(separator: ":").map(String.init)
-            guard let found = directories.map({ ($0.isEmpty ? "." : $0) + "/" + name })
-                .first(where: { FileManager.default.isExecutableFile(atPath: $0) })
-            else {
-                throw StartError(status: 127, message: "\(name): command not found (searched PATH)")
-            }
-            path = found
-        }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw StartError(status: 127, message: "\(name): no such file")
-        }
-        guard !isDirectory.boolValue, FileManager.default.isExecutableFile(atPath: path) else {
-            throw StartError(status: 126, message: "\(name): cannot run it: permission denied or not a regular file")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = Array(argv.dropFirst())
-        process.terminationHandler = { _ in onExit() }
-        do {
-            try process.run()
-        } catch {
-            throw StartError(status: 126, message: "\(name): cannot run it: \(error.localizedDescription)")
-        }
-        return RunningCommand(argv: argv, process: process)
-    }
-
-    /// Sends `signal` unless it has exited, waits up to `grace` seconds, then kills it.
-    func end(signal number: Int32, grace: Double, note: String) {
-        guard process.isRunning else { return }
-        self.note = note
-        kill(process.processIdentifier, number)
-        let deadline = Date().addingTimeInterval(grace)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            self.note = note + "; it did not end within \(Int(grace)) s and was killed"
-        }
-        process.waitUntilExit()
-    }
-
-    func report() -> WatchReport.Command {
-        var report = WatchReport.Command(argv: argv, note: note)
-        guard !process.isRunning else { return report }
-        switch process.terminationReason {
-        case .exit: report.exitStatus = process.terminationStatus
-        case .uncaughtSignal: report.signal = process.terminationStatus
-        @unknown default: break
-        }
-        return report
     }
 }
 

@@ -42,3 +42,22 @@ public func run(_ executable: URL, _ arguments: [String]) throws -> Run {
     return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                stderr: String(decoding: stderr, as: UTF8.self))
 }
+
+/// A directory of its own under the system's temporary directory (mode 700, as `mktemp -d`
+/// makes it), removed with everything in it when the value goes.
+public final class TemporaryDirectory: @unchecked Sendable {
+    public let path: String
+
+    public init(_ name: String = "lanekeeper-test") throws {
+        var template = Array((NSTemporaryDirectory() + "/\(name).XXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        path = String(cString: made)
+    }
+
+    /// A path inside the directory.
+    public func file(_ name: String) -> String { path + "/" + name }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}

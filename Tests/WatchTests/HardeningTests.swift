@@ -221,17 +221,17 @@ extension WatchSuites {
             #expect(again.stderr.contains(evidence + ".partial") && again.stderr.contains("--force"), "\(again.stderr)")
         }
 
-        /// SIGKILL mid-capture leaves no report temporary: the report goes to a file with no
-        /// name (O_TMPFILE) in its directory, which the watch (nobody by then) holds open, so
-        /// nothing `.NAME.*` is left beside the report, with or without --force (the report it
-        /// would have replaced stays as it was); FILE.partial, evidence, stays. Stopped by
-        /// SIGINT instead, the watch, as nobody, names the file through /proc/self/fd.
+        /// SIGKILL of the supervisor mid-capture leaves no report temporary: the report goes
+        /// to a file with no name (O_TMPFILE) in its directory, which the supervisor holds
+        /// open, so nothing `.NAME.*` is left beside the report, with or without --force (the
+        /// report it would have replaced stays as it was); FILE.partial, evidence, stays, and
+        /// the capture process ends by itself (its orders pipe closed). Stopped by SIGINT
+        /// instead, the supervisor names the file through /proc/self/fd, owned by the caller.
         @Test func sigkillLeavesNoReportTemporary() throws {
             let f = try fixture()
             let policy = try f.leakPolicy("kill-report.yaml")
             let stop = try f.leakTraffic()
             defer { stop() }
-            let nobody = getpwnam("nobody").pointee
             func leftovers(_ name: String) throws -> [String] {
                 try FileManager.default.contentsOfDirectory(atPath: f.directory).filter { $0.hasPrefix("." + name) }
             }
@@ -239,13 +239,9 @@ extension WatchSuites {
                 let name = force ? "kill-report-forced" : "kill-report"
                 let report = f.path(name + ".json")
                 let evidence = f.path(name + ".pcapng")
-                if force {
-                    // The fixture directory is sticky: nobody may replace only its own file.
-                    try "old\n".write(toFile: report, atomically: false, encoding: .utf8)
-                    chown(report, nobody.pw_uid, nobody.pw_gid)
-                }
+                if force { try "old\n".write(toFile: report, atomically: false, encoding: .utf8) }
                 let watch = try Spawned.watch(f, policy: policy, report: report, evidence: evidence, options: force ? ["--force"] : [])
-                // Until evidence reaches the file: capturing, as nobody.
+                // Until evidence reaches the file: capturing.
                 let deadline = Date().addingTimeInterval(20)
                 func size() -> Int { (try? FileManager.default.attributesOfItem(atPath: evidence + ".partial")[.size] as? Int) ?? 0 }
                 while size() < 10_000 && Date() < deadline { usleep(50_000) }
@@ -255,8 +251,12 @@ extension WatchSuites {
                 }
                 #expect(open.contains { $0.hasPrefix(f.directory + "/#") && $0.hasSuffix(" (deleted)") }, "\(name): \(open)")
                 #expect(try leftovers(name).isEmpty)
+                let capture = try #require(capturePID(of: watch.pid))
                 kill(watch.pid, SIGKILL)
                 #expect(watch.wait() == 128 + SIGKILL)
+                let gone = Date().addingTimeInterval(10)
+                while kill(capture, 0) == 0 && Date() < gone { usleep(50_000) }
+                #expect(kill(capture, 0) != 0, "the capture process outlived its supervisor")
                 let left = try leftovers(name)
                 #expect(left.isEmpty, "\(name): \(left)")
                 #expect(exists(evidence + ".partial") && !exists(evidence), "\(name)")
@@ -274,7 +274,7 @@ extension WatchSuites {
             #expect(watch.wait() == 1)
             #expect(try Report(path: report).verdict == "fail")
             let owner = try FileManager.default.attributesOfItem(atPath: report)[.ownerAccountID] as? Int
-            #expect(owner == Int(nobody.pw_uid))
+            #expect(owner == Int(getuid()))
             #expect(exists(evidence) && !exists(evidence + ".partial"))
             #expect(try leftovers("kill-report").isEmpty)
         }
@@ -385,30 +385,41 @@ extension WatchSuites {
             #expect(fields["Groups"] == "\(uid)", "Groups \(fields["Groups"] ?? "-")", sourceLocation: sourceLocation)
         }
 
-        /// Started as root, the running watch (every thread) and its COMMAND are nobody with no
-        /// capability in any set and no_new_privs; capturing and evidence go on after the drop.
-        @Test func theRunningWatchAndItsCommandHaveDroppedEverything() throws {
+        /// Started as root: the capture process (every thread) is nobody with no capability in
+        /// any set and no_new_privs; the supervisor and COMMAND keep root's identity and
+        /// capabilities; the report and evidence, in a directory only root may write in (mode
+        /// 700, as `mktemp -d` makes it), belong to root.
+        @Test func theCaptureProcessDropsEverythingWhileCommandKeepsTheCallersIdentity() throws {
             let f = try fixture()
             let nobody = Int(getpwnam("nobody").pointee.pw_uid)
             let policy = try f.leakPolicy("drop.yaml")
             let stop = try f.leakTraffic()
             defer { stop() }
-            let report = f.path("drop.json")
-            let evidence = f.path("drop.pcapng")
+            let out = try TemporaryDirectory("lk-drop")
+            let report = out.file("drop.json")
+            let evidence = out.file("drop.pcapng")
+            let seen = out.file("command-status")
             let watch = try f.startLanekeeper([
-                "watch", "--policy", policy, "--format", "json", "--output", report, "--evidence", evidence, "--", "sleep", "30",
+                "watch", "--policy", policy, "--format", "json", "--output", report, "--evidence", evidence, "--",
+                "sh", "-c", "cat /proc/self/status > \(seen); touch /root/.lk-marker-$$ && rm /root/.lk-marker-$$ && echo wrote >> \(seen); exec sleep 30",
             ])
             Thread.sleep(forTimeInterval: 1)
             let pid = watch.processIdentifier
-            let threads = try threadStatuses(pid)
+            let capture = try #require(capturePID(of: pid))
+            let threads = try threadStatuses(capture)
             #expect(threads.count > 2)  // the main thread and one per interface at least
             for fields in threads { expectUnprivileged(fields, uid: nobody) }
-            let children = try String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)
-                .split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            #expect(children.count == 1)
-            for child in children {
-                for fields in try threadStatuses(child) { expectUnprivileged(fields, uid: nobody) }
+            let supervisor = try threadStatuses(pid)
+            for fields in supervisor {
+                #expect(fields["Uid"]?.split(whereSeparator: \.isWhitespace).compactMap { Int($0) } == [0, 0, 0, 0])
+                #expect(fields["CapEff"] != "0000000000000000")
             }
+            let command = try String(contentsOfFile: seen, encoding: .utf8)
+            #expect(command.contains("Uid:\t0\t0\t0\t0"), "\(command)")
+            #expect(command.contains("NoNewPrivs:\t0"))
+            #expect(command.contains("\nwrote"), "COMMAND could not write in /root: \(command)")
+            let mine = try threadStatuses(getpid()).first?["CapEff"] ?? "-"
+            #expect(command.contains("CapEff:\t\(mine)"), "COMMAND's capabilities are not the caller's")
             watch.interrupt()
             watch.waitUntilExit()
             #expect(watch.terminationStatus == 1)
@@ -417,15 +428,23 @@ extension WatchSuites {
             #expect((json.capture("load0")?["frames"] as? Int ?? 0) > 100)
             #expect(json.command?["signal"] as? Int == Int(SIGINT))
             #expect(try expectReadableEvidence(evidence, policy: policy) > 100)
-            let owner = try FileManager.default.attributesOfItem(atPath: evidence)[.ownerAccountID] as? Int
-            #expect(owner == nobody)
+            for file in [report, evidence] {
+                let owner = try FileManager.default.attributesOfItem(atPath: file)[.ownerAccountID] as? Int
+                #expect(owner == 0, "\(file)")
+            }
         }
 
-        /// Started as an ordinary user with `cap_net_raw` as a file capability (not root), the
-        /// watch keeps its user and gives up the capability once capturing.
+        /// Started as an ordinary user with `cap_net_raw` as a file capability (not root): the
+        /// capture process keeps the user and gives up the capability once capturing; the
+        /// supervisor gives it up too, and COMMAND runs as that user without it.
         @Test func startedWithAFileCapabilityItGivesItUp() throws {
             let f = try fixture()
             let nobody = Int(getpwnam("nobody").pointee.pw_uid)
+            let home = f.path("filecaps")
+            try? FileManager.default.removeItem(atPath: home)
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            chown(home, uid_t(nobody), gid_t(nobody))
+            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: home)
             let copy = f.path("lanekeeper-caps")
             try? FileManager.default.removeItem(atPath: copy)
             try FileManager.default.copyItem(atPath: binary.path, toPath: copy)
@@ -434,46 +453,54 @@ extension WatchSuites {
             try #require(setcap.status == 0, "setcap: \(setcap.stderr)")
             let policy = try f.policy("filecaps.yaml", expectStorage: false)
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: policy)
+            let seen = home + "/command-status"
             let watch = Process()
             watch.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             watch.arguments = [
                 "netns", "exec", f.host, "setpriv", "--reuid=\(nobody)", "--regid=\(nobody)", "--clear-groups", copy, "watch",
-                "--policy", policy, "--output", f.path("filecaps.txt"), "--", "sleep", "3",
+                "--policy", policy, "--output", home + "/filecaps.txt", "--", "sh", "-c", "cat /proc/self/status > \(seen); sleep 3",
             ]
             watch.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             watch.standardError = FileHandle(forWritingAtPath: "/dev/null")
             try watch.run()
             Thread.sleep(forTimeInterval: 1.5)
-            let threads = try threadStatuses(watch.processIdentifier)
-            #expect(!threads.isEmpty)
+            let capture = try #require(capturePID(of: watch.processIdentifier))
+            let threads = try threadStatuses(capture) + threadStatuses(watch.processIdentifier)
+            #expect(threads.count > 2)
             for fields in threads {
                 for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] { #expect(fields[set] == "0000000000000000", "\(set)") }
-                #expect(fields["NoNewPrivs"] == "1")
                 #expect(fields["Uid"]?.split(whereSeparator: \.isWhitespace).compactMap { Int($0) } == [nobody, nobody, nobody, nobody])
             }
+            for fields in try threadStatuses(capture) { #expect(fields["NoNewPrivs"] == "1") }
+            let command = try String(contentsOfFile: seen, encoding: .utf8)
+            #expect(command.contains("Uid:\t\(nobody)\t\(nobody)\t\(nobody)\t\(nobody)"), "\(command)")
+            #expect(command.contains("CapEff:\t0000000000000000") && command.contains("CapPrm:\t0000000000000000"), "\(command)")
             watch.waitUntilExit()
             #expect(watch.terminationStatus == 2)  // captured (nothing to judge: inconclusive), not 77
-            #expect(try String(contentsOfFile: f.path("filecaps.txt"), encoding: .utf8).contains("Live captures"))
+            #expect(try String(contentsOfFile: home + "/filecaps.txt", encoding: .utf8).contains("Live captures"))
+            let owner = try FileManager.default.attributesOfItem(atPath: home + "/filecaps.txt")[.ownerAccountID] as? Int
+            #expect(owner == nobody)
         }
 
-        /// --user names the user; COMMAND runs as it (it prints its uid), never as root.
-        @Test func commandRunsAsTheUserTheWatchDropsTo() throws {
+        /// --user names the user the capture process becomes; COMMAND keeps the caller's
+        /// identity (root) with it and without it.
+        @Test func commandRunsAsTheCallerWhateverTheCaptureProcessBecomes() throws {
             let f = try fixture()
-            let daemon = try #require(getpwnam("daemon"), "no daemon user").pointee.pw_uid
             let result = try f.lanekeeper([
                 "watch", "--policy", try f.policy("user.yaml", expectStorage: false), "--user", "daemon", "--format", "json",
                 "--output", f.path("user.json"), "--", "id", "-u",
             ])
             #expect(result.status == 2, "\(result.stderr)")  // no storage seen: inconclusive
-            #expect(result.stdout == "\(daemon)\n")
-            // And without --user: nobody.
-            let nobody = try f.lanekeeper([
+            #expect(result.stdout == "0\n")
+            #expect(result.stderr.contains("as daemon"), "\(result.stderr)")
+            let plain = try f.lanekeeper([
                 "watch", "--policy", try f.policy("user-default.yaml"), "--output", f.path("user-default.txt"), "--", "id", "-u",
             ])
-            #expect(nobody.stdout == "\(getpwnam("nobody").pointee.pw_uid)\n", "\(nobody.stderr)")
+            #expect(plain.stdout == "0\n", "\(plain.stderr)")
+            #expect(plain.stderr.contains("as nobody"), "\(plain.stderr)")
         }
 
-        @Test func anUnusableUserOrADirectoryItCannotWriteIsRefusedBeforeCapturing() throws {
+        @Test func anUnusableUserOrADirectoryThatCannotBeWrittenIsRefusedBeforeCapturing() throws {
             let f = try fixture()
             let policy = try f.policy("baduser.yaml")
             let root = try f.lanekeeper(["watch", "--policy", policy, "--user", "root", "--duration", "1"])
@@ -482,16 +509,22 @@ extension WatchSuites {
             let missing = try f.lanekeeper(["watch", "--policy", policy, "--user", "lk-no-such-user", "--duration", "1"])
             #expect(missing.status == 77)
             #expect(missing.stderr.contains("lk-no-such-user"))
-            let closed = f.path("closed")
-            try FileManager.default.createDirectory(atPath: closed, withIntermediateDirectories: true)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: closed)
-            let unwritable = try f.lanekeeper([
-                "watch", "--policy", policy, "--duration", "1", "--output", closed + "/r.txt",
-            ])
-            #expect(unwritable.status == 77)
-            #expect(unwritable.stderr.contains(closed) && unwritable.stderr.contains("nobody"), "\(unwritable.stderr)")
-            #expect(try FileManager.default.contentsOfDirectory(atPath: closed).isEmpty)
+            let absent = f.path("lk-no-such-directory") + "/r.txt"
+            let unwritable = try f.lanekeeper(["watch", "--policy", policy, "--duration", "1", "--output", absent])
+            #expect(unwritable.status == 74)
+            #expect(unwritable.stderr.contains(absent) && unwritable.stderr.contains("ENOENT"), "\(unwritable.stderr)")
+            #expect(!unwritable.stderr.contains("capturing on"), "\(unwritable.stderr)")
         }
+    }
+}
+
+/// The capture process `lanekeeper watch` (process `supervisor`) started: its child whose
+/// command line has `--capture-process`.
+func capturePID(of supervisor: pid_t) -> pid_t? {
+    let children = (try? String(contentsOfFile: "/proc/\(supervisor)/task/\(supervisor)/children", encoding: .utf8)) ?? ""
+    return children.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }.first { pid in
+        let arguments = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
+        return arguments.split(separator: "\0").contains("--capture-process")
     }
 }
 
@@ -504,13 +537,6 @@ extension WatchSuites {
             let evidence = f.path("exists.pcapng")
             try "keep me\n".write(toFile: report, atomically: false, encoding: .utf8)
             try "keep me too\n".write(toFile: evidence, atomically: false, encoding: .utf8)
-            // Root's files in the sticky fixture directory: nobody could not replace them at the end,
-            // so even --force is refused at the start.
-            let sticky = try f.lanekeeper(["watch", "--policy", policy, "--duration", "1", "--force", "--output", report])
-            #expect(sticky.status == 77)
-            #expect(sticky.stderr.contains(report) && sticky.stderr.contains("sticky"), "\(sticky.stderr)")
-            let nobody = getpwnam("nobody").pointee
-            for file in [report, evidence] { chown(file, nobody.pw_uid, nobody.pw_gid) }
             for arguments in [["--output", report], ["--evidence", evidence]] {
                 let refused = try f.lanekeeper(["watch", "--policy", policy, "--duration", "1"] + arguments)
                 #expect(refused.status == 73, "\(refused.stderr)")
@@ -579,13 +605,13 @@ extension WatchSuites {
 /// own (unshare), capturing on their loopback: no fixture needed, but root.
 @Suite(.enabled(if: getuid() == 0, "needs root: user and network namespaces, packet capture"))
 struct WatchEarlyFailureTests {
-    /// A policy in a fresh directory, and beside it an empty directory for the outputs, which
-    /// the user `nobody` may write in (mode 0777, not sticky).
+    /// A policy in a fresh directory, and beside it an empty directory for the outputs (mode
+    /// 700: only the caller writes there).
     func directories(_ name: String) throws -> (policy: String, out: String) {
         let base = NSTemporaryDirectory() + "lk-early-" + UUID().uuidString
         let out = base + "/out"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: out)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: out)
         let policy = base + "/" + name + ".yaml"
         try """
             version: 1
@@ -607,23 +633,22 @@ struct WatchEarlyFailureTests {
         try run(URL(fileURLWithPath: "/usr/bin/unshare"), namespaces + [binary.path] + arguments)
     }
 
-    /// In a user namespace that maps only root, nobody has no uid there: handing the created
-    /// files over to it fails (EINVAL), after they were created and before the drop.
-    @Test func aFailedHandOverLeavesNoPartialEvidenceNorReport() throws {
+    /// In a user namespace that maps only root, nobody has no uid there: the capture process
+    /// cannot become it (setgroups or setresuid fail), after the supervisor created the files
+    /// and before any packet was read: the supervisor removes what this run created.
+    @Test func aFailedDropLeavesNoPartialEvidenceNorReport() throws {
         let (policy, out) = try directories("handover")
         defer { try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: out).deletingLastPathComponent().path) }
         let namespaces = ["--user", "--map-root-user", "--net"]
         let watch = ["watch", "--policy", policy, "--duration", "5"]
         let evidence = try unshare(namespaces, watch + ["--evidence", out + "/e.pcapng"])
         #expect(evidence.status == 77)
-        #expect(
-            evidence.stderr == "lanekeeper: cannot change the owner of the evidence file \(out)/e.pcapng.partial: Invalid argument\n",
-            "\(evidence.stderr)")
+        #expect(evidence.stderr.contains("cannot drop privileges"), "\(evidence.stderr)")
         #expect(try listing(out) == [])
 
         let both = try unshare(namespaces, watch + ["--output", out + "/r.json", "--evidence", out + "/e.pcapng"])
         #expect(both.status == 77)
-        #expect(both.stderr == "lanekeeper: \(out)/r.json: cannot change the owner of: Invalid argument\n", "\(both.stderr)")
+        #expect(both.stderr.contains("cannot drop privileges"), "\(both.stderr)")
         #expect(try listing(out) == [])
 
         // A FILE.partial that was there (a killed run's, replaced with --force) is not this run's to remove.

@@ -30,8 +30,10 @@ final class WatchFixture: @unchecked Sendable {
     private init() throws {
         directory = NSTemporaryDirectory() + "lk-watch-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        // A watch runs as nobody once its captures are open, and puts its files in place then.
-        try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: directory)
+        // Nobody but root may write here (as in a clone under /root or `mktemp -d`): the watch's
+        // supervisor keeps root's identity and writes every output. Others may pass through
+        // (0711), for the tests that start lanekeeper as an ordinary user.
+        try FileManager.default.setAttributes([.posixPermissions: 0o711], ofItemAtPath: directory)
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [packageRoot.path + "/scripts/lab.d/watch-fixture", "serve", directory, "--storage", "--load"]
@@ -91,8 +93,14 @@ final class WatchFixture: @unchecked Sendable {
         try run(URL(fileURLWithPath: "/usr/sbin/ip"), ["netns", "exec", host, binary.path] + arguments)
     }
 
-    /// Starts `lanekeeper ARGS` in the host namespace and returns once its captures are open.
+    /// Starts `lanekeeper ARGS` in the host namespace and returns once its captures are open:
+    /// it is given `--ready-file`, which the watch creates only once every capture is open
+    /// (it opens the policy's interfaces one after the other, and a test that deletes an
+    /// interface must not beat the open).
     func startLanekeeper(_ arguments: [String]) throws -> Process {
+        let ready = path("ready-" + UUID().uuidString)
+        var arguments = arguments
+        if let watch = arguments.firstIndex(of: "watch") { arguments.insert(contentsOf: ["--ready-file", ready], at: watch + 1) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         process.arguments = ["netns", "exec", host, binary.path] + arguments
@@ -100,20 +108,14 @@ final class WatchFixture: @unchecked Sendable {
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()
         let deadline = Date().addingTimeInterval(20)
-        // Started as root, a watch drops to an unprivileged user only once every capture and
-        // output is open: that, not its first packet socket, says the captures are open (it
-        // opens the policy's interfaces one after the other, and a socket shows while libpcap
-        // is still setting it up: a test that deletes an interface must not beat the open).
-        while try Self.realUserID(of: process.processIdentifier) == 0 {
+        while !FileManager.default.fileExists(atPath: ready) {
             if !process.isRunning || Date() > deadline { throw FixtureError(description: "lanekeeper did not start capturing") }
-            Thread.sleep(forTimeInterval: 0.1)
+            Thread.sleep(forTimeInterval: 0.05)
         }
-        Thread.sleep(forTimeInterval: 0.3)
         return process
     }
 
-    /// The real user id of process `pid` (`ip netns exec` execs lanekeeper in its own
-    /// process), from /proc/PID/status; nil when it has gone.
+    /// The real user id of process `pid`, from /proc/PID/status; nil when it has gone.
     static func realUserID(of pid: Int32) throws -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         let line = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }
