@@ -26,9 +26,11 @@ public final class MetricsServer: @unchecked Sendable {
     private let body: @Sendable () -> [UInt8]
     private let done = DispatchSemaphore(value: 0)
 
-    /// Parses `ADDRESS:PORT` (`127.0.0.1:9273`, `[::1]:9273`, `0.0.0.0:9273`).
+    /// Parses `ADDRESS:PORT` (`127.0.0.1:9273`, `[::1]:9273`, `0.0.0.0:9273`); `:PORT` (as
+    /// node_exporter takes it) and `[::]:PORT` mean every address, IPv6 and IPv4 (host `::`).
     public static func parse(_ text: String) -> (host: String, port: UInt16)? {
         guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]) else { return nil }
+        if colon == text.startIndex { return ("::", port) }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty, host.contains(":") == text[..<colon].hasPrefix("[") else { return nil }
@@ -41,7 +43,7 @@ public final class MetricsServer: @unchecked Sendable {
     /// - Throws: `Failure` naming the address when it is malformed or cannot be bound.
     public init(address: String, body: @escaping @Sendable () -> [UInt8]) throws(Failure) {
         guard let (host, port) = Self.parse(address) else {
-            throw Failure(description: "--metrics-listen \(address): give ADDRESS:PORT, e.g. 127.0.0.1:9273 or [::1]:9273")
+            throw Failure(description: "--metrics-listen \(address): give ADDRESS:PORT, e.g. 127.0.0.1:9273, [::1]:9273 or :9273 (every address)")
         }
         var hints = addrinfo()
         hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE
@@ -56,7 +58,9 @@ public final class MetricsServer: @unchecked Sendable {
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         if first.pointee.ai_family == AF_INET6 {
-            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+            // `::` takes IPv4 too (dual stack); any other IPv6 address only itself.
+            var only: Int32 = host == "::" ? 0 : 1
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &only, socklen_t(MemoryLayout<Int32>.size))
         }
         guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0, listen(fd, 16) == 0 else {
             let reason = String(cString: strerror(errno))

@@ -14,7 +14,7 @@ import Telemetry
 struct ContinuousOptions: ParsableArguments {
     @Flag(
         name: .long,
-        help: "Run until stopped (SIGINT, SIGTERM, --duration), closing a window every --interval: each window has its own report and evidence file. SIGHUP reloads the policy.")
+        help: "Run until stopped (SIGINT, SIGTERM, --duration), closing a window every --interval: each window has its own JSON report and evidence file. SIGHUP reloads the policy.")
     var continuous = false
 
     @Option(name: .long, help: ArgumentHelp("With --continuous: the length of a window.", valueName: "SECONDS"))
@@ -66,14 +66,18 @@ struct ContinuousOptions: ParsableArguments {
         }
         if keep < 1 { throw ValidationError("--keep \(keep): give at least 1") }
         if let metricsListen, MetricsServer.parse(metricsListen) == nil {
-            throw ValidationError("--metrics-listen \(metricsListen): give ADDRESS:PORT, e.g. 127.0.0.1:9273 or [::1]:9273")
+            throw ValidationError("--metrics-listen \(metricsListen): give ADDRESS:PORT, e.g. 127.0.0.1:9273, [::1]:9273 or :9273 (every address)")
         }
         if !watch.command.isEmpty { throw ValidationError("--continuous runs until stopped: it takes no COMMAND") }
         if watch.report.output != nil { throw ValidationError("--continuous writes a report per window: use --report-dir, not --output") }
         if watch.report.evidence != nil {
             throw ValidationError("--continuous writes an evidence file per window: use --evidence-dir, not --evidence")
         }
-        if watch.report.format != .json { throw ValidationError("--continuous writes JSON reports: give --format json") }
+        if let format = watch.report.chosenFormat, format != .json {
+            throw ValidationError(
+                "--continuous writes one JSON report per window (and JSON lines on standard error), so --format \(format.rawValue) "
+                    + "cannot be used with it; leave --format out")
+        }
         for directory in [reportDirectory, evidenceDirectory].compactMap({ $0 }) {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -200,6 +204,8 @@ extension WatchCommand {
         server?.stop()
         let reason = signalled ? "signal" : capturesLost ? "every capture ended" : "duration"
         log.event("stop", [("reason", .string(reason)), ("windows", .int(writer.windows))])
+        // The supervisor passes this process's exit status on once it has heard the verdict.
+        try? link.result(verdict: (capturesLost ? Verdict.inconclusive : writer.worst).code)
         if writer.failed { throw ExitCode(ExitStatus.ioError) }
         if capturesLost { throw ExitCode(Verdict.inconclusive.exitStatus) }
         throw ExitCode(signalled ? 0 : writer.worst.exitStatus)

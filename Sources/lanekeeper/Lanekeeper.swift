@@ -17,6 +17,40 @@ struct Lanekeeper: ParsableCommand {
         subcommands: [ReplayCommand.self, CheckCommand.self, WatchCommand.self, AuditCommand.self, PolicyCommand.self]
     )
 
+    /// Parses and runs as ArgumentParser does, except that an unknown option is named even
+    /// when a required one is also missing (`--polcy x` says "Unknown option '--polcy'", not
+    /// "Missing expected argument '--policy'").
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            exit(withError: unknownOption(in: arguments, missing: error) ?? error)
+        }
+    }
+
+    /// When `error` says a required option is missing, the parse again with a stand-in value
+    /// for each missing one: the unknown-option error it then finds, if any.
+    static func unknownOption(in arguments: [String], missing error: Error) -> Error? {
+        var trial = arguments
+        var error = error
+        for _ in 0..<4 {
+            let message = fullMessage(for: error)
+            if message.contains("Unknown option") { return error }
+            guard message.contains("Missing expected argument"), let start = message.range(of: "'--") else { return nil }
+            let name = message[message.index(after: start.lowerBound)...].prefix { $0 != " " && $0 != "'" }
+            trial.insert(contentsOf: [String(name), "lanekeeper-stand-in"], at: trial.firstIndex(of: "--") ?? trial.endIndex)
+            do {
+                _ = try parseAsRoot(trial)
+                return nil
+            } catch let next {
+                error = next
+            }
+        }
+        return nil
+    }
+
     /// Without a subcommand there is nothing to do: show the usage and exit 64.
     func run() throws {
         FileHandle.standardError.write(Data((Self.helpMessage() + "\n").utf8))

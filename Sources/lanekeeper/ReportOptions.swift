@@ -105,8 +105,11 @@ struct PolicyReportOptions: ParsableArguments {
 struct PacketReportOptions: ParsableArguments {
     @OptionGroup var base: PolicyReportOptions
 
-    @Option(name: .long, help: "Report format.")
-    var format: PacketReportFormat = .text
+    @Option(name: .customLong("format"), help: "Report format (default: text; JSON with --continuous).")
+    var chosenFormat: PacketReportFormat?
+
+    /// The report's format: as given, else text (a continuous watch writes JSON whatever this says).
+    var format: PacketReportFormat { chosenFormat ?? .text }
 
     @Option(
         name: .long,

@@ -39,6 +39,20 @@ func temporaryPath(_ name: String) -> String {
         #expect(try lanekeeper("replay", "--policy", "captures/clean/policy.yaml", "--format", "xml", "a.pcap").status == 64)
     }
 
+    /// A misspelt option is named, even when the option it was meant to be is required.
+    @Test func anUnknownOptionIsNamedEvenWhenARequiredOneIsMissing() throws {
+        for arguments in [["watch", "--polcy", "p.yaml"], ["replay", "--polcy", "p.yaml", "a.pcap"], ["watch", "--polcy", "p.yaml", "--", "true"]] {
+            let result = try run(binary, arguments)
+            #expect(result.status == 64)
+            #expect(result.stderr.contains("Unknown option '--polcy'"), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("Missing expected argument"), "\(result.stderr)")
+        }
+        // Only missing: said so.
+        let missing = try lanekeeper("watch", "--duration", "1")
+        #expect(missing.status == 64)
+        #expect(missing.stderr.contains("Missing expected argument '--policy"), "\(missing.stderr)")
+    }
+
     @Test func missingFilesExit66() throws {
         let noPolicy = try lanekeeper("replay", "--policy", "/nonexistent/p.yaml", "captures/clean/host.pcapng")
         #expect(noPolicy.status == 66)

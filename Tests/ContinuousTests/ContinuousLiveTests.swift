@@ -24,8 +24,9 @@ final class Lab: @unchecked Sendable {
         directory = NSTemporaryDirectory() + "lkfleet-\(tag)"
         for sub in ["", "/reports", "/evidence"] {
             try FileManager.default.createDirectory(atPath: directory + sub, withIntermediateDirectories: true)
-            // The watch gives up root (to nobody) before it writes a window's files.
-            chmod(directory + sub, 0o777)
+            // Only root writes the window files (the supervisor, with the caller's identity);
+            // the capture process, nobody by then, reads the policy again on SIGHUP (0711, 0644).
+            chmod(directory + sub, sub.isEmpty ? 0o711 : 0o700)
         }
         let script = """
             set -e
@@ -170,7 +171,8 @@ func packets(_ report: [String: Any], _ name: String, field: String = "packets")
     return interfaces.first { $0["name"] as? String == name }?[field] as? Int ?? 0
 }
 
-let continuous = ["watch", "--continuous", "--format", "json"]
+/// JSON without saying so: --continuous implies it.
+let continuous = ["watch", "--continuous"]
 
 @Suite(.serialized, .enabled(if: Lab.unavailable == nil, "\(Lab.unavailable ?? "")"))
 struct ContinuousLiveTests {
@@ -207,6 +209,10 @@ struct ContinuousLiveTests {
 
         let reports = try lab.reports()
         #expect(reports.count >= 4, "several windows")
+        for name in try FileManager.default.contentsOfDirectory(atPath: lab.path("reports")) {
+            let owner = try FileManager.default.attributesOfItem(atPath: lab.path("reports/" + name))[.ownerAccountID] as? Int
+            #expect(owner == Int(getuid()), "\(name) belongs to the caller")
+        }
         let plainReport = try #require(
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: lab.path("plain.json")))) as? [String: Any])
         for name in ["mgmt0", "stor0"] {
@@ -224,6 +230,10 @@ struct ContinuousLiveTests {
         // Windows follow each other: each starts where the previous ended.
         let windows = reports.compactMap { $0["window"] as? [String: Any] }
         #expect(windows.map { $0["index"] as? Int ?? -1 } == Array(0..<reports.count))
+        // Numbers are JSON numbers, not strings.
+        #expect(windows.allSatisfy { ($0["seconds"] as? Double ?? 0) > 0 && !($0["seconds"] is String) })
+        let start = try #require(try lab.events("continuous.err").first { $0["event"] as? String == "start" })
+        #expect(start["interval"] as? Double == 0.5 && !(start["interval"] is String))
         for (previous, next) in zip(windows, windows.dropFirst()) {
             #expect(previous["end"] as? String == next["start"] as? String)
         }
@@ -345,5 +355,54 @@ struct ContinuousLiveTests {
         }
         let windowPackets = events.filter { $0["evidence"] as? String != nil }.suffix(2).compactMap { $0["violations"] as? Int }
         #expect(windowPackets.allSatisfy { $0 == 1 })
+    }
+}
+
+/// systemd's readiness: with NOTIFY_SOCKET set (Type=notify), READY=1 arrives once every
+/// capture is open; `--format text` with --continuous is a usage error that says why.
+@Suite(.serialized, .enabled(if: Lab.unavailable == nil, "\(Lab.unavailable ?? "")"))
+struct ContinuousReadinessTests {
+    @Test func readyIsNotifiedOnceCapturingHasBegun() throws {
+        let lab = try Lab()
+        let policy = try lab.policy()
+        let socketPath = lab.path("notify")
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(socketPath.utf8)) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        try #require(bound == 0)
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = ["netns", "exec", lab.host, binary.path] + continuous + ["--policy", policy, "--interval", "60"]
+        process.environment = ProcessInfo.processInfo.environment.merging(["NOTIFY_SOCKET": socketPath]) { $1 }
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        let state = count > 0 ? String(decoding: buffer[..<count], as: UTF8.self) : ""
+        // Every capture is open by then: both packet sockets exist in the host namespace.
+        let sockets = try lab.inHost("cat", "/proc/net/packet").stdout.split(separator: "\n").count - 1
+        #expect(lab.end(process) == 0)
+        #expect(state.contains("READY=1\n"), "\(state)")
+        #expect(state.contains("STATUS=capturing on mgmt0, stor0"), "\(state)")
+        #expect(state.contains("MAINPID=\(process.processIdentifier)"), "\(state)")
+        #expect(sockets >= 2)
+    }
+
+    @Test func aTextOrHTMLFormatIsRefusedSayingWhy() throws {
+        let lab = try Lab()
+        for format in ["text", "html"] {
+            let result = try run(binary, continuous + ["--policy", try lab.policy(), "--format", format])
+            #expect(result.status == 64)
+            #expect(result.stderr.contains("--format \(format) cannot be used with it"), "\(result.stderr)")
+        }
     }
 }

@@ -445,12 +445,7 @@ extension WatchSuites {
             try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
             chown(home, uid_t(nobody), gid_t(nobody))
             try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: home)
-            let copy = f.path("lanekeeper-caps")
-            try? FileManager.default.removeItem(atPath: copy)
-            try FileManager.default.copyItem(atPath: binary.path, toPath: copy)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy)
-            let setcap = try run(URL(fileURLWithPath: "/usr/sbin/setcap"), ["cap_net_raw+ep", copy])
-            try #require(setcap.status == 0, "setcap: \(setcap.stderr)")
+            let copy = try f.binaryCopy("lanekeeper-caps", capabilities: "cap_net_raw+ep")
             let policy = try f.policy("filecaps.yaml", expectStorage: false)
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: policy)
             let seen = home + "/command-status"
@@ -462,6 +457,7 @@ extension WatchSuites {
             ]
             watch.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
             watch.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            watch.currentDirectoryURL = URL(fileURLWithPath: home)  // a directory the user may enter
             try watch.run()
             Thread.sleep(forTimeInterval: 1.5)
             let capture = try #require(capturePID(of: watch.processIdentifier))

@@ -122,6 +122,21 @@ final class WatchFixture: @unchecked Sendable {
         return line.flatMap { $0.split(separator: "\t").dropFirst().first }.flatMap { Int($0) }
     }
 
+    /// A copy of the built binary in the fixture's directory (which every user may pass
+    /// through), for running it as another user: the build directory may be one only root
+    /// may enter (a clone under /root).
+    func binaryCopy(_ name: String, capabilities: String? = nil) throws -> String {
+        let copy = path(name)
+        try? FileManager.default.removeItem(atPath: copy)
+        try FileManager.default.copyItem(atPath: binary.path, toPath: copy)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy)
+        if let capabilities {
+            let setcap = try run(URL(fileURLWithPath: "/usr/sbin/setcap"), [capabilities, copy])
+            if setcap.status != 0 { throw FixtureError(description: "setcap \(capabilities) \(copy): \(setcap.stderr)") }
+        }
+        return copy
+    }
+
     /// Runs a program in the host namespace.
     @discardableResult
     func inHost(_ arguments: String...) throws -> Run {
@@ -324,11 +339,10 @@ extension WatchSuites {
         @Test func withoutCapNetRawExits77SayingSo() throws {
             let f = try fixture()
             let policy = try f.policy("noperm.yaml")
-            try FileManager.default.setAttributes([.posixPermissions: 0o1777], ofItemAtPath: f.directory)
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: policy)
             let result = try f.inHost(
-                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", binary.path, "watch",
-                "--policy", policy, "--duration", "1")
+                "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", try f.binaryCopy("lanekeeper-noperm"),
+                "watch", "--policy", policy, "--duration", "1")
             #expect(result.status == 77, "\(result.stderr)")
             #expect(result.stderr.contains("CAP_NET_RAW"))
         }
