@@ -167,7 +167,8 @@ struct SupervisorLoop {
         }
         ServiceNotification.send("READY=1\nSTATUS=\(line)\nMAINPID=\(getpid())")
         guard !watch.command.isEmpty, stopReason == nil else {
-            printError(line)
+            // A continuous watch's standard error is JSON lines: its `start` line says this.
+            if !continuous { printError(line) }
             return
         }
         printError(line + "; starting " + watch.command.joined(separator: " "))

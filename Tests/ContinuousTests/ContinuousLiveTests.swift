@@ -397,6 +397,48 @@ struct ContinuousReadinessTests {
         #expect(sockets >= 2)
     }
 
+    /// As systemd runs the service (DynamicUser, AmbientCapabilities=CAP_NET_RAW): the
+    /// supervisor is an ordinary user too. It gives the capability up, the capture process
+    /// drops it once capturing, and the window reports are the user's.
+    @Test func theServiceRunsAsAnOrdinaryUserWithAnAmbientCapability() throws {
+        let lab = try Lab()
+        let policy = try lab.policy()
+        let nobody = getpwnam("nobody").pointee
+        let home = lab.path("service")
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        chown(home, nobody.pw_uid, nobody.pw_gid)
+        chmod(home, 0o700)
+        let copy = lab.path("lanekeeper")
+        try FileManager.default.copyItem(atPath: binary.path, toPath: copy)
+        chmod(copy, 0o755)
+        let process = try lab.start(
+            [
+                "setpriv", "--reuid=\(nobody.pw_uid)", "--regid=\(nobody.pw_gid)", "--clear-groups", "--inh-caps=+net_raw",
+                "--ambient-caps=+net_raw", copy,
+            ] + continuous + ["--policy", policy, "--interval", "1", "--duration", "4", "--report-dir", home],
+            stderr: "service.err")
+        Thread.sleep(forTimeInterval: 2)
+        let supervisor = process.processIdentifier
+        let children = (try? String(contentsOfFile: "/proc/\(supervisor)/task/\(supervisor)/children", encoding: .utf8)) ?? ""
+        let capture = try #require(children.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }.first)
+        for pid in [supervisor, capture] {
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+                #expect(status.contains("\(set):\t0000000000000000"), "\(pid) \(set)")
+            }
+            #expect(status.contains("Uid:\t\(nobody.pw_uid)\t"), "\(pid)")
+        }
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 2, "nothing seen in 4 s: inconclusive")
+        let reports = try FileManager.default.contentsOfDirectory(atPath: home).filter { $0.hasSuffix(".json") }
+        let log = (try? String(contentsOfFile: lab.path("service.err"), encoding: .utf8)) ?? ""
+        #expect(reports.count >= 3, "\(log)")
+        for name in reports {
+            let owner = try FileManager.default.attributesOfItem(atPath: home + "/" + name)[.ownerAccountID] as? Int
+            #expect(owner == Int(nobody.pw_uid))
+        }
+    }
+
     @Test func aTextOrHTMLFormatIsRefusedSayingWhy() throws {
         let lab = try Lab()
         for format in ["text", "html"] {
