@@ -2,11 +2,12 @@
 import PackageDescription
 
 // The pipeline, one module per stage, each depending only on the stages before it:
-//   Capture (sources) -> Frames (the frame model) -> Decode -> Flows -> Policy -> Check -> Report
-// `Pipeline` wires the stages together; `lanekeeper` is the command line. `Supervision` is the
-// privilege split of `watch` around the pipeline: the messages between the supervisor (the user's
-// identity: COMMAND and the output files) and the unprivileged capture process, the capture
-// process's link to its supervisor, and the supervisor's file service.
+//   Frames (the frame model) -> Capture (sources) -> Decode -> Flows -> Policy -> Check
+//   -> Pipeline (wires the stages: replay, watch, continuous windows) -> Report (renders outcomes)
+// then the outer layers, each using only what comes before it: Supervision (the privilege split
+// of `watch`: the messages between the supervisor, which keeps the caller's identity for COMMAND
+// and the output files, and the unprivileged capture process), Telemetry (metrics), Audit (a host's
+// routes and mounts), Expectations (`check`), and `lanekeeper`, the command line.
 let package = Package(
     name: "lanekeeper",
     platforms: [.macOS(.v15)],
@@ -34,10 +35,10 @@ let package = Package(
         .target(name: "Flows", dependencies: ["Frames", "Decode", "CShims"]),
         .target(name: "Policy", dependencies: ["Decode", "Flows", .product(name: "Yams", package: "Yams")]),
         .target(name: "Check", dependencies: ["Frames", "Decode", "Flows", "Policy"]),
-        .target(name: "Report", dependencies: ["Frames", "Decode", "Flows", "Policy", "Check"]),
-        .target(name: "Pipeline", dependencies: ["CShims", "Frames", "Capture", "Decode", "Flows", "Policy", "Check", "Report"]),
+        .target(name: "Pipeline", dependencies: ["CShims", "Frames", "Capture", "Decode", "Flows", "Policy", "Check"]),
+        .target(name: "Report", dependencies: ["Frames", "Decode", "Flows", "Policy", "Check", "Pipeline"]),
         .target(name: "Supervision", dependencies: ["Capture", "Pipeline"]),
-        .target(name: "Telemetry", dependencies: ["Capture", "Check", "Pipeline", .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(name: "Telemetry", dependencies: ["Capture", "Check", "Pipeline", "Report", .product(name: "Prometheus", package: "swift-prometheus")]),
         .target(name: "Audit", dependencies: ["Decode", "Policy", "Check", "Report"]),
         .target(
             name: "Expectations",
@@ -52,14 +53,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "TestSupport"]),
-        .testTarget(name: "SupervisionTests", dependencies: ["Supervision", "Capture", "TestSupport"]),
+        .testTarget(name: "SupervisionTests", dependencies: ["Supervision", "Capture", "Pipeline", "TestSupport"]),
         .testTarget(name: "DecodeTests", dependencies: ["Decode", "Frames", "TestSupport"]),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "Decode", "Frames", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Flows", "Decode"]),
         .testTarget(name: "ExpectationsTests", dependencies: ["Expectations", "Check", "Policy"]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
-        .testTarget(name: "HTMLReportTests", dependencies: ["TestSupport", "Capture", "Frames", "Report"]),
+        .testTarget(name: "HTMLReportTests", dependencies: ["TestSupport", "Capture", "Frames", "Check", "Report"]),
         .testTarget(name: "ContinuousTests", dependencies: ["TestSupport", "Pipeline", "Telemetry", "Capture", "Policy", "Frames", "Check"],
                     exclude: ["scrape.py"]),
         .testTarget(name: "WatchTests", dependencies: ["TestSupport", "Pipeline", "Capture", "Policy", "Frames"]),

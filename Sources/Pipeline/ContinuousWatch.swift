@@ -4,7 +4,6 @@ import Flows
 import Foundation
 import Frames
 import Policy
-import Report
 import Synchronization
 
 /// A storage flow judged a violation while a watch reads, told as soon as its first packet
@@ -36,25 +35,6 @@ public struct LiveViolation: Sendable {
         client = flow.client
         server = flow.server
         firstSeen = flow.firstSeen
-    }
-
-    /// One line of JSON (for standard error, which journald keeps): `event` is `violation`,
-    /// the other names are those of a report's `violations`.
-    public var logLine: String {
-        JSONValue.object([
-            ("event", .string("violation")),
-            ("time", .string(time.rfc3339)),
-            ("interface", .string(interface)),
-            ("network", .string(network)),
-            ("protocol", .string(protocolName)),
-            ("service", .string(service)),
-            ("recognized_by", .string(recognition)),
-            ("transport", .string(transport)),
-            ("vlan", vlan.map { .int(Int($0)) } ?? .null),
-            ("client", .string(client.description)),
-            ("server", .string(server.description)),
-            ("first_seen", .string(firstSeen.rfc3339)),
-        ]).serialized(pretty: false)
     }
 }
 
@@ -165,31 +145,8 @@ public struct ContinuousWindow: Sendable {
     public var evidencePath: String?
     /// Older evidence files deleted to keep `--keep` of them.
     public var deletedEvidence: [String] = []
-    /// The policy the window was judged against.
-    public var policy: Policy
     /// Interfaces whose engine started afresh at the end of this window (see `maxFlows`).
     public var restartedEngines: [String] = []
-
-    /// The watch report's JSON document with a `window` member (index, start, end, seconds,
-    /// evidence file).
-    public func document(policyPath: String?) -> JSONValue {
-        guard case .object(var members) = WatchReport.document(outcome, command: nil, policyPath: policyPath) else {
-            return WatchReport.document(outcome, command: nil, policyPath: policyPath)
-        }
-        let seconds = Double(end.nanoseconds - start.nanoseconds) / 1e9
-        members.insert(
-            (
-                "window",
-                .object([
-                    ("index", .int(index)),
-                    ("start", .string(start.rfc3339)),
-                    ("end", .string(end.rfc3339)),
-                    ("seconds", .number((seconds * 1000).rounded() / 1000)),
-                    ("evidence", evidencePath.map(JSONValue.string) ?? .null),
-                ])
-            ), at: min(3, members.count))
-        return .object(members)
-    }
 }
 
 /// `watch --continuous`: the session's captures run without stopping while the watch closes
@@ -344,7 +301,7 @@ public final class ContinuousWatch {
         outcome.evidencePackets = snapshots.reduce(0) { $0 + $1.evidenceWritten }
         outcome.evidenceError = snapshots.lazy.compactMap(\.evidenceError).first
         let end = snapshots.map(\.at).max() ?? LiveCapture.wallClock()
-        var window = ContinuousWindow(index: windowIndex, start: windowStart, end: end, outcome: outcome, policy: policy)
+        var window = ContinuousWindow(index: windowIndex, start: windowStart, end: end, outcome: outcome)
         closeEvidence(of: &window)
         return window
     }

@@ -4,7 +4,6 @@ import Decode
 import Flows
 import Frames
 import Policy
-import Report
 import Synchronization
 
 /// One watched interface: its live capture, read on its own thread into its own `Engine`

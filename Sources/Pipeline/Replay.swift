@@ -4,7 +4,6 @@ import Decode
 import Flows
 import Frames
 import Policy
-import Report
 
 /// One capture to replay: a path, and optionally the interface a single-interface file was
 /// taken on (`INTERFACE=PATH` on the command line).

@@ -1,8 +1,8 @@
 import Capture
+import Check
 import Decode
 import Flows
 import Frames
-import Report
 
 /// A second pass over a replay's captures, for what needs each packet's flow as the whole
 /// replay came to judge it (the evidence file, the report's timeline).

@@ -5,7 +5,6 @@ import Flows
 import Foundation
 import Frames
 import Policy
-import Report
 
 /// Everything a live watch needs.
 public struct WatchConfiguration: Sendable {
@@ -110,6 +109,24 @@ public struct LiveInterfaceReport: Sendable {
     public var problems: [String]
     /// libpcap's activation warning, if any.
     public var warning: String?
+}
+
+/// The command a watch ran (`lanekeeper watch ... -- COMMAND`) and how it ended.
+public struct CommandOutcome: Sendable, Equatable {
+    public var argv: [String]
+    /// Its exit status, when it exited.
+    public var exitStatus: Int32?
+    /// The signal that ended it, when one did.
+    public var signal: Int32?
+    /// Anything worth saying (e.g. lanekeeper ended it when the watch stopped first).
+    public var note: String?
+
+    public init(argv: [String], exitStatus: Int32? = nil, signal: Int32? = nil, note: String? = nil) {
+        self.argv = argv
+        self.exitStatus = exitStatus
+        self.signal = signal
+        self.note = note
+    }
 }
 
 /// A finished watch: the verdict and what each capture saw.

@@ -10,10 +10,36 @@ public enum JSONReport {
         document(result, policyPath: policyPath).serialized() + "\n"
     }
 
-    public static func document(_ result: CheckResult, policyPath: String? = nil) -> JSONValue {
+    /// What a live watch's report has beside a replay's, each member built where it goes:
+    /// `mode` (and a continuous watch's `window`) after `tool`, per interface its capture's
+    /// members, `captures` describing the live captures, `command` last.
+    public struct WatchMembers {
+        public var window: JSONValue?
+        /// Members added to the interface of that name (`dropped`, `capture_start`, `capture_end`).
+        public var interfaceMembers: [String: [(String, JSONValue)]]
+        public var captures: [JSONValue]
+        public var command: JSONValue?
+
+        public init(
+            window: JSONValue? = nil, interfaceMembers: [String: [(String, JSONValue)]], captures: [JSONValue], command: JSONValue?
+        ) {
+            self.window = window
+            self.interfaceMembers = interfaceMembers
+            self.captures = captures
+            self.command = command
+        }
+    }
+
+    public static func document(_ result: CheckResult, policyPath: String? = nil, watch: WatchMembers? = nil) -> JSONValue {
         var members: [(String, JSONValue)] = [
             ("version", .int(version)),
             ("tool", .string("lanekeeper")),
+        ]
+        if let watch {
+            members.append(("mode", .string("watch")))
+            if let window = watch.window { members.append(("window", window)) }
+        }
+        members += [
             ("verdict", .string(result.verdict.rawValue)),
             ("reasons", .array(result.reasons.map(JSONValue.string))),
             ("warnings", .array(result.warnings.map(JSONValue.string))),
@@ -21,13 +47,20 @@ public enum JSONReport {
         if let policyPath { members.append(("policy", .string(policyPath))) }
         members += [
             ("networks", .array(result.networks.map(network))),
-            ("interfaces", .array(result.interfaces.map(interface))),
+            (
+                "interfaces",
+                .array(
+                    result.interfaces.map { summary in
+                        interface(summary, adding: summary.name.flatMap { watch?.interfaceMembers[$0] } ?? [])
+                    })
+            ),
             ("violations", .array(result.violations.map(violation))),
             ("allowed", .array(result.allowed.map(violation))),
             ("unobservable_protocols", .array(result.unobservableProtocols.map(JSONValue.string))),
             ("totals", totals(result.totals)),
-            ("captures", .array(result.sources.map(source))),
+            ("captures", .array(watch?.captures ?? result.sources.map(source))),
         ]
+        if let command = watch?.command { members.append(("command", command)) }
         return .object(members)
     }
 
@@ -44,7 +77,7 @@ public enum JSONReport {
         ])
     }
 
-    static func interface(_ summary: InterfaceSummary) -> JSONValue {
+    static func interface(_ summary: InterfaceSummary, adding extra: [(String, JSONValue)] = []) -> JSONValue {
         .object([
             ("name", summary.name.map(JSONValue.string) ?? .null),
             ("label", .string(summary.label)),
@@ -57,7 +90,7 @@ public enum JSONReport {
             ("truncated", .int(summary.truncated)),
             ("undecodable", .int(summary.undecodable)),
             ("protocols", protocols(summary.byProtocol)),
-        ])
+        ] + extra)
     }
 
     static func violation(_ record: Violation) -> JSONValue {

@@ -125,9 +125,6 @@ public enum Reply: Equatable, Sendable {
     }
 }
 
-/// COMMAND as the supervisor ran it, for the report.
-public typealias CommandOutcome = WatchReport.Command
-
 /// Why the supervisor stops the capture.
 public enum StopReason: UInt8, Sendable, Equatable {
     /// SIGINT or SIGTERM reached the supervisor (its number travels with it).

@@ -130,7 +130,7 @@ extension WatchCommand {
             watch = try ContinuousWatch(
                 session: session, evidenceDirectory: options.evidenceDirectory, keep: options.keep,
                 onViolation: { violation in
-                    log.line(violation.logLine)
+                    log.line(WatchReport.logLine(violation))
                     metrics?.seen(violation)
                 })
         } catch {
@@ -265,7 +265,7 @@ struct WindowWriter {
         windows += 1
         let verdict = window.outcome.result.verdict
         if verdict == .fail || (verdict == .inconclusive && worst == .pass) { worst = verdict }
-        let document = window.document(policyPath: policyPath)
+        let document = WatchReport.document(window, policyPath: policyPath)
         var reportPath: String?
         if let directory = options.reportDirectory {
             let path = directory + "/"

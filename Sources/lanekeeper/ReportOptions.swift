@@ -105,7 +105,7 @@ struct PolicyReportOptions: ParsableArguments {
 struct PacketReportOptions: ParsableArguments {
     @OptionGroup var base: PolicyReportOptions
 
-    @Option(name: .customLong("format"), help: "Report format (default: text; JSON with --continuous).")
+    @Option(name: .customLong("format"), help: "Report format (default: text).")
     var chosenFormat: PacketReportFormat?
 
     /// The report's format: as given, else text (a continuous watch writes JSON whatever this says).

@@ -285,15 +285,7 @@ struct SupervisorLoop {
 
     /// A report of the capture process's loss, in the format asked for, where the report goes.
     private func writeLostReport(reasons: [String]) {
-        let commandValue: JSONValue = command.map { running in
-            let outcome = running.outcome
-            return .object([
-                ("argv", .array(outcome.argv.map(JSONValue.string))),
-                ("exit_status", outcome.exitStatus.map { .int(Int($0)) } ?? .null),
-                ("signal", outcome.signal.map { .int(Int($0)) } ?? .null),
-                ("note", outcome.note.map(JSONValue.string) ?? .null),
-            ])
-        } ?? .null
+        let commandValue = command.map { WatchReport.command($0.outcome) } ?? .null
         let text: String
         switch watch.report.format {
         case .json:

@@ -1,3 +1,4 @@
+import Check
 import Report
 import Testing
 

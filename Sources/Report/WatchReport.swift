@@ -1,0 +1,143 @@
+import Check
+import Frames
+import Pipeline
+
+/// The reports of a watch: the replay's reports, plus how each live capture went and, when
+/// the watch ran a command, how the command ended.
+public enum WatchReport {
+    public typealias Command = CommandOutcome
+
+    public static func text(_ outcome: WatchOutcome, command: Command?) -> String {
+        var out = TextReport.render(outcome.result)
+        out += "\nLive captures\n"
+        for line in captureLines(outcome) { out += "  \(line)\n" }
+        if let command { out += "\nCommand: \(command.summary)\n" }
+        return out
+    }
+
+    /// A line per watched interface: what was read and dropped, and when.
+    static func captureLines(_ outcome: WatchOutcome) -> [String] {
+        outcome.interfaces.map { capture in
+            guard capture.opened else { return "\(capture.name): not captured" }
+            let span = "\(capture.start?.rfc3339 ?? "-") to \(capture.end?.rfc3339 ?? "-")"
+            return "\(capture.name): \(capture.frames) packets read, \(capture.statistics.dropped) dropped, \(span)"
+        }
+    }
+
+    /// The HTML page (see `HTMLReport`), with the packets dropped per interface, each live
+    /// capture's span and the command.
+    public static func html(
+        _ outcome: WatchOutcome, command: Command?, policyPath: String? = nil, policyText: String? = nil
+    ) -> String {
+        var dropped: [String: Int] = [:]
+        for capture in outcome.interfaces { dropped[capture.name] = capture.statistics.dropped }
+        return HTMLReport.render(
+            outcome.result,
+            HTMLReportContext(
+                title: "lanekeeper watch", policyPath: policyPath, policyText: policyText, timeline: outcome.timeline,
+                dropped: dropped, liveCaptures: captureLines(outcome),
+                notes: command.map { ["Command: \($0.summary)"] } ?? []))
+    }
+
+    public static func json(_ outcome: WatchOutcome, command: Command?, policyPath: String? = nil) -> String {
+        document(outcome, command: command, policyPath: policyPath).serialized() + "\n"
+    }
+
+    /// The replay's JSON document with, per interface, `dropped`, `capture_start` and
+    /// `capture_end`; `captures` describing the live captures; `command`; and for a window of a
+    /// continuous watch, `window`.
+    public static func document(
+        _ outcome: WatchOutcome, command: Command?, policyPath: String? = nil, window: JSONValue? = nil
+    ) -> JSONValue {
+        var interfaceMembers: [String: [(String, JSONValue)]] = [:]
+        for capture in outcome.interfaces {
+            interfaceMembers[capture.name] = [
+                ("dropped", .int(capture.statistics.dropped)),
+                ("capture_start", timestamp(capture.start)),
+                ("capture_end", timestamp(capture.end)),
+            ]
+        }
+        return JSONReport.document(
+            outcome.result, policyPath: policyPath,
+            watch: JSONReport.WatchMembers(
+                window: window, interfaceMembers: interfaceMembers, captures: outcome.interfaces.map(capture),
+                command: command.map(Self.command)))
+    }
+
+    /// A continuous watch's window: the watch report with a `window` member (index, start,
+    /// end, seconds, evidence file).
+    public static func document(_ window: ContinuousWindow, policyPath: String?) -> JSONValue {
+        let seconds = Double(window.end.nanoseconds - window.start.nanoseconds) / 1e9
+        return document(
+            window.outcome, command: nil, policyPath: policyPath,
+            window: .object([
+                ("index", .int(window.index)),
+                ("start", .string(window.start.rfc3339)),
+                ("end", .string(window.end.rfc3339)),
+                ("seconds", .number((seconds * 1000).rounded() / 1000)),
+                ("evidence", window.evidencePath.map(JSONValue.string) ?? .null),
+            ]))
+    }
+
+    /// COMMAND as the report's `command` member.
+    public static func command(_ command: Command) -> JSONValue {
+        .object([
+            ("argv", .array(command.argv.map(JSONValue.string))),
+            ("exit_status", command.exitStatus.map { .int(Int($0)) } ?? .null),
+            ("signal", command.signal.map { .int(Int($0)) } ?? .null),
+            ("note", command.note.map(JSONValue.string) ?? .null),
+        ])
+    }
+
+    /// One line of JSON for a violation as soon as it is seen (standard error, which journald
+    /// keeps): `event` is `violation`, the other names are those of a report's `violations`.
+    public static func logLine(_ violation: LiveViolation) -> String {
+        JSONValue.object([
+            ("event", .string("violation")),
+            ("time", .string(violation.time.rfc3339)),
+            ("interface", .string(violation.interface)),
+            ("network", .string(violation.network)),
+            ("protocol", .string(violation.protocolName)),
+            ("service", .string(violation.service)),
+            ("recognized_by", .string(violation.recognition)),
+            ("transport", .string(violation.transport)),
+            ("vlan", violation.vlan.map { .int(Int($0)) } ?? .null),
+            ("client", .string(violation.client.description)),
+            ("server", .string(violation.server.description)),
+            ("first_seen", .string(violation.firstSeen.rfc3339)),
+        ]).serialized(pretty: false)
+    }
+
+    static func capture(_ capture: LiveInterfaceReport) -> JSONValue {
+        let end = !capture.opened ? "not_opened" : (capture.problems.isEmpty ? "stopped" : "incomplete")
+        return .object([
+            ("path", .string("live:\(capture.name)")),
+            ("interface", .string(capture.name)),
+            ("frames", .int(capture.frames)),
+            ("end", .string(end)),
+            ("dropped", .int(capture.statistics.dropped)),
+            ("kernel_dropped", .int(capture.statistics.kernelDropped)),
+            ("interface_dropped", .int(capture.statistics.interfaceDropped)),
+            ("capture_start", timestamp(capture.start)),
+            ("capture_end", timestamp(capture.end)),
+            ("filter", capture.filter.map(JSONValue.string) ?? .null),
+            ("problems", .array(capture.problems.map(JSONValue.string))),
+            ("warnings", .array(capture.warning.map { [JSONValue.string($0)] } ?? [])),
+        ])
+    }
+
+    private static func timestamp(_ value: Timestamp?) -> JSONValue {
+        value.map { .string($0.rfc3339) } ?? .null
+    }
+}
+
+extension CommandOutcome {
+    /// "ARGV exited with status N (note)", for the text and HTML reports.
+    var summary: String {
+        let how =
+            if let exitStatus { "exited with status \(exitStatus)" } else if let signal { "was killed by signal \(signal)" } else {
+                "did not end"
+            }
+        return "\(argv.joined(separator: " ")) \(how)" + (note.map { " (\($0))" } ?? "")
+    }
+}
