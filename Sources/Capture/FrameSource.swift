@@ -1,7 +1,7 @@
 import Frames
 
-/// Something that yields frames: a saved capture file (pcap or pcapng) or, later, a live
-/// interface.
+/// Something that yields frames from a saved capture file (pcap or pcapng). A live
+/// capture (`LiveCapture`) is read differently: a thread per interface, with its own loop.
 ///
 /// Reading is push-style: `read(_:)` calls `body` once per frame, in file order, handing it
 /// a `Frame` whose bytes are valid only during that call. It returns how the read ended;

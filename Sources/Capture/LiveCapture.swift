@@ -27,10 +27,9 @@ public struct LiveCaptureOptions: Sendable, Equatable {
 
     public static let defaultSnapLength = 262_144
     /// 32 MiB: at 400,000 MTU-sized packets a second, some 50 ms of traffic, fifty times
-    /// the reader's rest. The kernel zeroes the whole ring when the capture opens, which
-    /// `scripts/bench-live` measured on this VM at 0.06 s of CPU for 16 MiB, 0.06-0.12 s for
-    /// 32 MiB and 0.42-1.16 s for 64 MiB (the previous default) per two interfaces: a start-up
-    /// cost that weighed more than all of a 10-second watch's packets together.
+    /// the reader's rest. The kernel zeroes the whole ring when the capture opens, a start-up
+    /// cost that grows with the buffer (the README's "Live capture speed" gives the figures
+    /// `scripts/bench-live` measured, and on which CPU).
     public static let defaultBufferBytes = 32 << 20
     public static let defaultBatchMicroseconds = 1_000
 

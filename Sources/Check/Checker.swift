@@ -102,7 +102,7 @@ public struct Checker: Sendable {
             networks[network].storagePackets += packets
             networks[network].storageBytes += bytes
             Self.tally(&networks[network].byProtocol, service.protocolName, flows, packets, bytes)
-            return policy.networks[network].role == .management ? network : nil
+            return policy.isManagement(network) ? network : nil
         }
         // Storage flows finished without their details (more than the flow bound): counted,
         // and in a management network judged violations, since no `allow` can be checked.
@@ -127,23 +127,12 @@ public struct Checker: Sendable {
                     service, segment: flow.segment, flows: 1, packets: flow.packets, bytes: flow.bytes)
             else { continue }
             let record = Violation(
-                interface: interface.label, network: policy.networks[network].name,
-                protocolName: service.protocolName, service: service.name,
-                recognition: flow.recognition?.description ?? "port",
-                transport: flow.ipProtocol == 6 ? "tcp" : "udp", vlan: segment.vlan,
-                client: flow.client, server: flow.server,
-                tunnel: flow.tunnel.flatMap { tunnel in
-                    flow.outerAddresses.map { (tunnel.kind, tunnel.id, $0.client, $0.server) }
-                },
-                packets: flow.packets, bytes: flow.bytes,
-                firstSeen: flow.firstSeen, lastSeen: flow.lastSeen, flow: flowIndex)
-            let covered = policy.allow.contains {
-                $0.covers(protocolName: service.protocolName, client: flow.client.address, server: flow.server.address)
-            }
-            if covered {
-                allowed.append(record)
-            } else {
+                flow: flow, index: flowIndex, interface: interface.label, network: policy.networks[network].name,
+                service: service, vlan: segment.vlan)
+            if policy.isViolation(in: network, protocolName: service.protocolName, client: flow.client.address, server: flow.server.address) {
                 violations.append(record)
+            } else {
+                allowed.append(record)
             }
         }
 

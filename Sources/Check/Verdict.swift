@@ -44,6 +44,27 @@ public struct Violation: Sendable {
     public var lastSeen: Timestamp
     /// Index of the flow in `Observation.flows`.
     public var flow: Int
+
+    /// The row of storage flow `flow` (index `index`) of `service`, seen on the interface
+    /// labelled `interface` in the policy network named `network` (with its innermost VLAN):
+    /// one way to describe a violation, for a report, an allowed flow and a live watch alike.
+    public init(flow: Flow, index: Int, interface: String, network: String, service: StorageService, vlan: UInt16?) {
+        self.interface = interface
+        self.network = network
+        protocolName = service.protocolName
+        self.service = service.name
+        recognition = flow.recognition?.description ?? "port"
+        transport = flow.ipProtocol == 6 ? "tcp" : "udp"
+        self.vlan = vlan
+        client = flow.client
+        server = flow.server
+        tunnel = flow.tunnel.flatMap { tunnel in flow.outerAddresses.map { (tunnel.kind, tunnel.id, $0.client, $0.server) } }
+        packets = flow.packets
+        bytes = flow.bytes
+        firstSeen = flow.firstSeen
+        lastSeen = flow.lastSeen
+        self.flow = index
+    }
 }
 
 /// Packets and bytes of one storage protocol.

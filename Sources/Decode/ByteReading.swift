@@ -1,8 +1,8 @@
 // Unchecked big-endian reads over the frame bytes, and the one length check every header
 // view performs before it uses them.
 //
-// `loadUnaligned(fromByteOffset:as:)` has no bounds check in optimised builds (style
-// anchors §4): a read past the end returns garbage or faults. Every call below is
+// `loadUnaligned(fromByteOffset:as:)` has no bounds check in optimised builds: a read past
+// the end returns garbage or faults. Every call below is
 // therefore made only by a header view whose initialiser has already proved, with
 // `checkLength`, that the bytes it reads lie inside the buffer.
 

@@ -8,7 +8,7 @@ import Frames
 /// Each header has a view type in its own file (`Ethernet.swift`, `LinuxSLL.swift`,
 /// `Loopback.swift`, `IPv4.swift`, `IPv6.swift`, `TCP.swift`, `UDP.swift`, `Tunnel.swift`) whose
 /// initialiser checks the header's length once; this type walks the views in order and
-/// records what they say. Decoding is lax (style anchors §6.2): a view that cannot be built
+/// records what they say. Decoding is lax (as smoltcp's and etherparse's are): a view that cannot be built
 /// ends the walk with `stop` set, keeping every layer already decoded, and a header cut
 /// by the end of the captured bytes also sets `truncated`.
 ///

@@ -11,30 +11,12 @@ import Synchronization
 public struct LiveViolation: Sendable {
     /// When it was seen (the packet that made it a violation).
     public var time: Timestamp
-    public var interface: String
-    public var network: String
-    /// The storage protocol (`nfs`, `iscsi`) and the service within it.
-    public var protocolName: String
-    public var service: String
-    public var recognition: String
-    public var transport: String
-    public var vlan: UInt16?
-    public var client: Endpoint
-    public var server: Endpoint
-    public var firstSeen: Timestamp
+    /// The flow as a report's violation row, as it stood then.
+    public var row: Violation
 
-    init(flow: Flow, interface: String, network: String, service: StorageService, vlan: UInt16?) {
-        time = flow.lastSeen
-        self.interface = interface
-        self.network = network
-        protocolName = service.protocolName
-        self.service = service.name
-        recognition = flow.recognition?.description ?? "port"
-        transport = flow.ipProtocol == 6 ? "tcp" : "udp"
-        self.vlan = vlan
-        client = flow.client
-        server = flow.server
-        firstSeen = flow.firstSeen
+    public init(time: Timestamp, row: Violation) {
+        self.time = time
+        self.row = row
     }
 }
 
@@ -286,13 +268,10 @@ public final class ContinuousWatch {
         for (index, worker) in workers.enumerated() {
             let ended = worker.capture != nil && !worker.isReading
             reports.append(
-                LiveInterfaceReport(
-                    name: worker.name, opened: worker.capture != nil, filter: worker.capture?.filterExpression,
+                worker.report(
                     frames: part.frames[index], statistics: part.statistics[index],
                     start: previous[index] ?? worker.start ?? windowStart, end: ended ? worker.end : snapshots[index].at,
-                    problems: worker.openError.map { ["\(worker.name) could not be opened, so nothing on it was checked: \($0.detail)"] }
-                        ?? (ended ? worker.outcome.problems : []),
-                    warning: worker.capture?.warning))
+                    ended: ended))
         }
         let result = WatchSession.judge(
             &part.observation, names: workers.map(\.name), reports: reports, checker: Checker(policy: policy),
@@ -485,8 +464,7 @@ struct WindowLedger {
                 epoch: snapshot.epoch, counters: counters, flows: flows, orphans: engine.tracker.orphanFragments,
                 packets: snapshot.packets, statistics: snapshot.statistics, at: snapshot.at)
         }
-        let replay = ReplayConfiguration(policy: policy, inputs: names.map { ReplayInput(path: $0, interfaceName: $0) })
-        let resolved = Engine.resolve(&engines, configuration: replay, checker: Checker(policy: policy))
+        let resolved = Engine.resolve(&engines, names: .live(names), checker: Checker(policy: policy))
         let observation = Self.window(
             resolved, engines: engines, flowDeltas: flowDeltas, orphanDeltas: orphanDeltas, snapshots: snapshots,
             previousCuts: previousCuts)

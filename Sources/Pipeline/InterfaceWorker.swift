@@ -203,7 +203,7 @@ struct LiveReader {
     /// a flow that deep classification recognises later, as replay's evidence does.
     private mutating func keepEarly(_ frame: Frame, flow: Int, place: UInt32) {
         guard !flowStates[flow].earlyDone else { return }
-        guard let network = network(of: place), policy.networks[network].role == .management,
+        guard let network = network(of: place), policy.isManagement(network),
             flowStates[flow].early.count < Self.earlyPacketsPerFlow,
             earlyBytes + frame.bytes.count <= Self.earlyBytesLimit
         else {
@@ -263,21 +263,20 @@ struct LiveReader {
         }
         while flowStates.count <= flow { flowStates.append(FlowState()) }
         var isEvidence = false
-        if let service, recorder != nil || onViolation != nil, let network = network(of: place),
-            policy.networks[network].role == .management
-        {
+        if let service, recorder != nil || onViolation != nil, let network = network(of: place), policy.isManagement(network) {
             let record = engine.tracker.flows[flow]
-            let protocolName = policy.protocolTable.services[service].protocolName
-            isEvidence = !policy.allow.contains {
-                $0.covers(protocolName: protocolName, client: record.client.address, server: record.server.address)
-            }
+            let storage = policy.protocolTable.services[service]
+            isEvidence = policy.isViolation(
+                in: network, protocolName: storage.protocolName, client: record.client.address, server: record.server.address)
             if isEvidence, !flowStates[flow].reported, let onViolation {
                 flowStates[flow].reported = true
                 let raw = engine.placeList[Int(place)]
                 onViolation(
                     LiveViolation(
-                        flow: record, interface: name, network: policy.networks[network].name,
-                        service: policy.protocolTable.services[service], vlan: raw.inner ?? raw.outer))
+                        time: record.lastSeen,
+                        row: Violation(
+                            flow: record, index: flow, interface: name, network: policy.networks[network].name,
+                            service: storage, vlan: raw.inner ?? raw.outer)))
             }
         }
         flowStates[flow].service = service
@@ -341,5 +340,21 @@ struct LiveReader {
             placeNetwork.append(checker.network(interface: name, outerVLAN: raw.outer, innerVLAN: raw.inner))
         }
         return placeNetwork[Int(place)]
+    }
+}
+
+extension InterfaceWorker {
+    /// This interface's part of a report: a whole watch's (its capture's counts and span) or
+    /// a window's (the window's counts and span; the capture's problems only once it `ended`).
+    /// An interface that could not be opened says so, whatever the span.
+    func report(
+        frames: Int, statistics: LiveCaptureStatistics, start: Timestamp?, end: Timestamp?, ended: Bool = true
+    ) -> LiveInterfaceReport {
+        LiveInterfaceReport(
+            name: name, opened: capture != nil, filter: capture?.filterExpression, frames: frames, statistics: statistics,
+            start: start, end: end,
+            problems: openError.map { ["\(name) could not be opened, so nothing on it was checked: \($0.detail)"] }
+                ?? (ended ? outcome.problems : []),
+            warning: capture?.warning)
     }
 }

@@ -36,6 +36,8 @@ public struct ReplayConfiguration: Sendable {
     public var inputs: [ReplayInput]
     /// SLL2 interface index -> name (`--ifindex 3=eth1`).
     public var ifindexNames: [Int32: String]
+    /// The inputs and `--ifindex` names, as resolution names interfaces.
+    public var sourceNames: SourceNames { SourceNames(inputs: inputs, ifindexNames: ifindexNames) }
     /// Where to write every packet of every violating flow, if anywhere.
     public var evidencePath: String?
     /// Whether to build the report's timeline (a second pass over the captures).
@@ -99,7 +101,7 @@ public enum Replay {
                 try engine.read(input, sourceIndex: index)
             }
         }
-        let resolved = engine.resolve(configuration: configuration, checker: checker)
+        let resolved = engine.resolve(names: configuration.sourceNames, checker: checker)
         let result = checker.check(resolved.observation)
         var outcome = ReplayOutcome(result: result)
         if let evidencePath = configuration.evidencePath {
@@ -107,7 +109,7 @@ public enum Replay {
             let rawFlows = resolved.rawFlowOwner.rawFlows(ownedByAnyOf: violating)
             // Storage flows summarised beyond --max-flows count as violations in a management network.
             let management = resolved.segmentOfPlace.map { segment in
-                resolved.observation.segments[segment].network.map { configuration.policy.networks[$0].role == .management } ?? false
+                configuration.policy.isManagement(resolved.observation.segments[segment].network)
             }
             let summarised = resolved.summarisedStorage
             do {

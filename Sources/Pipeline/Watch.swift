@@ -287,12 +287,9 @@ public final class WatchSession: @unchecked Sendable {
     public func finish() -> WatchOutcome {
         stop()
         var engines = workers.map(\.engine)
-        let replay = ReplayConfiguration(
-            policy: configuration.policy,
-            inputs: workers.map { ReplayInput(path: $0.name, interfaceName: $0.name) })
         let checker = Checker(policy: configuration.policy)
-        var observation = Engine.resolve(&engines, configuration: replay, checker: checker).observation
-        let reports = workers.map(Self.report(of:))
+        var observation = Engine.resolve(&engines, names: .live(workers.map(\.name)), checker: checker).observation
+        let reports = workers.map { $0.report(frames: $0.outcome.frames, statistics: $0.statistics, start: $0.start, end: $0.end) }
         let result = Self.judge(
             &observation, names: workers.map(\.name), reports: reports, checker: checker,
             bufferBytes: configuration.options.bufferBytes)
@@ -326,15 +323,6 @@ public final class WatchSession: @unchecked Sendable {
         guard !reasons.isEmpty else { return }
         result.reasons += reasons
         if result.verdict == .pass { result.verdict = .inconclusive }
-    }
-
-    private static func report(of worker: InterfaceWorker) -> LiveInterfaceReport {
-        LiveInterfaceReport(
-            name: worker.name, opened: worker.capture != nil, filter: worker.capture?.filterExpression,
-            frames: worker.outcome.frames, statistics: worker.statistics, start: worker.start, end: worker.end,
-            problems: worker.openError.map { ["\(worker.name) could not be opened, so nothing on it was checked: \($0.detail)"] }
-                ?? worker.outcome.problems,
-            warning: worker.capture?.warning)
     }
 
     static func mebibytes(_ bytes: Int) -> String {

@@ -137,6 +137,19 @@ public struct Policy: Sendable {
         networks.first { $0.role == .storage }
     }
 
+    /// Whether network `network` (an index in `networks`) is a management network: storage
+    /// seen in it is a violation unless an `allow` entry covers it.
+    public func isManagement(_ network: Int?) -> Bool {
+        network.map { networks[$0].role == .management } ?? false
+    }
+
+    /// The rule, in one place: a storage flow of `protocolName` between `client` and `server`
+    /// seen in network `network` is a violation when that is a management network and no
+    /// `allow` entry covers the flow. Replay, watch and continuous watch all judge with this.
+    public func isViolation(in network: Int?, protocolName: String, client: IPAddress, server: IPAddress) -> Bool {
+        isManagement(network) && !allow.contains { $0.covers(protocolName: protocolName, client: client, server: server) }
+    }
+
     /// Index in `networks` of the network that VLAN `vlan` belongs to.
     public func network(forVLAN vlan: UInt16) -> Int? {
         indexByVLAN[vlan]

@@ -90,22 +90,15 @@ public enum WatchReport {
     }
 
     /// One line of JSON for a violation as soon as it is seen (standard error, which journald
-    /// keeps): `event` is `violation`, the other names are those of a report's `violations`.
+    /// keeps): `event` is `violation`, then `time`, then the members of a report's
+    /// `violations` row that are known when a flow is first judged (not its counts so far,
+    /// last packet or tunnel).
     public static func logLine(_ violation: LiveViolation) -> String {
-        JSONValue.object([
-            ("event", .string("violation")),
-            ("time", .string(violation.time.rfc3339)),
-            ("interface", .string(violation.interface)),
-            ("network", .string(violation.network)),
-            ("protocol", .string(violation.protocolName)),
-            ("service", .string(violation.service)),
-            ("recognized_by", .string(violation.recognition)),
-            ("transport", .string(violation.transport)),
-            ("vlan", violation.vlan.map { .int(Int($0)) } ?? .null),
-            ("client", .string(violation.client.description)),
-            ("server", .string(violation.server.description)),
-            ("first_seen", .string(violation.firstSeen.rfc3339)),
-        ]).serialized(pretty: false)
+        guard case .object(let members) = JSONReport.violation(violation.row) else { return "" }
+        let later: Set<String> = ["tunnel", "packets", "bytes", "last_seen"]
+        return JSONValue.object(
+            [("event", .string("violation")), ("time", .string(violation.time.rfc3339))] + members.filter { !later.contains($0.0) }
+        ).serialized(pretty: false)
     }
 
     static func capture(_ capture: LiveInterfaceReport) -> JSONValue {

@@ -91,7 +91,7 @@ public final class WatchMetrics: Sendable {
     public func seen(_ violation: LiveViolation) {
         counter(
             .violations,
-            [("interface", violation.interface), ("network", violation.network), ("protocol", violation.protocolName)]
+            [("interface", violation.row.interface), ("network", violation.row.network), ("protocol", violation.row.protocolName)]
         ).increment()
         gauge(.violatingFlows).increment()
     }
