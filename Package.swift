@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// Under everything, `SystemCalls`: the one funnel for file and socket calls (EINTR, typed errno).
 // The pipeline, one module per stage, each depending only on the stages before it:
 //   Frames (the frame model) -> Capture (sources) -> Decode -> Flows -> Policy -> Check
 //   -> Pipeline (wires the stages: replay, watch, continuous windows) -> Report (renders outcomes)
@@ -29,17 +30,18 @@ let package = Package(
         ),
         .systemLibrary(name: "CPrivileges"),
         .systemLibrary(name: "CShims"),
+        .target(name: "SystemCalls"),
         .target(name: "Frames"),
-        .target(name: "Capture", dependencies: ["Frames", "CPcap"]),
+        .target(name: "Capture", dependencies: ["Frames", "CPcap", "SystemCalls"]),
         .target(name: "Decode", dependencies: ["Frames"]),
         .target(name: "Flows", dependencies: ["Frames", "Decode", "CShims"]),
-        .target(name: "Policy", dependencies: ["Decode", "Flows", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Policy", dependencies: ["Decode", "Flows", "SystemCalls", .product(name: "Yams", package: "Yams")]),
         .target(name: "Check", dependencies: ["Frames", "Decode", "Flows", "Policy"]),
         .target(name: "Pipeline", dependencies: ["CShims", "Frames", "Capture", "Decode", "Flows", "Policy", "Check"]),
         .target(name: "Report", dependencies: ["Frames", "Decode", "Flows", "Policy", "Check", "Pipeline"]),
-        .target(name: "Supervision", dependencies: ["Capture", "Pipeline"]),
-        .target(name: "Telemetry", dependencies: ["Capture", "Check", "Pipeline", "Report", .product(name: "Prometheus", package: "swift-prometheus")]),
-        .target(name: "Audit", dependencies: ["Decode", "Policy", "Check", "Report"]),
+        .target(name: "Supervision", dependencies: ["Capture", "Pipeline", "SystemCalls"]),
+        .target(name: "Telemetry", dependencies: ["Capture", "Check", "Pipeline", "Report", "SystemCalls", .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(name: "Audit", dependencies: ["Decode", "Policy", "Check", "Report", "SystemCalls"]),
         .target(
             name: "Expectations",
             dependencies: ["Pipeline", "Policy", "Check", "Report", .product(name: "Yams", package: "Yams")]
@@ -48,11 +50,11 @@ let package = Package(
             name: "lanekeeper",
             dependencies: [
                 "Pipeline", "Policy", "Check", "Report", "Expectations", "Capture", "Audit", "Telemetry",
-                "CPrivileges", "Supervision",
+                "CPrivileges", "Supervision", "SystemCalls",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "TestSupport"]),
+        .testTarget(name: "CaptureTests", dependencies: ["Capture", "Frames", "SystemCalls", "TestSupport"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision", "Capture", "Pipeline", "TestSupport"]),
         .testTarget(name: "DecodeTests", dependencies: ["Decode", "Frames", "TestSupport"]),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "Decode", "Frames", "TestSupport"]),

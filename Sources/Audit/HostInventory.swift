@@ -1,6 +1,7 @@
 import Decode
 import Foundation
 import Policy
+import SystemCalls
 
 /// One interface of the host with its place among the others: the bridge or bond it is a port
 /// of, and the devices below it.
@@ -100,7 +101,7 @@ public struct HostInventory: Sendable {
             }
             return .route(answer)
         }
-        return .noRoute(errorText(ENETUNREACH))
+        return .noRoute(Errno(rawValue: ENETUNREACH).text)
     }
 
     private static func decode<Record>(
@@ -111,7 +112,7 @@ public struct HostInventory: Sendable {
         var records: [Record] = []
         for message in messages {
             if let number = message.errorNumber, number != 0 {
-                throw HostReadError(code: .unreadable, message: "\(what) dump refused: \(errorText(number))")
+                throw HostReadError(code: .unreadable, message: "\(what) dump refused: \(Errno(rawValue: number).text)")
             }
             guard message.type == type else { continue }
             do {

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import Decode
+import SystemCalls
 
 /// Why the host could not be read: a netlink call that failed, a fixture file that is
 /// missing or damaged.
@@ -28,13 +29,8 @@ public struct HostReadError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 
     static func system(_ operation: String, _ number: Int32) -> HostReadError {
-        HostReadError(code: .unreadable, message: "\(operation): \(errorText(number))")
+        HostReadError(code: .unreadable, message: "\(operation): \(Errno(rawValue: number).text)")
     }
-}
-
-/// `strerror(number)`, e.g. `Network is unreachable`.
-func errorText(_ number: Int32) -> String {
-    String(cString: strerror(number))
 }
 
 /// A NETLINK_ROUTE socket in whatever network namespace the process is in. Every system call
@@ -56,12 +52,10 @@ public final class NetlinkSocket {
 
     /// The one funnel for the socket's system calls.
     private static func call(_ operation: String, _ body: () -> Int) throws(HostReadError) -> Int {
-        while true {
-            let result = body()
-            if result >= 0 { return result }
-            let number = errno
-            if number == EINTR { continue }
-            throw HostReadError.system(operation, number)
+        do {
+            return try retryingOnInterrupt(body)
+        } catch {
+            throw HostReadError.system(operation, error.rawValue)
         }
     }
 
@@ -118,7 +112,7 @@ public enum RouteAnswer: Sendable, Hashable {
         let (messages, error) = NetlinkMessage.split(bytes)
         if let error { throw HostReadError(code: .malformed, message: error.description) }
         for message in messages {
-            if let number = message.errorNumber, number != 0 { return .noRoute(errorText(number)) }
+            if let number = message.errorNumber, number != 0 { return .noRoute(Errno(rawValue: number).text) }
             if message.type == RTNetlink.newRoute {
                 do {
                     return .route(try RouteRecord(message))

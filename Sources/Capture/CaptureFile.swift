@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemCalls
 
 /// Opens capture files, choosing the reader by the file's first four bytes.
 ///
@@ -34,7 +35,7 @@ public enum CaptureFile {
         guard got.count == 4 else {
             close(file.descriptor)
             if let code = got.error {
-                throw CaptureError(code: .unreadable, path: path, detail: "cannot read: \(errnoDescription(code))")
+                throw CaptureError(code: .unreadable, path: path, detail: "cannot read: \(Errno(rawValue: code).text)")
             }
             let detail = got.count == 0 ? "empty file" : "file is too short (\(got.count) bytes) to be a capture"
             throw CaptureError(code: .malformed, path: path, offset: 0, detail: detail)
@@ -106,17 +107,7 @@ public enum CaptureFile {
 
     /// Reads until `buffer` is full, the file ends, or a read fails.
     private static func readFully(_ descriptor: Int32, _ buffer: UnsafeMutableRawBufferPointer) -> (count: Int, error: Int32?) {
-        var count = 0
-        while count < buffer.count, let base = buffer.baseAddress {
-            let got = read(descriptor, base + count, buffer.count - count)
-            if got > 0 {
-                count += got
-            } else if got == 0 {
-                break
-            } else if errno != EINTR {
-                return (count, errno)
-            }
-        }
-        return (count, nil)
+        let (count, failure) = SystemCalls.readFully(descriptor, buffer)
+        return (count, failure?.rawValue)
     }
 }

@@ -3,12 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-/// The text of a C `errno` value.
-func errnoDescription(_ code: Int32) -> String {
-    guard let text = strerror(code) else { return "errno \(code)" }
-    return String(cString: text)
-}
+import SystemCalls
 
 /// A capture file opened for reading, after the checks every reader shares.
 struct OpenedFile {
@@ -21,22 +16,20 @@ struct OpenedFile {
     /// - Throws: `CaptureError` `.notFound` for a missing file, `.unreadable` for a
     ///   directory, a permission problem or any other failure to open.
     static func open(_ path: String) throws(CaptureError) -> OpenedFile {
-        var descriptor: Int32
-        repeat {
-            descriptor = path.withCString { posixOpen($0, O_RDONLY | O_CLOEXEC) }
-        } while descriptor < 0 && errno == EINTR
-        guard descriptor >= 0 else {
-            let code = errno
-            if code == ENOENT || code == ENOTDIR {
+        let descriptor: Int32
+        do {
+            descriptor = try retryingOnInterrupt { path.withCString { posixOpen($0, O_RDONLY | O_CLOEXEC) } }
+        } catch {
+            if error.rawValue == ENOENT || error.rawValue == ENOTDIR {
                 throw CaptureError(code: .notFound, path: path, detail: "no such file")
             }
-            throw CaptureError(code: .unreadable, path: path, detail: "cannot open: \(errnoDescription(code))")
+            throw CaptureError(code: .unreadable, path: path, detail: "cannot open: \(error.text)")
         }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else {
             let code = errno
             close(descriptor)
-            throw CaptureError(code: .unreadable, path: path, detail: "cannot stat: \(errnoDescription(code))")
+            throw CaptureError(code: .unreadable, path: path, detail: "cannot stat: \(Errno(rawValue: code).text)")
         }
         let kind = info.st_mode & S_IFMT
         if kind == S_IFDIR {
@@ -181,14 +174,15 @@ final class ChunkedInput {
         }
         while end - start < count {
             guard let base = storage.baseAddress else { return false }
-            let got = fill(base + end, storage.count - end)
-            if got > 0 {
+            do {
+                let got = try retryingOnInterrupt { fill(base + end, storage.count - end) }
+                if got == 0 {
+                    reachedEnd = true
+                    return false
+                }
                 end += got
-            } else if got == 0 {
-                reachedEnd = true
-                return false
-            } else if errno != EINTR {
-                readError = errno
+            } catch {
+                readError = error.rawValue
                 reachedEnd = true
                 return false
             }

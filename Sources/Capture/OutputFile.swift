@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemCalls
 
 /// A file lanekeeper writes (a report, an evidence file), written so that it is never half
 /// there and never replaces a file by accident:
@@ -120,15 +121,11 @@ public final class OutputFile {
     }
 
     private static func open(_ path: String, flags: Int32, reportAs name: String) throws(CaptureWriteError) -> Int32 {
-        var fd: Int32
-        repeat {
-            fd = Glibc.open(path, flags, 0o644)
-        } while fd < 0 && errno == EINTR
-        guard fd >= 0 else {
-            let code = errno
-            throw CaptureWriteError(path: name, operation: "create", detail: describeErrno(code), errno: code)
+        do {
+            return try retryingOnInterrupt { Glibc.open(path, flags, 0o644) }
+        } catch {
+            throw CaptureWriteError(path: name, operation: "create", detail: error.description, errno: error.rawValue)
         }
-        return fd
     }
 
     private static func refusal(_ path: String) -> CaptureWriteError {
@@ -202,18 +199,10 @@ public final class OutputFile {
     ///
     /// - Throws: `CaptureWriteError` naming the staging file and the reason (e.g. ENOSPC).
     public func write(_ bytes: UnsafeRawBufferPointer) throws(CaptureWriteError) {
-        var written = 0
-        while written < bytes.count, let base = bytes.baseAddress {
-            let result = Glibc.write(descriptor, base + written, bytes.count - written)
-            if result > 0 {
-                written += result
-                length += result
-            } else if result < 0 && errno == EINTR {
-                continue
-            } else {
-                let code = result < 0 ? errno : EIO
-                throw CaptureWriteError(path: stagingPath, operation: "write", detail: describeErrno(code), errno: code)
-            }
+        let (written, failure) = writeAll(descriptor, bytes)
+        length += written
+        if let failure {
+            throw CaptureWriteError(path: stagingPath, operation: "write", detail: failure.description, errno: failure.rawValue)
         }
     }
 
@@ -232,7 +221,7 @@ public final class OutputFile {
         if inPlace {
             guard Glibc.close(descriptor) == 0 else {
                 let code = errno
-                throw CaptureWriteError(path: path, operation: "close", detail: describeErrno(code), errno: code)
+                throw CaptureWriteError(path: path, operation: "close", detail: Errno(rawValue: code).description, errno: code)
             }
             return
         }
@@ -240,7 +229,7 @@ public final class OutputFile {
             let code = errno
             _ = Glibc.close(descriptor)
             removeStaging(keep: true)
-            throw CaptureWriteError(path: stagingPath, operation: "write", detail: describeErrno(code), errno: code)
+            throw CaptureWriteError(path: stagingPath, operation: "write", detail: Errno(rawValue: code).description, errno: code)
         }
         if unnamed {
             // Linked while open (an unnamed file's only handle); fsynced already, so closing
@@ -251,7 +240,7 @@ public final class OutputFile {
             if Glibc.close(descriptor) != 0 {
                 let code = errno
                 removeStaging(keep: true)
-                throw CaptureWriteError(path: stagingPath, operation: "close", detail: describeErrno(code), errno: code)
+                throw CaptureWriteError(path: stagingPath, operation: "close", detail: Errno(rawValue: code).description, errno: code)
             }
             try rename(stagingPath)
         }
@@ -274,7 +263,7 @@ public final class OutputFile {
         let code = errno
         if staged != stagingPath || !keepsPartial { _ = unlink(staged) }
         if code == EEXIST && !replace { throw Self.refusal(path) }
-        throw CaptureWriteError(path: path, operation: "rename \(staged) to", detail: describeErrno(code), errno: code)
+        throw CaptureWriteError(path: path, operation: "rename \(staged) to", detail: Errno(rawValue: code).description, errno: code)
     }
 
     /// Gives the unnamed staging file its name: linked straight to `path` (linkat fails with
@@ -286,7 +275,7 @@ public final class OutputFile {
             guard linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW) != 0 else { return }
             let code = errno
             throw code == EEXIST && target == path
-                ? Self.refusal(path) : CaptureWriteError(path: path, operation: "create", detail: describeErrno(code), errno: code)
+                ? Self.refusal(path) : CaptureWriteError(path: path, operation: "create", detail: Errno(rawValue: code).description, errno: code)
         }
         guard replace else { return try link(to: path) }
         let hidden = try Self.withHiddenName(beside: path) { (candidate) throws(CaptureWriteError) in
@@ -312,13 +301,3 @@ public final class OutputFile {
     }
 }
 
-/// `strerror` and the symbolic name, e.g. "No space left on device (ENOSPC)".
-public func describeErrno(_ code: Int32) -> String {
-    let names: [Int32: String] = [
-        ENOSPC: "ENOSPC", EDQUOT: "EDQUOT", EIO: "EIO", EACCES: "EACCES", EPERM: "EPERM", EROFS: "EROFS",
-        EEXIST: "EEXIST", ENOENT: "ENOENT", ENOTDIR: "ENOTDIR", EISDIR: "EISDIR", EFBIG: "EFBIG", ELOOP: "ELOOP",
-        EXDEV: "EXDEV", EBADF: "EBADF", ENAMETOOLONG: "ENAMETOOLONG",
-    ]
-    let text = strerror(code).map { String(cString: $0) } ?? "errno \(code)"
-    return names[code].map { "\(text) (\($0))" } ?? text
-}

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemCalls
 
 /// A file being written: its bytes go somewhere until `commit()` puts it in place under its
 /// name, or `abandon(keep:)` gives it up. `OutputFile` is the one this process writes itself;
@@ -64,7 +65,7 @@ public struct LocalFiles: OutputFiles {
     public func remove(path: String) throws(CaptureWriteError) {
         guard unlink(path) == 0 else {
             let code = errno
-            throw CaptureWriteError(path: path, operation: "remove", detail: describeErrno(code), errno: code)
+            throw CaptureWriteError(path: path, operation: "remove", detail: Errno(rawValue: code).description, errno: code)
         }
     }
 

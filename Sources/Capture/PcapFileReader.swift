@@ -1,4 +1,5 @@
 import Frames
+import SystemCalls
 
 /// Reads a classic pcap file (either byte order, micro- or nanosecond magic) with
 /// lanekeeper's own parser, in large chunks through one reused buffer (`ChunkedInput`):
@@ -144,7 +145,7 @@ public final class PcapFileReader: FrameSource {
     private func endInsideRecord(at offset: Int64, part: String, wanted: Int) -> ReadOutcome.End {
         let present = input.available
         if let code = input.readError {
-            return .cutShort(offset: offset, detail: "error reading dump file: \(errnoDescription(code))")
+            return .cutShort(offset: offset, detail: "error reading dump file: \(Errno(rawValue: code).text)")
         }
         if present == 0 { return .endOfFile }
         let got = wanted == Self.recordHeaderLength ? present : present - Self.recordHeaderLength
@@ -177,7 +178,7 @@ public final class PcapFileReader: FrameSource {
             guard input.request(PcapFileReader.fileHeaderLength) else {
                 let present = input.available
                 if let code = input.readError {
-                    throw CaptureError(code: .unreadable, path: path, detail: "cannot read: \(errnoDescription(code))")
+                    throw CaptureError(code: .unreadable, path: path, detail: "cannot read: \(Errno(rawValue: code).text)")
                 }
                 let detail =
                     present == 0

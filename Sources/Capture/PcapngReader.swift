@@ -1,4 +1,5 @@
 import Frames
+import SystemCalls
 
 /// Reads a pcapng file with lanekeeper's own parser (libpcap cannot say which interface a
 /// pcapng packet came from and rejects files whose interfaces have different link types).
@@ -293,7 +294,7 @@ public final class PcapngReader: FrameSource {
 
     private func endDetail(_ text: String) -> String {
         guard let code = input.readError else { return text }
-        return "\(text): read error: \(errnoDescription(code))"
+        return "\(text): read error: \(Errno(rawValue: code).text)"
     }
 
     // MARK: Section Header Block

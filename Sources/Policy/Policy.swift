@@ -1,6 +1,7 @@
 import Decode
 import Flows
 import Foundation
+import SystemCalls
 
 /// What a network is for. Only the networks named exactly `management` and `storage` have
 /// rules; any other network (`guest`, `public`, ...) is `other` and merely documented.
@@ -197,19 +198,18 @@ public struct Policy: Sendable {
 
     /// Reads at most `maximumFileBytes` of `path`, with the system's own reason on failure.
     private static func readBounded(path: String) throws(PolicyError) -> Data {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            throw PolicyError(code: .unreadable, path: path, message: "cannot be read (\(String(cString: strerror(errno))))")
+        let descriptor: Int32
+        do {
+            descriptor = try retryingOnInterrupt { open(path, O_RDONLY | O_CLOEXEC) }
+        } catch {
+            throw PolicyError(code: .unreadable, path: path, message: "cannot be read (\(error.text))")
         }
         defer { close(descriptor) }
         var data = Data()
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw PolicyError(code: .unreadable, path: path, message: "cannot be read (\(String(cString: strerror(errno))))")
-            }
+            let (count, failure) = chunk.withUnsafeMutableBytes { SystemCalls.readFully(descriptor, $0) }
+            if let failure { throw PolicyError(code: .unreadable, path: path, message: "cannot be read (\(failure.text))") }
             if count == 0 { return data }
             data.append(contentsOf: chunk[..<count])
             if data.count > maximumFileBytes {

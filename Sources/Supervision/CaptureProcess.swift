@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemCalls
 
 /// The supervisor's handle on the capture process it started: its pid, the socket its
 /// requests come on, the pipe its orders go on.
@@ -28,14 +29,14 @@ public final class CaptureProcess {
     public static func start(executable: String, arguments: [String]) throws(StartError) -> CaptureProcess {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
-            throw StartError(description: "socketpair failed: \(String(cString: strerror(errno)))")
+            throw StartError(description: "socketpair failed: \(Errno.current.description)")
         }
         var pipeEnds: [Int32] = [-1, -1]
         guard pipe(&pipeEnds) == 0 else {
             let code = errno
             close(pair[0])
             close(pair[1])
-            throw StartError(description: "pipe failed: \(String(cString: strerror(code)))")
+            throw StartError(description: "pipe failed: \(Errno(rawValue: code).description)")
         }
         for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         // The child's ends are moved above 10 first, so that neither already sits on the
@@ -72,7 +73,7 @@ public final class CaptureProcess {
         guard result == 0 else {
             close(pair[0])
             close(pipeEnds[1])
-            throw StartError(description: "cannot start the capture process \(executable): \(String(cString: strerror(result)))")
+            throw StartError(description: "cannot start the capture process \(executable): \(Errno(rawValue: result).description)")
         }
         return CaptureProcess(pid: pid, requests: Channel(descriptor: pair[0]), control: Channel(descriptor: pipeEnds[1]))
     }
@@ -81,9 +82,7 @@ public final class CaptureProcess {
     public func poll() -> Int32? {
         if let status { return status }
         var raw: Int32 = 0
-        var result: pid_t
-        repeat { result = waitpid(pid, &raw, WNOHANG) } while result < 0 && errno == EINTR
-        if result == pid { status = raw }
+        if (try? retryingOnInterrupt { waitpid(pid, &raw, WNOHANG) }) == pid { status = raw }
         return status
     }
 
@@ -91,9 +90,7 @@ public final class CaptureProcess {
     public func wait() -> Int32 {
         if let status { return status }
         var raw: Int32 = 0
-        var result: pid_t
-        repeat { result = waitpid(pid, &raw, 0) } while result < 0 && errno == EINTR
-        status = result == pid ? raw : 0
+        status = (try? retryingOnInterrupt { waitpid(pid, &raw, 0) }) == pid ? raw : 0
         return status ?? 0
     }
 

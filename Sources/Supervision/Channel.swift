@@ -1,13 +1,14 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemCalls
 
 /// One end of a socket or pipe carrying framed messages (see `Message`): whole messages out,
 /// whole messages in, every system call retried on EINTR.
 public final class Channel {
     public let descriptor: Int32
     private var framer = MessageFramer()
-    private var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
+    private let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
     private var ended = false
 
     /// Why a channel cannot go on.
@@ -22,7 +23,7 @@ public final class Channel {
         public var description: String {
             switch self {
             case .closed: "the other process closed the channel"
-            case .system(let call, let code): "\(call) failed: \(String(cString: strerror(code)))"
+            case .system(let call, let code): "\(call) failed: \(Errno(rawValue: code))"
             case .message(let error): "unreadable \(error)"
             }
         }
@@ -33,25 +34,16 @@ public final class Channel {
         self.descriptor = descriptor
     }
 
-    deinit { _ = close(descriptor) }
+    deinit {
+        _ = close(descriptor)
+        readBuffer.deallocate()
+    }
 
     /// Writes every byte of `message` (blocking).
     public func send(_ message: [UInt8]) throws(Failure) {
-        var sent = 0
-        while sent < message.count {
-            let result = message.withUnsafeBytes { raw in
-                // MSG_NOSIGNAL on a socket; a pipe's EPIPE needs SIGPIPE ignored (both processes do).
-                Glibc.write(descriptor, raw.baseAddress! + sent, raw.count - sent)
-            }
-            if result > 0 {
-                sent += result
-            } else if result < 0 && errno == EINTR {
-                continue
-            } else {
-                let code = result < 0 ? errno : EIO
-                throw code == EPIPE ? .closed : .system(call: "write", errno: code)
-            }
-        }
+        // A closed pipe's EPIPE needs SIGPIPE ignored, which both processes do.
+        let (_, failure) = message.withUnsafeBytes { writeAll(descriptor, $0) }
+        if let failure { throw failure.rawValue == EPIPE ? .closed : .system(call: "write", errno: failure.rawValue) }
     }
 
     /// The next whole message, waiting for it (blocking), or nil at a clean end of the stream.
@@ -84,24 +76,19 @@ public final class Channel {
 
     /// Reads once what is there (blocking until something is, or the end).
     public func fill() throws(Failure) {
-        while true {
-            let count = readBuffer.withUnsafeMutableBytes { raw in read(descriptor, raw.baseAddress!, raw.count) }
-            if count > 0 {
-                readBuffer.withUnsafeBytes { raw in framer.append(UnsafeRawBufferPointer(rebasing: raw[0..<count])) }
-                return
-            }
-            if count == 0 {
-                ended = true
-                return
-            }
-            if errno == EINTR { continue }
-            let code = errno
-            if code == ECONNRESET {
-                ended = true
-                return
-            }
-            throw .system(call: "read", errno: code)
+        let count: Int
+        do throws(Errno) {
+            count = try retryingOnInterrupt { read(descriptor, readBuffer.baseAddress, readBuffer.count) }
+        } catch {
+            guard error.rawValue == ECONNRESET else { throw .system(call: "read", errno: error.rawValue) }
+            ended = true
+            return
         }
+        if count == 0 {
+            ended = true
+            return
+        }
+        framer.append(UnsafeRawBufferPointer(rebasing: readBuffer[0..<count]))
     }
 
     /// Whether a read would not block, waiting up to `milliseconds` (poll).

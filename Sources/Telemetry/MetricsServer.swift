@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import SystemCalls
 
 /// A minimal HTTP/1.1 server for Prometheus to scrape: `GET /metrics` (and `HEAD`), nothing
 /// else. One thread serves one connection at a time; a request line and headers larger than
@@ -54,7 +55,7 @@ public final class MetricsServer: @unchecked Sendable {
         }
         defer { freeaddrinfo(info) }
         let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "--metrics-listen \(address): socket: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw Failure(description: "--metrics-listen \(address): socket: \(Errno.current.description)") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         if first.pointee.ai_family == AF_INET6 {
@@ -63,7 +64,7 @@ public final class MetricsServer: @unchecked Sendable {
             setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &only, socklen_t(MemoryLayout<Int32>.size))
         }
         guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0, listen(fd, 16) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = Errno.current.description
             close(fd)
             throw Failure(description: "cannot listen on \(address) for metrics: \(reason)")
         }
@@ -82,7 +83,7 @@ public final class MetricsServer: @unchecked Sendable {
         var pipeEnds: [Int32] = [0, 0]
         guard pipe(&pipeEnds) == 0 else {
             close(fd)
-            throw Failure(description: "cannot serve metrics: pipe: \(String(cString: strerror(errno)))")
+            throw Failure(description: "cannot serve metrics: pipe: \(Errno.current.description)")
         }
         for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         self.host = host

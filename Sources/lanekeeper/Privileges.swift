@@ -1,5 +1,6 @@
 import CPrivileges
 import Foundation
+import SystemCalls
 
 /// Which capabilities capturing needs, which this process lacks, and how `watch` gives up
 /// everything once its captures and output files are open.
@@ -182,6 +183,6 @@ enum Privileges {
     }
 
     private static func failure(_ call: String) -> Failure {
-        Failure(description: "cannot drop privileges: \(call) failed: \(String(cString: strerror(errno)))")
+        Failure(description: "cannot drop privileges: \(call) failed: \(Errno.current.description)")
     }
 }

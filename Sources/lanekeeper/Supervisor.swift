@@ -4,6 +4,7 @@ import Foundation
 import Pipeline
 import Report
 import Supervision
+import SystemCalls
 
 /// The process the user started for `watch`: it keeps the user's identity and never reads a
 /// packet or the policy. It starts the capture process (this binary again, with
@@ -162,7 +163,7 @@ struct SupervisorLoop {
                 _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
                 close(fd)
             } else {
-                printError("warning: cannot create --ready-file \(readyFile): \(describeErrno(errno))")
+                printError("warning: cannot create --ready-file \(readyFile): \(Errno(rawValue: errno).description)")
             }
         }
         ServiceNotification.send("READY=1\nSTATUS=\(line)\nMAINPID=\(getpid())")

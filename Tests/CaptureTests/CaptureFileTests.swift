@@ -21,8 +21,7 @@ import Testing
         #expect(throws: CaptureError.self) { try PcapFileReader(path: temp.url.path) }
     }
 
-    @Test func anUnreadableFileIsUnreadable() throws {
-        guard getuid() != 0 else { return }  // root reads anything
+    @Test(.enabled(if: getuid() != 0, "root reads any file")) func anUnreadableFileIsUnreadable() throws {
         let temp = try TempDirectory()
         let path = try temp.file("locked.pcap", PcapBytes.file(bigEndian: false, nanoseconds: false, records: []))
         chmod(path, 0)
@@ -69,7 +68,8 @@ import Testing
 
     /// Files written by the real tools: editcap converts a classic fixture to pcapng, and
     /// both readers must agree frame for frame.
-    @Test func filesFromWiresharkTools() throws {
+    @Test(.enabled(if: toolAvailable("editcap"), "editcap is missing (bash scripts/install-deps --test)"))
+    func filesFromWiresharkTools() throws {
         let temp = try TempDirectory()
         let records = (0..<5).map { index in
             PcapBytes.Record(
@@ -78,7 +78,7 @@ import Testing
         }
         let classic = try temp.file("in.pcap", PcapBytes.file(bigEndian: true, nanoseconds: true, records: records))
         let converted = temp.path("out.pcapng")
-        guard let run = try runTool("editcap", ["-F", "pcapng", classic, converted]) else { return }
+        let run = try #require(try runTool("editcap", ["-F", "pcapng", classic, converted]))
         try #require(run.status == 0)
 
         let fromPcap = try readCapture(classic)
@@ -91,14 +91,13 @@ import Testing
     }
 
     /// A capture taken by tcpdump on loopback (skipped without root or tcpdump).
-    @Test func aLoopbackCaptureFromTcpdump() throws {
-        guard getuid() == 0 else { return }
+    @Test(.enabled(if: getuid() == 0 && toolAvailable("tcpdump"), "needs root and tcpdump"))
+    func aLoopbackCaptureFromTcpdump() throws {
         let temp = try TempDirectory()
         let path = temp.path("lo.pcap")
         let port = 40000 + Int(getpid() % 20000)
         let tcpdump = Process()
         tcpdump.executableURL = URL(fileURLWithPath: "/usr/bin/tcpdump")
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump") else { return }
         tcpdump.arguments = ["-i", "lo", "-c", "3", "-w", path, "-U", "--time-stamp-precision=nano", "udp port \(port)"]
         tcpdump.standardOutput = FileHandle.nullDevice
         tcpdump.standardError = FileHandle.nullDevice
@@ -123,7 +122,7 @@ import Testing
         }
         let deadline = Date().addingTimeInterval(5)
         while tcpdump.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        guard !tcpdump.isRunning else { return }  // no packets seen (e.g. no capture permission)
+        try #require(!tcpdump.isRunning, "tcpdump saw fewer than 3 packets in 5 s")
 
         let result = try readCapture(path)
         #expect(result.outcome.end == .endOfFile)

@@ -2,6 +2,7 @@
 import Foundation
 import Frames
 import Testing
+import SystemCalls
 
 /// `OutputFile` (no replacing without being asked, staging then rename) and what
 /// `PcapngWriter` puts on disk through it (whole blocks only, the Section Header Block at once).
@@ -155,9 +156,9 @@ import Testing
     }
 
     @Test func errnoDescriptionsNameTheConstant() {
-        #expect(describeErrno(ENOSPC) == "No space left on device (ENOSPC)")
-        #expect(describeErrno(EDQUOT).hasSuffix("(EDQUOT)"))
-        #expect(describeErrno(EEXIST) == "File exists (EEXIST)")
+        #expect(Errno(rawValue: ENOSPC).description == "No space left on device (ENOSPC)")
+        #expect(Errno(rawValue: EDQUOT).description.hasSuffix("(EDQUOT)"))
+        #expect(Errno(rawValue: EEXIST).description == "File exists (EEXIST)")
     }
 }
 

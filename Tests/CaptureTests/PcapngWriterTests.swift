@@ -74,12 +74,12 @@ import Testing
         #expect(copied.interfaces == original.interfaces)
     }
 
-    @Test func tsharkSeesTheInterfaceNames() throws {
+    @Test(.enabled(if: toolAvailable("tshark"), "tshark is missing (bash scripts/install-deps --test)"))
+    func tsharkSeesTheInterfaceNames() throws {
         let temp = try TempDirectory()
         let path = temp.path("evidence.pcapng")
         try writeSamples(to: path)
-        guard let run = try runTool("tshark", ["-r", path, "-T", "fields", "-e", "frame.interface_name", "-e", "frame.len"])
-        else { return }
+        let run = try #require(try runTool("tshark", ["-r", path, "-T", "fields", "-e", "frame.interface_name", "-e", "frame.len"]))
         #expect(run.status == 0)
         let lines = run.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         // tshark prints "unknown" (or nothing) for an interface without a name.
@@ -89,8 +89,8 @@ import Testing
         #expect(lines.last == "cloudbr1\t1500000")
     }
 
-    @Test func aFullDiskIsReportedWithTheFileName() throws {
-        guard FileManager.default.fileExists(atPath: "/dev/full") else { return }
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/full"), "no /dev/full"))
+    func aFullDiskIsReportedWithTheFileName() throws {
         let writer = try PcapngWriter(path: "/dev/full")
         let id = try writer.interfaceID(name: "eth0", linkType: .ethernet)
         let frame = payload(1000, seed: 1)

@@ -52,6 +52,13 @@ func openError(_ path: String) -> CaptureError? {
 }
 
 /// Runs a tool from PATH; nil when it is not installed.
+/// Whether `name` is a program on PATH (for `.enabled(if:)`: a test that needs it is
+/// reported as skipped without it).
+func toolAvailable(_ name: String) -> Bool {
+    (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+        .contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
+}
+
 func runTool(_ name: String, _ arguments: [String]) throws -> (status: Int32, output: String)? {
     guard
         let directory = ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":")
