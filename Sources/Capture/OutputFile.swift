@@ -55,15 +55,15 @@ public final class OutputFile {
 
     /// Creates the staging file (mode 0644 before the umask).
     ///
-    /// - Throws: `CaptureWriteError` with `errno` `EEXIST` when `path` (or, for `.partial`,
+    /// - Throws: `OutputWriteError` with `errno` `EEXIST` when `path` (or, for `.partial`,
     ///   `path.partial`) exists and `replace` is false; with the system's reason otherwise.
-    public convenience init(path: String, replace: Bool, staging: Staging) throws(CaptureWriteError) {
+    public convenience init(path: String, replace: Bool, staging: Staging) throws(OutputWriteError) {
         try self.init(path: path, replace: replace, staging: staging, allowingUnnamed: true)
     }
 
     /// `allowingUnnamed: false` always names a hidden staging file (as where there is no
     /// `O_TMPFILE`).
-    init(path: String, replace: Bool, staging: Staging, allowingUnnamed: Bool) throws(CaptureWriteError) {
+    init(path: String, replace: Bool, staging: Staging, allowingUnnamed: Bool) throws(OutputWriteError) {
         self.path = path
         self.replace = replace
         keepsPartial = staging == .partial
@@ -83,7 +83,7 @@ public final class OutputFile {
             throw Self.refusal(path)
         }
         if exists && kind == S_IFDIR {
-            throw CaptureWriteError(path: path, operation: "create", detail: "it is a directory", errno: EISDIR)
+            throw OutputWriteError(path: path, operation: "create", detail: "it is a directory", errno: EISDIR)
         }
         inPlace = false
         switch staging {
@@ -107,7 +107,7 @@ public final class OutputFile {
                 descriptor = fd
             } else {
                 unnamed = false
-                (stagingPath, descriptor) = try Self.withHiddenName(beside: path) { (candidate) throws(CaptureWriteError) in
+                (stagingPath, descriptor) = try Self.withHiddenName(beside: path) { (candidate) throws(OutputWriteError) in
                     let fd = try Self.open(
                         candidate, flags: O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, reportAs: path)
                     return (candidate, fd)
@@ -120,16 +120,16 @@ public final class OutputFile {
         if !finished { abandon(keep: false) }
     }
 
-    private static func open(_ path: String, flags: Int32, reportAs name: String) throws(CaptureWriteError) -> Int32 {
+    private static func open(_ path: String, flags: Int32, reportAs name: String) throws(OutputWriteError) -> Int32 {
         do {
             return try retryingOnInterrupt { Glibc.open(path, flags, 0o644) }
         } catch {
-            throw CaptureWriteError(path: name, operation: "create", detail: error.description, errno: error.rawValue)
+            throw OutputWriteError(path: name, operation: "create", detail: error.description, errno: error.rawValue)
         }
     }
 
-    private static func refusal(_ path: String) -> CaptureWriteError {
-        CaptureWriteError(
+    private static func refusal(_ path: String) -> OutputWriteError {
+        OutputWriteError(
             path: path, operation: "create",
             detail: "it already exists; lanekeeper does not replace a file unless given --force", errno: EEXIST)
     }
@@ -143,8 +143,8 @@ public final class OutputFile {
     /// Calls `body` with a hidden unique name beside `path` (`DIR/.NAME.XXXXXX`), again with
     /// another while it fails with EEXIST (up to 100 times).
     private static func withHiddenName<Result>(
-        beside path: String, _ body: (String) throws(CaptureWriteError) -> Result
-    ) throws(CaptureWriteError) -> Result {
+        beside path: String, _ body: (String) throws(OutputWriteError) -> Result
+    ) throws(OutputWriteError) -> Result {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[...$0]) } ?? ""
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
@@ -166,7 +166,7 @@ public final class OutputFile {
     /// An unnamed file in the directory of `path` (`O_TMPFILE`), which `commit()` names by
     /// linking /proc/self/fd/N; nil when the file system or kernel has none (EOPNOTSUPP,
     /// EISDIR, EINVAL) or /proc does not show it: a named hidden file is used then.
-    private static func openUnnamed(beside path: String) throws(CaptureWriteError) -> Int32? {
+    private static func openUnnamed(beside path: String) throws(OutputWriteError) -> Int32? {
         #if os(Linux)
         let fd: Int32
         do {
@@ -197,12 +197,12 @@ public final class OutputFile {
 
     /// Writes every byte, retrying on interruption.
     ///
-    /// - Throws: `CaptureWriteError` naming the staging file and the reason (e.g. ENOSPC).
-    public func write(_ bytes: UnsafeRawBufferPointer) throws(CaptureWriteError) {
+    /// - Throws: `OutputWriteError` naming the staging file and the reason (e.g. ENOSPC).
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(OutputWriteError) {
         let (written, failure) = writeAll(descriptor, bytes)
         length += written
         if let failure {
-            throw CaptureWriteError(path: stagingPath, operation: "write", detail: failure.description, errno: failure.rawValue)
+            throw OutputWriteError(path: stagingPath, operation: "write", detail: failure.description, errno: failure.rawValue)
         }
     }
 
@@ -215,13 +215,13 @@ public final class OutputFile {
 
     /// fsyncs, closes and renames the staging file to `path` (without replacing an existing
     /// `path` unless `replace`), then fsyncs the directory.
-    public func commit() throws(CaptureWriteError) {
+    public func commit() throws(OutputWriteError) {
         precondition(!finished, "an OutputFile is committed or abandoned once")
         finished = true
         if inPlace {
             guard Glibc.close(descriptor) == 0 else {
                 let code = errno
-                throw CaptureWriteError(path: path, operation: "close", detail: Errno(rawValue: code).description, errno: code)
+                throw OutputWriteError(path: path, operation: "close", detail: Errno(rawValue: code).description, errno: code)
             }
             return
         }
@@ -229,7 +229,7 @@ public final class OutputFile {
             let code = errno
             _ = Glibc.close(descriptor)
             removeStaging(keep: true)
-            throw CaptureWriteError(path: stagingPath, operation: "write", detail: Errno(rawValue: code).description, errno: code)
+            throw OutputWriteError(path: stagingPath, operation: "write", detail: Errno(rawValue: code).description, errno: code)
         }
         if unnamed {
             // Linked while open (an unnamed file's only handle); fsynced already, so closing
@@ -240,7 +240,7 @@ public final class OutputFile {
             if Glibc.close(descriptor) != 0 {
                 let code = errno
                 removeStaging(keep: true)
-                throw CaptureWriteError(path: stagingPath, operation: "close", detail: Errno(rawValue: code).description, errno: code)
+                throw OutputWriteError(path: stagingPath, operation: "close", detail: Errno(rawValue: code).description, errno: code)
             }
             try rename(stagingPath)
         }
@@ -255,7 +255,7 @@ public final class OutputFile {
     /// `path`: over it with `replace`; otherwise by link(2), which fails with EEXIST when
     /// `path` appeared meanwhile (the no-replace rename), then unlink. `staged` goes on failure
     /// (unless it is a `FILE.partial`).
-    private func rename(_ staged: String) throws(CaptureWriteError) {
+    private func rename(_ staged: String) throws(OutputWriteError) {
         if replace ? Glibc.rename(staged, path) == 0 : link(staged, path) == 0 {
             if !replace { _ = unlink(staged) }
             return
@@ -263,22 +263,22 @@ public final class OutputFile {
         let code = errno
         if staged != stagingPath || !keepsPartial { _ = unlink(staged) }
         if code == EEXIST && !replace { throw Self.refusal(path) }
-        throw CaptureWriteError(path: path, operation: "rename \(staged) to", detail: Errno(rawValue: code).description, errno: code)
+        throw OutputWriteError(path: path, operation: "rename \(staged) to", detail: Errno(rawValue: code).description, errno: code)
     }
 
     /// Gives the unnamed staging file its name: linked straight to `path` (linkat fails with
     /// EEXIST when `path` appeared meanwhile: nothing is replaced), or with `replace` linked to
     /// a hidden name and renamed over `path`.
-    private func linkUnnamed() throws(CaptureWriteError) {
+    private func linkUnnamed() throws(OutputWriteError) {
         let source = Self.procPath(descriptor)
-        func link(to target: String) throws(CaptureWriteError) {
+        func link(to target: String) throws(OutputWriteError) {
             guard linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW) != 0 else { return }
             let code = errno
             throw code == EEXIST && target == path
-                ? Self.refusal(path) : CaptureWriteError(path: path, operation: "create", detail: Errno(rawValue: code).description, errno: code)
+                ? Self.refusal(path) : OutputWriteError(path: path, operation: "create", detail: Errno(rawValue: code).description, errno: code)
         }
         guard replace else { return try link(to: path) }
-        let hidden = try Self.withHiddenName(beside: path) { (candidate) throws(CaptureWriteError) in
+        let hidden = try Self.withHiddenName(beside: path) { (candidate) throws(OutputWriteError) in
             try link(to: candidate)
             return candidate
         }

@@ -5,6 +5,27 @@ import Darwin
 #endif
 import SystemCalls
 
+/// A failure to write a file lanekeeper writes (a report, an evidence file, a metrics or
+/// window file): which file, what was being done, and why.
+public struct OutputWriteError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var path: String
+    /// What failed, e.g. "create", "write", "close", "add interface".
+    public var operation: String
+    /// Why, e.g. "No space left on device".
+    public var detail: String
+    /// The C `errno`, when a system call failed.
+    public var errno: Int32?
+
+    public init(path: String, operation: String, detail: String, errno: Int32? = nil) {
+        self.path = path
+        self.operation = operation
+        self.detail = detail
+        self.errno = errno
+    }
+
+    public var description: String { "\(path): cannot \(operation): \(detail)" }
+}
+
 /// A file being written: its bytes go somewhere until `commit()` puts it in place under its
 /// name, or `abandon(keep:)` gives it up. `OutputFile` is the one this process writes itself;
 /// a watch's capture process writes through its supervisor (see the Supervision module), which
@@ -17,11 +38,11 @@ public protocol OutputSink: AnyObject {
     /// True when the bytes go straight into `path` (a device or FIFO): nothing is renamed.
     var isInPlace: Bool { get }
     /// Writes every byte, or throws naming the file and the reason.
-    func write(_ bytes: UnsafeRawBufferPointer) throws(CaptureWriteError)
+    func write(_ bytes: UnsafeRawBufferPointer) throws(OutputWriteError)
     /// Cuts the file back to `length` bytes (after a failed write, to its last whole block).
     func truncate(to length: Int)
     /// fsyncs the file and gives it its name (see `OutputFile.commit()`).
-    func commit() throws(CaptureWriteError)
+    func commit() throws(OutputWriteError)
     /// Gives the file up: a `FILE.partial` is kept when `keep`, anything else goes.
     func abandon(keep: Bool)
 }
@@ -30,10 +51,10 @@ extension OutputSink {
     /// Gives the file up, keeping nothing.
     public func abandon() { abandon(keep: false) }
 
-    public func write(_ bytes: [UInt8]) throws(CaptureWriteError) {
-        var failure: CaptureWriteError?
+    public func write(_ bytes: [UInt8]) throws(OutputWriteError) {
+        var failure: OutputWriteError?
         bytes.withUnsafeBytes { buffer in
-            do throws(CaptureWriteError) { try write(buffer) } catch { failure = error }
+            do throws(OutputWriteError) { try write(buffer) } catch { failure = error }
         }
         if let failure { throw failure }
     }
@@ -46,9 +67,9 @@ extension OutputFile: OutputSink {}
 /// as the user who ran lanekeeper, and only the files that user asked for).
 public protocol OutputFiles: Sendable {
     /// Creates the staging file for `path` (see `OutputFile.init(path:replace:staging:)`).
-    func create(path: String, replace: Bool, staging: OutputFile.Staging) throws(CaptureWriteError) -> any OutputSink
+    func create(path: String, replace: Bool, staging: OutputFile.Staging) throws(OutputWriteError) -> any OutputSink
     /// Removes the file `path` (a window's evidence file that ended empty).
-    func remove(path: String) throws(CaptureWriteError)
+    func remove(path: String) throws(OutputWriteError)
     /// Deletes the oldest files named PREFIX...SUFFIX in `directory` (by name, which starts
     /// with the time) beyond the newest `keep`; returns the paths deleted.
     func prune(directory: String, prefix: String, suffix: String, keep: Int) -> [String]
@@ -58,14 +79,14 @@ public protocol OutputFiles: Sendable {
 public struct LocalFiles: OutputFiles {
     public init() {}
 
-    public func create(path: String, replace: Bool, staging: OutputFile.Staging) throws(CaptureWriteError) -> any OutputSink {
+    public func create(path: String, replace: Bool, staging: OutputFile.Staging) throws(OutputWriteError) -> any OutputSink {
         try OutputFile(path: path, replace: replace, staging: staging)
     }
 
-    public func remove(path: String) throws(CaptureWriteError) {
+    public func remove(path: String) throws(OutputWriteError) {
         guard unlink(path) == 0 else {
             let code = errno
-            throw CaptureWriteError(path: path, operation: "remove", detail: Errno(rawValue: code).description, errno: code)
+            throw OutputWriteError(path: path, operation: "remove", detail: Errno(rawValue: code).description, errno: code)
         }
     }
 

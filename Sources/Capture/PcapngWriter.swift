@@ -5,26 +5,6 @@ import Darwin
 #endif
 import Frames
 
-/// A failure to write a capture file: which file, what was being done, and why.
-public struct CaptureWriteError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var path: String
-    /// What failed, e.g. "create", "write", "close", "add interface".
-    public var operation: String
-    /// Why, e.g. "No space left on device".
-    public var detail: String
-    /// The C `errno`, when a system call failed.
-    public var errno: Int32?
-
-    public init(path: String, operation: String, detail: String, errno: Int32? = nil) {
-        self.path = path
-        self.operation = operation
-        self.detail = detail
-        self.errno = errno
-    }
-
-    public var description: String { "\(path): cannot \(operation): \(detail)" }
-}
-
 /// Writes an evidence file in pcapng, in host byte order:
 ///
 /// ```
@@ -37,7 +17,7 @@ public struct CaptureWriteError: Error, Sendable, Equatable, CustomStringConvert
 /// Writes are buffered (1 MiB) and only ever reach the file as whole blocks: a block that
 /// does not fit what is left of the buffer flushes it first, so a reader of a file that is
 /// still being written (or whose writer was killed) sees whole blocks only. Every failure
-/// throws a `CaptureWriteError` naming the file; a failed write cuts the file back to its
+/// throws a `OutputWriteError` naming the file; a failed write cuts the file back to its
 /// last whole block, and the writer stays failed and throws the same error again. The file
 /// is an `OutputSink` (an `OutputFile`, or one a supervisor writes): `close()` flushes, fsyncs and renames it into place and says whether
 /// everything reached it; only `close()` puts it in place.
@@ -51,7 +31,7 @@ public final class PcapngWriter {
     private var used = 0
     private var interfaceIDs: [InterfaceKey: UInt32] = [:]
     private var interfaceCount: UInt32 = 0
-    private var failure: CaptureWriteError?
+    private var failure: OutputWriteError?
     private var isClosed = false
 
     private struct InterfaceKey: Hashable {
@@ -66,14 +46,14 @@ public final class PcapngWriter {
 
     /// Creates `path` (replacing it, atomically when closed) and writes the Section Header Block.
     ///
-    /// - Throws: `CaptureWriteError` when the file cannot be created.
-    public convenience init(path: String) throws(CaptureWriteError) {
+    /// - Throws: `OutputWriteError` when the file cannot be created.
+    public convenience init(path: String) throws(OutputWriteError) {
         try self.init(file: OutputFile(path: path, replace: true, staging: .hidden))
     }
 
     /// Writes into `file` (named by its final path in errors) and writes the Section Header
     /// Block to it at once; `close()` commits it.
-    public init(file: any OutputSink) throws(CaptureWriteError) {
+    public init(file: any OutputSink) throws(OutputWriteError) {
         self.file = file
         path = file.path
         buffer = .allocate(byteCount: Self.bufferSize, alignment: 16)
@@ -93,19 +73,19 @@ public final class PcapngWriter {
     /// The interface id for frames seen on `name` with `linkType`, writing its Interface
     /// Description Block the first time the pair is used.
     ///
-    /// - Throws: `CaptureWriteError` when the name is longer than 65535 bytes or a write fails.
-    public func interfaceID(name: String?, linkType: LinkType) throws(CaptureWriteError) -> UInt32 {
+    /// - Throws: `OutputWriteError` when the name is longer than 65535 bytes or a write fails.
+    public func interfaceID(name: String?, linkType: LinkType) throws(OutputWriteError) -> UInt32 {
         let key = InterfaceKey(name: name, linkType: linkType)
         if let id = interfaceIDs[key] { return id }
         try checkUsable()
         guard linkType.rawValue <= UInt32(UInt16.max) else {
-            throw CaptureWriteError(
+            throw OutputWriteError(
                 path: path, operation: "add interface",
                 detail: "link type \(linkType.rawValue) does not fit pcapng's 16-bit field")
         }
         let nameBytes = Array((name ?? "").utf8)
         guard nameBytes.count <= Int(UInt16.max) - 3 else {
-            throw CaptureWriteError(
+            throw OutputWriteError(
                 path: path, operation: "add interface", detail: "interface name is \(nameBytes.count) bytes, too long")
         }
         // Block body: link type, reserved, snaplen, options, opt_endofopt.
@@ -141,13 +121,13 @@ public final class PcapngWriter {
     ///   - wireLength: The frame's length on the wire; raised to `frameBytes.count` if smaller.
     ///   - timestamp: When it was captured; times before 1970 are written as 0.
     ///   - interface: An id from `interfaceID(name:linkType:)`.
-    /// - Throws: `CaptureWriteError` for an unknown interface or a failed write.
+    /// - Throws: `OutputWriteError` for an unknown interface or a failed write.
     public func write(
         frameBytes: UnsafeRawBufferPointer, wireLength: Int, timestamp: Timestamp, interface: UInt32
-    ) throws(CaptureWriteError) {
+    ) throws(OutputWriteError) {
         try checkUsable()
         guard interface < interfaceCount else {
-            throw CaptureWriteError(
+            throw OutputWriteError(
                 path: path, operation: "write a frame",
                 detail: "interface id \(interface) was never added (\(interfaceCount) known)")
         }
@@ -169,13 +149,13 @@ public final class PcapngWriter {
 
     /// Writes a frame read from a capture, on the interface named `interfaceName` with the
     /// frame's link type.
-    public func write(_ frame: Frame, interfaceName: String?) throws(CaptureWriteError) {
+    public func write(_ frame: Frame, interfaceName: String?) throws(OutputWriteError) {
         let id = try interfaceID(name: interfaceName, linkType: frame.linkType)
         try write(frameBytes: frame.bytes, wireLength: frame.wireLength, timestamp: frame.timestamp, interface: id)
     }
 
     /// Writes everything buffered to the file (whole blocks: called between blocks).
-    public func flush() throws(CaptureWriteError) {
+    public func flush() throws(OutputWriteError) {
         try checkUsable()
         guard used > 0 else { return }
         let pending = UnsafeRawBufferPointer(rebasing: buffer[0..<used])
@@ -186,7 +166,7 @@ public final class PcapngWriter {
     /// Flushes, fsyncs and closes the file and renames it into place. Further calls do
     /// nothing. When anything failed the file is not renamed: its staging file is kept (an
     /// evidence file's `FILE.partial`, with every whole block written) or removed (a hidden one).
-    public func close() throws(CaptureWriteError) {
+    public func close() throws(OutputWriteError) {
         if isClosed { return }
         defer { isClosed = true }
         do {
@@ -216,7 +196,7 @@ public final class PcapngWriter {
     /// 16 |              Section Length -1 (unknown, 64 bits)             |
     /// 24 | shb_userappl (4) | length 10 | "lanekeeper" + 2 pad | opt_endofopt | length
     /// ```
-    private func writeSectionHeader() throws(CaptureWriteError) {
+    private func writeSectionHeader() throws(OutputWriteError) {
         let application = Array("lanekeeper".utf8)
         let length = 24 + 4 + Self.padded(application.count) + 4 + 4
         try appendBlockStart(type: Pcapng.sectionHeaderBlock, length: length)
@@ -235,7 +215,7 @@ public final class PcapngWriter {
 
     /// Starts a block of `length` bytes, flushing first unless the whole block fits the
     /// buffer (so a flush never writes part of a block).
-    private func appendBlockStart(type: UInt32, length: Int) throws(CaptureWriteError) {
+    private func appendBlockStart(type: UInt32, length: Int) throws(OutputWriteError) {
         if Self.bufferSize - used < length { try flush() }
         try append(type)
         try append(UInt32(length))
@@ -243,7 +223,7 @@ public final class PcapngWriter {
 
     private static func padded(_ count: Int) -> Int { (count + 3) & ~3 }
 
-    private func appendPadding(_ count: Int) throws(CaptureWriteError) {
+    private func appendPadding(_ count: Int) throws(OutputWriteError) {
         let padding = Self.padded(count) - count
         if padding > 0 {
             try append(UInt32(0), byteCount: padding)
@@ -251,7 +231,7 @@ public final class PcapngWriter {
     }
 
     /// Appends an integer in host byte order (the SHB's magic tells readers which).
-    private func append<T: FixedWidthInteger>(_ value: T, byteCount: Int = MemoryLayout<T>.size) throws(CaptureWriteError) {
+    private func append<T: FixedWidthInteger>(_ value: T, byteCount: Int = MemoryLayout<T>.size) throws(OutputWriteError) {
         if Self.bufferSize - used < byteCount { try flush() }
         withUnsafeBytes(of: value) { bytes in
             UnsafeMutableRawBufferPointer(rebasing: buffer[used..<(used + byteCount)])
@@ -260,7 +240,7 @@ public final class PcapngWriter {
         used += byteCount
     }
 
-    private func append(_ bytes: UnsafeRawBufferPointer) throws(CaptureWriteError) {
+    private func append(_ bytes: UnsafeRawBufferPointer) throws(OutputWriteError) {
         if Self.bufferSize - used < bytes.count {
             try flush()
             if bytes.count >= Self.bufferSize {
@@ -275,7 +255,7 @@ public final class PcapngWriter {
     }
 
     /// Appends a short byte array (an option value; at most 64 KiB, well under the buffer size).
-    private func append(_ bytes: [UInt8]) throws(CaptureWriteError) {
+    private func append(_ bytes: [UInt8]) throws(OutputWriteError) {
         precondition(bytes.count <= Self.bufferSize)
         if Self.bufferSize - used < bytes.count { try flush() }
         bytes.withUnsafeBytes { source in
@@ -284,7 +264,7 @@ public final class PcapngWriter {
         used += bytes.count
     }
 
-    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(CaptureWriteError) {
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(OutputWriteError) {
         do {
             try file.write(bytes)
             fileLength += bytes.count
@@ -310,10 +290,10 @@ public final class PcapngWriter {
         return end
     }
 
-    private func checkUsable() throws(CaptureWriteError) {
+    private func checkUsable() throws(OutputWriteError) {
         if let failure { throw failure }
         if isClosed {
-            throw CaptureWriteError(path: path, operation: "write", detail: "the writer is closed")
+            throw OutputWriteError(path: path, operation: "write", detail: "the writer is closed")
         }
     }
 }

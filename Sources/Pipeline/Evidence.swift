@@ -24,7 +24,7 @@ enum Evidence {
             self.description = description
         }
 
-        init(_ error: CaptureWriteError) {
+        init(_ error: OutputWriteError) {
             isRefusal = error.errno == EEXIST
             if isRefusal {
                 description = "\(error.path): \(error.detail)"
@@ -99,7 +99,7 @@ final class EvidenceSink: @unchecked Sendable {
 
     /// Creates `FILE.partial` through `files`, so that an unwritable path, or an existing
     /// `FILE` or `FILE.partial` without `replace`, fails before any capture.
-    init(path: String, replace: Bool = false, files: any OutputFiles = LocalFiles()) throws(CaptureWriteError) {
+    init(path: String, replace: Bool = false, files: any OutputFiles = LocalFiles()) throws(OutputWriteError) {
         self.path = path
         writer = try PcapngWriter(file: files.create(path: path, replace: replace, staging: .partial))
     }
@@ -118,8 +118,8 @@ final class EvidenceSink: @unchecked Sendable {
     /// Writes one frame seen on the interface called `interface`.
     func write(
         _ bytes: UnsafeRawBufferPointer, wireLength: Int, timestamp: Timestamp, linkType: LinkType, interface: String
-    ) throws(CaptureWriteError) {
-        try lock.withLock { (_) throws(CaptureWriteError) in
+    ) throws(OutputWriteError) {
+        try lock.withLock { (_) throws(OutputWriteError) in
             let id = try writer.interfaceID(name: interface, linkType: linkType)
             try writer.write(frameBytes: bytes, wireLength: wireLength, timestamp: timestamp, interface: id)
         }
@@ -127,13 +127,13 @@ final class EvidenceSink: @unchecked Sendable {
 
     /// Puts everything written so far into the file (a watch does so periodically, so that
     /// even a killed watch leaves the evidence it had).
-    func flush() throws(CaptureWriteError) {
-        try lock.withLock { (_) throws(CaptureWriteError) in try writer.flush() }
+    func flush() throws(OutputWriteError) {
+        try lock.withLock { (_) throws(OutputWriteError) in try writer.flush() }
     }
 
     /// Flushes, fsyncs and renames `FILE.partial` to `FILE`; on failure `FILE.partial` stays.
-    func close() throws(CaptureWriteError) {
-        try lock.withLock { (_) throws(CaptureWriteError) in try writer.close() }
+    func close() throws(OutputWriteError) {
+        try lock.withLock { (_) throws(OutputWriteError) in try writer.close() }
     }
 }
 
@@ -176,17 +176,17 @@ struct EvidenceRecorder {
 
     /// Writes packets a flow carried before it became evidence, in the order they came.
     mutating func writeEarly(_ packets: [PacketCopy], interface: String) throws(Evidence.Failure) {
-        do throws(CaptureWriteError) {
+        do throws(OutputWriteError) {
             for packet in packets { try write(packet, interface: interface) }
         } catch {
             throw Evidence.Failure(error)
         }
     }
 
-    private mutating func write(_ copy: PacketCopy, interface: String) throws(CaptureWriteError) {
-        var failure: CaptureWriteError?
+    private mutating func write(_ copy: PacketCopy, interface: String) throws(OutputWriteError) {
+        var failure: OutputWriteError?
         copy.bytes.withUnsafeBytes { bytes in
-            do throws(CaptureWriteError) {
+            do throws(OutputWriteError) {
                 try sink.write(
                     bytes, wireLength: copy.wireLength, timestamp: copy.timestamp, linkType: copy.linkType,
                     interface: interface)
@@ -211,7 +211,7 @@ struct EvidenceRecorder {
     mutating func offer(
         _ frame: Frame, packet: DecodedPacket, flow: Int?, isEvidence: Bool, interface: String
     ) throws(Evidence.Failure) {
-        do throws(CaptureWriteError) {
+        do throws(OutputWriteError) {
             guard flow != nil else {
                 if packet.isLaterFragment {
                     if held.count >= Self.maxHeldFragments { held.removeFirst(held.count / 2) }

@@ -148,7 +148,7 @@ public final class FileService {
     /// Files open now.
     public var openCount: Int { open.count }
 
-    private static func failure(_ error: CaptureWriteError, length: Int) -> Reply {
+    private static func failure(_ error: OutputWriteError, length: Int) -> Reply {
         .failure(path: error.path, operation: error.operation, detail: error.detail, errno: error.errno ?? 0, length: UInt64(length))
     }
 

@@ -110,7 +110,7 @@ public enum Reply: Equatable, Sendable {
     case ok
     /// The file was created: refer to it by `handle`; `inPlace` when it is a device or FIFO.
     case handle(UInt32, inPlace: Bool)
-    /// A file operation failed: the `CaptureWriteError` fields, and the file's length after it.
+    /// A file operation failed: the `OutputWriteError` fields, and the file's length after it.
     case failure(path: String, operation: String, detail: String, errno: Int32, length: UInt64)
     /// The paths `prune` deleted.
     case pruned([String])

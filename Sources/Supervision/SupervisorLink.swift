@@ -81,13 +81,13 @@ public final class SupervisorLink: OutputFiles, @unchecked Sendable {
 
     // MARK: OutputFiles
 
-    public func create(path: String, replace: Bool, staging: OutputFile.Staging) throws(CaptureWriteError) -> any OutputSink {
+    public func create(path: String, replace: Bool, staging: OutputFile.Staging) throws(OutputWriteError) -> any OutputSink {
         let reply = try fileCall(.create(path: path, replace: replace, staging: staging == .partial ? .partial : .hidden), path: path)
         guard case .handle(let handle, let inPlace) = reply else { throw Self.unexpected(reply, path: path, operation: "create") }
         return SupervisedFile(link: self, handle: handle, path: path, inPlace: inPlace)
     }
 
-    public func remove(path: String) throws(CaptureWriteError) {
+    public func remove(path: String) throws(OutputWriteError) {
         _ = try fileCall(.remove(path: path), path: path)
     }
 
@@ -98,29 +98,29 @@ public final class SupervisorLink: OutputFiles, @unchecked Sendable {
     }
 
     /// A file request: its reply, a `.failure` reply or a broken link thrown as a
-    /// `CaptureWriteError` naming `path`.
-    func fileCall(_ request: Request, path: String, length: inout Int) throws(CaptureWriteError) -> Reply {
+    /// `OutputWriteError` naming `path`.
+    func fileCall(_ request: Request, path: String, length: inout Int) throws(OutputWriteError) -> Reply {
         let reply: Reply
         do {
             reply = try call(request)
         } catch {
-            throw CaptureWriteError(
+            throw OutputWriteError(
                 path: path, operation: "write", detail: "the supervising lanekeeper process is gone (\(error))", errno: EPIPE)
         }
         if case .failure(let failedPath, let operation, let detail, let code, let after) = reply {
             length = Int(clamping: after)
-            throw CaptureWriteError(path: failedPath, operation: operation, detail: detail, errno: code == 0 ? nil : code)
+            throw OutputWriteError(path: failedPath, operation: operation, detail: detail, errno: code == 0 ? nil : code)
         }
         return reply
     }
 
-    func fileCall(_ request: Request, path: String) throws(CaptureWriteError) -> Reply {
+    func fileCall(_ request: Request, path: String) throws(OutputWriteError) -> Reply {
         var ignored = 0
         return try fileCall(request, path: path, length: &ignored)
     }
 
-    static func unexpected(_ reply: Reply, path: String, operation: String) -> CaptureWriteError {
-        CaptureWriteError(path: path, operation: operation, detail: "the supervisor answered with a message of kind \(reply.kind)")
+    static func unexpected(_ reply: Reply, path: String, operation: String) -> OutputWriteError {
+        OutputWriteError(path: path, operation: operation, detail: "the supervisor answered with a message of kind \(reply.kind)")
     }
 }
 
@@ -144,7 +144,7 @@ final class SupervisedFile: OutputSink {
         if !finished { abandon(keep: false) }
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws(CaptureWriteError) {
+    func write(_ bytes: UnsafeRawBufferPointer) throws(OutputWriteError) {
         var offset = 0
         while offset < bytes.count {
             let count = min(Message.maximumWrite, bytes.count - offset)
@@ -154,13 +154,13 @@ final class SupervisedFile: OutputSink {
             do {
                 reply = try link.call(encoded: request)
             } catch {
-                throw CaptureWriteError(
+                throw OutputWriteError(
                     path: path, operation: "write", detail: "the supervising lanekeeper process is gone (\(error))", errno: EPIPE)
             }
             if case .failure(let failedPath, let operation, let detail, let code, let reported) = reply {
                 after = Int(clamping: reported)
                 length = after
-                throw CaptureWriteError(path: failedPath, operation: operation, detail: detail, errno: code == 0 ? nil : code)
+                throw OutputWriteError(path: failedPath, operation: operation, detail: detail, errno: code == 0 ? nil : code)
             }
             length += count
             offset += count
@@ -173,7 +173,7 @@ final class SupervisedFile: OutputSink {
         }
     }
 
-    func commit() throws(CaptureWriteError) {
+    func commit() throws(OutputWriteError) {
         finished = true
         _ = try link.fileCall(.commit(handle: handle), path: path)
     }

@@ -142,7 +142,7 @@ public final class WatchMetrics: Sendable {
 
     /// Writes the exposition text to `path` atomically (a hidden temporary file beside it,
     /// renamed over it), for node_exporter's textfile collector (name it `*.prom`).
-    public func write(to path: String, files: any OutputFiles = LocalFiles()) throws(CaptureWriteError) {
+    public func write(to path: String, files: any OutputFiles = LocalFiles()) throws(OutputWriteError) {
         let file = try files.create(path: path, replace: true, staging: .hidden)
         try file.write(text())
         try file.commit()

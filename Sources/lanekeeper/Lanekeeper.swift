@@ -101,7 +101,7 @@ final class ReportDestination {
 
     /// Prints why `error` happened and returns the exit status for it: 73 for a file that
     /// exists, 74 otherwise.
-    static func exit(for error: CaptureWriteError) -> ExitCode {
+    static func exit(for error: OutputWriteError) -> ExitCode {
         if error.errno == EEXIST {
             printError("\(error.path): \(error.detail)")
             return ExitCode(ExitStatus.cannotCreate)
@@ -116,7 +116,7 @@ final class ReportDestination {
     }
 
     /// Writes `text`, fsyncs and renames it into place.
-    func write(_ text: String) throws(CaptureWriteError) {
+    func write(_ text: String) throws(OutputWriteError) {
         guard let file else {
             FileHandle.standardOutput.write(Data(text.utf8))
             return

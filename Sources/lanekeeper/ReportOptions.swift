@@ -67,7 +67,7 @@ struct PolicyReportOptions: ParsableArguments {
         var failed = false
         do {
             try (destination ?? openReport()).write(text)
-        } catch let error as CaptureWriteError {
+        } catch let error as OutputWriteError {
             failed = true
             printError("cannot write the report to \(output ?? "standard output"): \(error.path): \(error.detail)")
             if output != nil {

@@ -19,7 +19,7 @@ import SystemCalls
         let temp = try TempDirectory()
         let path = temp.path("report.json")
         try Data("old".utf8).write(to: URL(fileURLWithPath: path))
-        let error = #expect(throws: CaptureWriteError.self) { try OutputFile(path: path, replace: false, staging: .hidden) }
+        let error = #expect(throws: OutputWriteError.self) { try OutputFile(path: path, replace: false, staging: .hidden) }
         #expect(error?.errno == EEXIST)
         #expect(error?.description == "\(path): cannot create: it already exists; lanekeeper does not replace a file unless given --force")
         #expect(contents(path) == Array("old".utf8))
@@ -46,7 +46,7 @@ import SystemCalls
 
         // A FILE.partial left by a killed run is refused, and kept.
         try Data("killed".utf8).write(to: URL(fileURLWithPath: temp.path("k.pcapng.partial")))
-        let error = #expect(throws: CaptureWriteError.self) {
+        let error = #expect(throws: OutputWriteError.self) {
             try OutputFile(path: temp.path("k.pcapng"), replace: false, staging: .partial)
         }
         #expect(error?.errno == EEXIST && error?.path == temp.path("k.pcapng.partial"))
@@ -125,7 +125,7 @@ import SystemCalls
         #expect(file.isUnnamed == unnamed)
         try file.write(Array("mine".utf8))
         try Data("theirs".utf8).write(to: URL(fileURLWithPath: path))
-        let error = #expect(throws: CaptureWriteError.self) { try file.commit() }
+        let error = #expect(throws: OutputWriteError.self) { try file.commit() }
         #expect(error?.errno == EEXIST)
         #expect(contents(path) == Array("theirs".utf8))
         #expect(try listing(temp) == ["r.txt"])
@@ -145,11 +145,11 @@ import SystemCalls
 
     @Test func aMissingDirectoryOrADirectoryNamesTheFile() throws {
         let temp = try TempDirectory()
-        let missing = #expect(throws: CaptureWriteError.self) {
+        let missing = #expect(throws: OutputWriteError.self) {
             try OutputFile(path: temp.path("no/r.txt"), replace: false, staging: .hidden)
         }
         #expect(missing?.path == temp.path("no/r.txt") && missing?.errno == ENOENT)
-        let directory = #expect(throws: CaptureWriteError.self) {
+        let directory = #expect(throws: OutputWriteError.self) {
             try OutputFile(path: temp.path(""), replace: true, staging: .hidden)
         }
         #expect(directory?.errno == EISDIR)

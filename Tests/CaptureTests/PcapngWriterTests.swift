@@ -94,7 +94,7 @@ import Testing
         let writer = try PcapngWriter(path: "/dev/full")
         let id = try writer.interfaceID(name: "eth0", linkType: .ethernet)
         let frame = payload(1000, seed: 1)
-        let error = #expect(throws: CaptureWriteError.self) {
+        let error = #expect(throws: OutputWriteError.self) {
             for _ in 0..<2000 {
                 try frame.withUnsafeBytes {
                     try writer.write(frameBytes: $0, wireLength: 1000, timestamp: Timestamp(nanoseconds: 1), interface: id)
@@ -105,12 +105,12 @@ import Testing
         #expect(error?.errno == ENOSPC)
         #expect(error?.description.hasPrefix("/dev/full: cannot write: ") == true)
         // The writer stays failed.
-        #expect(throws: CaptureWriteError.self) { try writer.flush() }
+        #expect(throws: OutputWriteError.self) { try writer.flush() }
     }
 
     @Test func creatingInAMissingDirectoryFails() throws {
         let temp = try TempDirectory()
-        let error = #expect(throws: CaptureWriteError.self) {
+        let error = #expect(throws: OutputWriteError.self) {
             try PcapngWriter(path: temp.path("missing/evidence.pcapng"))
         }
         #expect(error?.operation == "create")
@@ -134,7 +134,7 @@ import Testing
     @Test func anUnknownInterfaceIDIsRejected() throws {
         let temp = try TempDirectory()
         let writer = try PcapngWriter(path: temp.path("x.pcapng"))
-        #expect(throws: CaptureWriteError.self) {
+        #expect(throws: OutputWriteError.self) {
             try [UInt8(1)].withUnsafeBytes {
                 try writer.write(frameBytes: $0, wireLength: 1, timestamp: Timestamp(nanoseconds: 0), interface: 0)
             }

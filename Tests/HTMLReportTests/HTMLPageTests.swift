@@ -155,9 +155,9 @@ struct HTMLPageTests {
         }
         let writer = try PcapngWriter(path: capture)
         var source = try CaptureFile.open(path: "\(packageRoot.path)/captures/leak-address/mgmt0.pcap")
-        var failure: CaptureWriteError?
+        var failure: OutputWriteError?
         _ = source.read { frame in
-            do throws(CaptureWriteError) {
+            do throws(OutputWriteError) {
                 try writer.write(frame, interfaceName: evil)
             } catch {
                 failure = error
