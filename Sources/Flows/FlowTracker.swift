@@ -38,34 +38,27 @@ public struct FlowTracker: Sendable {
     /// The bound on live flows (and on flows kept in `finished`).
     public let maxFlows: Int
     /// Non-first fragments whose first fragment was never seen (or was seen too late), per segment.
-    public private(set) var orphanFragments: [UInt32: FragmentTally] = [:]
+    public var orphanFragments: [UInt32: FragmentTally] { fragments.orphans }
 
     public let table: ProtocolTable
-    public let maxFragmentEntries: Int
-    public let fragmentTimeout: Int64
+    public var maxFragmentEntries: Int { fragments.maxEntries }
+    public var fragmentTimeout: Int64 { fragments.timeout }
 
     private var index: FlowIndex
     /// Slots of finished flows, reused before `flows` grows.
     private var freeSlots: [Int] = []
     /// The flow the previous packet joined (-1 before the first), checked before the index.
     private var lastFlow = -1
-    private var owners: [FragmentKey: Owner] = [:]
-    private var pending: [FragmentKey: FragmentTally] = [:]
-    /// Services the portmapper said listen at an address and port (bounded).
-    private var learned: [LearnedEndpoint: Int] = [:]
-    /// Portmapper calls waiting for their reply, by flow and xid (bounded).
-    private var portmapQueries: [QueryKey: PortmapQuery] = [:]
-    /// Recognised RPC calls by connection and xid, so that replies seen elsewhere (asymmetric
-    /// routing: calls leave by one interface, replies return by another) are recognised too.
-    private var calls: [CallKey: (service: Int, program: UInt32, version: UInt32)] = [:]
+    /// IP fragments: datagrams whose first fragment was seen, later fragments waiting for theirs.
+    private var fragments: FragmentTable
+    /// What RPC traffic said: portmapper mappings, calls waiting for their replies.
+    private var ledger = RPCLedger()
 
     /// The portmapper's row, whose flows are read for the mappings they announce.
     private let portmapperService: Int?
 
     /// Payload-bearing packets inspected per flow before giving up on recognising it.
     public static let inspectionBudget: UInt8 = 16
-    static let maxLearned = 65_536
-    static let maxQueries = 4096
     /// The default bound on live flows: ~100 bytes of index and ~300 of flow record each,
     /// so ~40 MiB for the flows at the very worst, which keeps a replay under 64 MiB.
     public static let defaultMaxFlows = 100_000
@@ -84,8 +77,7 @@ public struct FlowTracker: Sendable {
         self.maxFlows = max(16, maxFlows)
         self.index = FlowIndex(expected: min(self.maxFlows, 1024))
         self.portmapperService = table.serviceIndex(rpcProgram: RPC.portmapper)
-        self.maxFragmentEntries = max(16, maxFragmentEntries)
-        self.fragmentTimeout = fragmentTimeout
+        self.fragments = FragmentTable(maxEntries: max(16, maxFragmentEntries), timeout: fragmentTimeout)
     }
 
     /// Accounts one packet.
@@ -124,15 +116,13 @@ public struct FlowTracker: Sendable {
         if packet.pointee.isFragment {
             // The first fragment: remember its datagram and collect fragments that came early.
             let key = FragmentKey(packet, segment: segment)
-            if let early = pending.removeValue(forKey: key) {
+            if let early = fragments.first(key, flow: flowIndex, serial: flows[flowIndex].serial, at: time) {
                 flows[flowIndex].packets += early.packets
                 flows[flowIndex].bytes += early.bytes
                 flows[flowIndex].laterFragments += early.packets
                 if early.firstSeen < flows[flowIndex].firstSeen { flows[flowIndex].firstSeen = early.firstSeen }
                 if early.lastSeen > flows[flowIndex].lastSeen { flows[flowIndex].lastSeen = early.lastSeen }
             }
-            owners[key] = Owner(flow: flowIndex, serial: flows[flowIndex].serial, lastSeen: time)
-            if owners.count > maxFragmentEntries { sweep(now: time) }
         }
         return flowIndex
     }
@@ -227,11 +217,7 @@ public struct FlowTracker: Sendable {
 
     /// Moves every fragment still waiting for its datagram into `orphanFragments`. Call at the end.
     public mutating func finish() {
-        for (key, tally) in pending {
-            orphanFragments[key.segment, default: FragmentTally()].merge(tally)
-        }
-        pending.removeAll()
-        owners.removeAll()
+        fragments.finish()
     }
 
     // MARK: - Internals
@@ -239,19 +225,11 @@ public struct FlowTracker: Sendable {
     private mutating func observeLaterFragment(
         _ packet: UnsafePointer<DecodedPacket>, segment: UInt32, wireLength: Int, at time: Timestamp
     ) -> Int? {
-        let key = FragmentKey(packet, segment: segment)
-        // One hash of the key: found by position, updated in place.
-        if let position = owners.index(forKey: key), case let owner = owners.values[position],
-            flows[owner.flow].serial == owner.serial, time.nanoseconds - owner.lastSeen.nanoseconds <= fragmentTimeout
-        {
-            flows[owner.flow].count(wireLength: wireLength, at: time)
-            flows[owner.flow].laterFragments += 1
-            owners.values[position].lastSeen = time
-            return owner.flow
-        }
-        pending[key, default: FragmentTally()].add(wireLength: wireLength, at: time)
-        if pending.count > maxFragmentEntries { sweep(now: time) }
-        return nil
+        guard let owner = fragments.later(FragmentKey(packet, segment: segment), wireLength: wireLength, at: time, flows: flows)
+        else { return nil }
+        flows[owner].count(wireLength: wireLength, at: time)
+        flows[owner].laterFragments += 1
+        return owner
     }
 
     private mutating func flow(for packet: UnsafePointer<DecodedPacket>, segment: UInt32, at time: Timestamp) -> Int {
@@ -334,13 +312,13 @@ public struct FlowTracker: Sendable {
             recognition = .port(packet.pointee.sourcePort)
             client = destination
             server = source
-        } else if service == nil, !learned.isEmpty,
-            let mapped = learned[LearnedEndpoint(destination, packet.pointee.ipProtocol)]
-                ?? learned[LearnedEndpoint(source, packet.pointee.ipProtocol)]
+        } else if service == nil, ledger.hasMappings,
+            let mapped = ledger.mappedService(destination, packet.pointee.ipProtocol)
+                ?? ledger.mappedService(source, packet.pointee.ipProtocol)
         {
             // A port the portmapper handed out (MOUNT, NLM, NSM, ...).
             service = mapped
-            if learned[LearnedEndpoint(destination, packet.pointee.ipProtocol)] == nil {
+            if ledger.mappedService(destination, packet.pointee.ipProtocol) == nil {
                 client = destination
                 server = source
             }
@@ -457,22 +435,19 @@ public struct FlowTracker: Sendable {
                     i, service: service, as: .rpcCall(program: call.program, version: call.version),
                     client: Endpoint(address: packet.pointee.source, port: packet.pointee.sourcePort))
                 if call.program == RPC.portmapper, let arguments = call.argumentsOffset {
-                    rememberPortmapCall(flow: i, call: call, payload: payload, at: arguments)
+                    ledger.rememberPortmapCall(flowSerial: flows[i].serial, call: call, payload: payload, at: arguments)
                 }
-                if calls.count >= Self.maxLearned { calls.removeAll() }
-                calls[CallKey(packet, xid: call.xid, reply: false)] = (service, call.program, call.version)
+                ledger.rememberCall(CallKey(packet, xid: call.xid, reply: false), service: service, program: call.program, version: call.version)
             case .reply(let reply):
-                if let call = calls[CallKey(packet, xid: reply.xid, reply: true)] {
+                if let call = ledger.call(answeredBy: CallKey(packet, xid: reply.xid, reply: true)) {
                     // The reply to a call seen (possibly on another interface): the source serves.
                     recognise(
                         i, service: call.service, as: .rpcReply(program: call.program, version: call.version),
                         client: Endpoint(address: packet.pointee.destination, port: packet.pointee.destinationPort))
                 }
-                guard !portmapQueries.isEmpty,
-                    let query = portmapQueries.removeValue(forKey: QueryKey(flow: flows[i].serial, xid: reply.xid)),
-                    let result = reply.resultOffset
+                guard let query = ledger.takePortmapQuery(flowSerial: flows[i].serial, xid: reply.xid), let result = reply.resultOffset
                 else { return }
-                learn(from: query, payload: payload, at: result, server: packet.pointee.source)
+                ledger.learn(from: query, payload: payload, at: result, server: packet.pointee.source, table: table)
             }
             return
         }
@@ -501,227 +476,5 @@ public struct FlowTracker: Sendable {
         flows[i].recognition = recognition
         if let client { flows[i].client = client }
     }
-
-    private mutating func rememberPortmapCall(flow: Int, call: RPC.Call, payload: UnsafeRawBufferPointer, at offset: Int) {
-        var cursor = XDRCursor(payload, at: offset)
-        let query: PortmapQuery
-        switch (call.version, call.procedure) {
-        case (2, 3):  // PMAPPROC_GETPORT(prog, vers, prot, port)
-            let program = cursor.u32()
-            _ = cursor.u32()
-            let transport = cursor.u32()
-            guard !cursor.failed, transport <= 255 else { return }
-            query = .getPort(program: program, ipProtocol: UInt8(transport))
-        case (3, 3), (4, 3), (4, 9):  // RPCBPROC_GETADDR / GETVERSADDR(rpcb)
-            let program = cursor.u32()
-            _ = cursor.u32()
-            guard let netid = cursor.string(maximum: 64) else { return }
-            query = .getAddress(program: program, ipProtocol: Self.ipProtocol(netid: netid))
-        case (_, 4):  // DUMP
-            query = .dump(version: call.version)
-        default:
-            return
-        }
-        if portmapQueries.count >= Self.maxQueries { portmapQueries.removeAll() }
-        portmapQueries[QueryKey(flow: flows[flow].serial, xid: call.xid)] = query
-    }
-
-    /// Learns the mappings a portmapper reply announces.
-    private mutating func learn(from query: PortmapQuery, payload: UnsafeRawBufferPointer, at offset: Int, server: IPAddress) {
-        var cursor = XDRCursor(payload, at: offset)
-        switch query {
-        case .getPort(let program, let ipProtocol):
-            let port = cursor.u32()
-            guard !cursor.failed else { return }
-            remember(program: program, address: server, ipProtocol: ipProtocol, port: port)
-        case .getAddress(let program, let ipProtocol):
-            guard let universal = cursor.string(maximum: 128),
-                let (address, port) = Self.parseUniversalAddress(universal)
-            else { return }
-            remember(program: program, address: Self.isWildcard(address) ? server : address, ipProtocol: ipProtocol, port: UInt32(port))
-        case .dump(let version):
-            // A list of entries, each preceded by a "value follows" word.
-            var entries = 0
-            while entries < 1024, cursor.u32() == 1, !cursor.failed {
-                entries += 1
-                let program = cursor.u32()
-                _ = cursor.u32()
-                if version == 2 {
-                    let transport = cursor.u32()
-                    let port = cursor.u32()
-                    guard !cursor.failed, transport <= 255 else { return }
-                    remember(program: program, address: server, ipProtocol: UInt8(transport), port: port)
-                } else {
-                    guard let netid = cursor.string(maximum: 64), let universal = cursor.string(maximum: 128),
-                        cursor.skipOpaque(maximum: 256) != nil
-                    else { return }
-                    if let (address, port) = Self.parseUniversalAddress(universal) {
-                        remember(
-                            program: program, address: Self.isWildcard(address) ? server : address,
-                            ipProtocol: Self.ipProtocol(netid: netid), port: UInt32(port))
-                    }
-                }
-            }
-        }
-    }
-
-    private mutating func remember(program: UInt32, address: IPAddress, ipProtocol: UInt8, port: UInt32) {
-        guard port > 0, port <= 65_535, ipProtocol == 6 || ipProtocol == 17,
-            let service = table.serviceIndex(rpcProgram: program)
-        else { return }
-        if learned.count >= Self.maxLearned { learned.removeAll() }
-        learned[LearnedEndpoint(Endpoint(address: address, port: UInt16(port)), ipProtocol)] = service
-    }
-
-    /// `tcp`, `tcp6` -> 6; `udp`, `udp6` -> 17; anything else 0 (never learned).
-    static func ipProtocol(netid: String) -> UInt8 {
-        if netid.hasPrefix("tcp") { return 6 }
-        if netid.hasPrefix("udp") { return 17 }
-        return 0
-    }
-
-    /// An RPC universal address (RFC 5665 §5.2.3.3): the address text, then `.p1.p2` with
-    /// the port's high and low bytes.
-    static func parseUniversalAddress(_ text: String) -> (IPAddress, UInt16)? {
-        guard let last = text.lastIndex(of: "."), let high = text[..<last].lastIndex(of: ".") else { return nil }
-        guard let p1 = UInt16(text[text.index(after: high)..<last]), let p2 = UInt16(text[text.index(after: last)...]),
-            p1 <= 255, p2 <= 255, let address = IPAddress(text[..<high])
-        else { return nil }
-        return (address, p1 << 8 | p2)
-    }
-
-    static func isWildcard(_ address: IPAddress) -> Bool {
-        address.isIPv4 ? address.ipv4Value == 0 : (address.high == 0 && address.low == 0)
-    }
-
-    /// Drops fragment state older than the timeout; if that is not enough, drops the older
-    /// half. Pending fragments that are dropped become orphans (counted, never lost).
-    private mutating func sweep(now: Timestamp) {
-        let horizon = now.nanoseconds - fragmentTimeout
-        owners = owners.filter { $0.value.lastSeen.nanoseconds >= horizon }
-        var expired: [FragmentKey] = []
-        for (key, tally) in pending where tally.lastSeen.nanoseconds < horizon {
-            expired.append(key)
-        }
-        if pending.count - expired.count > maxFragmentEntries / 2 {
-            // Still too many live datagrams waiting: drop the oldest half.
-            let sorted = pending.sorted { $0.value.lastSeen < $1.value.lastSeen }
-            expired = sorted.prefix(pending.count / 2).map(\.key)
-        }
-        for key in expired {
-            if let tally = pending.removeValue(forKey: key) {
-                orphanFragments[key.segment, default: FragmentTally()].merge(tally)
-            }
-        }
-        if owners.count > maxFragmentEntries / 2 {
-            let sorted = owners.sorted { $0.value.lastSeen < $1.value.lastSeen }
-            for (key, _) in sorted.prefix(owners.count / 2) { owners.removeValue(forKey: key) }
-        }
-    }
 }
 
-/// Packets and bytes of fragments, with when they were seen.
-public struct FragmentTally: Sendable, Equatable {
-    public var packets: Int = 0
-    public var bytes: Int = 0
-    public var firstSeen = Timestamp(nanoseconds: .max)
-    public var lastSeen = Timestamp(nanoseconds: .min)
-
-    public init() {}
-
-    mutating func add(wireLength: Int, at time: Timestamp) {
-        packets += 1
-        bytes += wireLength
-        if time < firstSeen { firstSeen = time }
-        if time > lastSeen { lastSeen = time }
-    }
-
-    /// Adds another tally's packets and bytes and widens the time span.
-    public mutating func merge(_ other: FragmentTally) {
-        packets += other.packets
-        bytes += other.bytes
-        if other.firstSeen < firstSeen { firstSeen = other.firstSeen }
-        if other.lastSeen > lastSeen { lastSeen = other.lastSeen }
-    }
-}
-
-/// A datagram's identity for reassembly (RFC 791 / RFC 8200): source, destination,
-/// protocol and identification, on one segment.
-struct FragmentKey: Hashable, Sendable {
-    var segment: UInt32
-    var ipProtocol: UInt8
-    var identification: UInt32
-    var source: IPAddress
-    var destination: IPAddress
-
-    init(_ packet: UnsafePointer<DecodedPacket>, segment: UInt32) {
-        self.segment = segment
-        self.ipProtocol = packet.pointee.ipProtocol
-        self.identification = packet.pointee.fragmentID
-        self.source = packet.pointee.source
-        self.destination = packet.pointee.destination
-    }
-
-    /// Four words instead of the eleven fields: every fragment of a UDP datagram is looked
-    /// up, so the hash is on the per-packet path. Equal keys hash equal (the IPv4 flag is
-    /// left out; keys that differ only by it compare unequal).
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(UInt64(segment) << 40 | UInt64(ipProtocol) << 32 | UInt64(identification))
-        hasher.combine(source.low)
-        hasher.combine(destination.low)
-        hasher.combine(source.high ^ destination.high.rotated(by: 29))
-    }
-}
-
-extension UInt64 {
-    fileprivate func rotated(by count: UInt64) -> UInt64 { self << count | self >> (64 - count) }
-}
-
-struct Owner: Sendable {
-    /// The slot of the datagram's flow, and its serial (the slot may be reused later).
-    var flow: Int
-    var serial: Int
-    var lastSeen: Timestamp
-}
-
-/// An address, port and transport a portmapper announced.
-struct LearnedEndpoint: Hashable, Sendable {
-    var endpoint: Endpoint
-    var ipProtocol: UInt8
-
-    init(_ endpoint: Endpoint, _ ipProtocol: UInt8) {
-        self.endpoint = endpoint
-        self.ipProtocol = ipProtocol
-    }
-}
-
-/// An RPC conversation (client, server, transport) and a transaction id.
-struct CallKey: Hashable, Sendable {
-    var client: Endpoint
-    var server: Endpoint
-    var ipProtocol: UInt8
-    var xid: UInt32
-
-    /// For a call the packet goes client -> server; for a reply, server -> client.
-    init(_ packet: UnsafePointer<DecodedPacket>, xid: UInt32, reply: Bool) {
-        let source = Endpoint(address: packet.pointee.source, port: packet.pointee.sourcePort)
-        let destination = Endpoint(address: packet.pointee.destination, port: packet.pointee.destinationPort)
-        client = reply ? destination : source
-        server = reply ? source : destination
-        ipProtocol = packet.pointee.ipProtocol
-        self.xid = xid
-    }
-}
-
-struct QueryKey: Hashable, Sendable {
-    /// The flow's serial.
-    var flow: Int
-    var xid: UInt32
-}
-
-/// What a portmapper call asked, so that its reply can be read.
-enum PortmapQuery: Sendable {
-    case getPort(program: UInt32, ipProtocol: UInt8)
-    case getAddress(program: UInt32, ipProtocol: UInt8)
-    case dump(version: UInt32)
-}

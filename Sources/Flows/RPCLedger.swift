@@ -1,0 +1,177 @@
+import Decode
+import Frames
+
+/// What RPC traffic has told a flow table: the services a portmapper said listen at an
+/// address and port (so that MOUNT, NLM and NSM on the ports it handed out are storage),
+/// portmapper calls waiting for their reply (to read the mappings it announces), and
+/// recognised RPC calls waiting for theirs (so that a reply seen on another interface,
+/// under asymmetric routing, is recognised too). Each bounded: full, it starts afresh.
+struct RPCLedger: Sendable {
+    static let maxLearned = 65_536
+    static let maxQueries = 4096
+
+    /// Services the portmapper said listen at an address and port.
+    private var learned: [LearnedEndpoint: Int] = [:]
+    /// Portmapper calls waiting for their reply, by flow serial and xid.
+    private var portmapQueries: [QueryKey: PortmapQuery] = [:]
+    /// Recognised RPC calls by connection and xid.
+    private var calls: [CallKey: (service: Int, program: UInt32, version: UInt32)] = [:]
+
+    /// Whether any mapping was learned (checked before the lookups, on every new flow).
+    var hasMappings: Bool { !learned.isEmpty }
+
+    /// The service a portmapper said listens at `endpoint` over `ipProtocol`.
+    func mappedService(_ endpoint: Endpoint, _ ipProtocol: UInt8) -> Int? {
+        learned[LearnedEndpoint(endpoint, ipProtocol)]
+    }
+
+    /// Remembers a recognised call, for its reply.
+    mutating func rememberCall(_ key: CallKey, service: Int, program: UInt32, version: UInt32) {
+        if calls.count >= Self.maxLearned { calls.removeAll() }
+        calls[key] = (service, program, version)
+    }
+
+    /// The recognised call a reply answers, if it was seen.
+    func call(answeredBy key: CallKey) -> (service: Int, program: UInt32, version: UInt32)? {
+        calls[key]
+    }
+
+    /// The portmapper query a reply answers, taken out of the ledger.
+    mutating func takePortmapQuery(flowSerial: Int, xid: UInt32) -> PortmapQuery? {
+        portmapQueries.isEmpty ? nil : portmapQueries.removeValue(forKey: QueryKey(flow: flowSerial, xid: xid))
+    }
+
+    mutating func rememberPortmapCall(flowSerial: Int, call: RPC.Call, payload: UnsafeRawBufferPointer, at offset: Int) {
+        var cursor = XDRCursor(payload, at: offset)
+        let query: PortmapQuery
+        switch (call.version, call.procedure) {
+        case (2, 3):  // PMAPPROC_GETPORT(prog, vers, prot, port)
+            let program = cursor.u32()
+            _ = cursor.u32()
+            let transport = cursor.u32()
+            guard !cursor.failed, transport <= 255 else { return }
+            query = .getPort(program: program, ipProtocol: UInt8(transport))
+        case (3, 3), (4, 3), (4, 9):  // RPCBPROC_GETADDR / GETVERSADDR(rpcb)
+            let program = cursor.u32()
+            _ = cursor.u32()
+            guard let netid = cursor.string(maximum: 64) else { return }
+            query = .getAddress(program: program, ipProtocol: Self.ipProtocol(netid: netid))
+        case (_, 4):  // DUMP
+            query = .dump(version: call.version)
+        default:
+            return
+        }
+        if portmapQueries.count >= Self.maxQueries { portmapQueries.removeAll() }
+        portmapQueries[QueryKey(flow: flowSerial, xid: call.xid)] = query
+    }
+
+    /// Learns the mappings a portmapper reply announces.
+    mutating func learn(from query: PortmapQuery, payload: UnsafeRawBufferPointer, at offset: Int, server: IPAddress, table: ProtocolTable) {
+        var cursor = XDRCursor(payload, at: offset)
+        switch query {
+        case .getPort(let program, let ipProtocol):
+            let port = cursor.u32()
+            guard !cursor.failed else { return }
+            remember(program: program, address: server, ipProtocol: ipProtocol, port: port, table: table)
+        case .getAddress(let program, let ipProtocol):
+            guard let universal = cursor.string(maximum: 128),
+                let (address, port) = Self.parseUniversalAddress(universal)
+            else { return }
+            remember(program: program, address: Self.isWildcard(address) ? server : address, ipProtocol: ipProtocol, port: UInt32(port), table: table)
+        case .dump(let version):
+            // A list of entries, each preceded by a "value follows" word.
+            var entries = 0
+            while entries < 1024, cursor.u32() == 1, !cursor.failed {
+                entries += 1
+                let program = cursor.u32()
+                _ = cursor.u32()
+                if version == 2 {
+                    let transport = cursor.u32()
+                    let port = cursor.u32()
+                    guard !cursor.failed, transport <= 255 else { return }
+                    remember(program: program, address: server, ipProtocol: UInt8(transport), port: port, table: table)
+                } else {
+                    guard let netid = cursor.string(maximum: 64), let universal = cursor.string(maximum: 128),
+                        cursor.skipOpaque(maximum: 256) != nil
+                    else { return }
+                    if let (address, port) = Self.parseUniversalAddress(universal) {
+                        remember(
+                            program: program, address: Self.isWildcard(address) ? server : address,
+                            ipProtocol: Self.ipProtocol(netid: netid), port: UInt32(port), table: table)
+                    }
+                }
+            }
+        }
+    }
+
+    private mutating func remember(program: UInt32, address: IPAddress, ipProtocol: UInt8, port: UInt32, table: ProtocolTable) {
+        guard port > 0, port <= 65_535, ipProtocol == 6 || ipProtocol == 17,
+            let service = table.serviceIndex(rpcProgram: program)
+        else { return }
+        if learned.count >= Self.maxLearned { learned.removeAll() }
+        learned[LearnedEndpoint(Endpoint(address: address, port: UInt16(port)), ipProtocol)] = service
+    }
+
+    /// `tcp`, `tcp6` -> 6; `udp`, `udp6` -> 17; anything else 0 (never learned).
+    static func ipProtocol(netid: String) -> UInt8 {
+        if netid.hasPrefix("tcp") { return 6 }
+        if netid.hasPrefix("udp") { return 17 }
+        return 0
+    }
+
+    /// An RPC universal address (RFC 5665 §5.2.3.3): the address text, then `.p1.p2` with
+    /// the port's high and low bytes.
+    static func parseUniversalAddress(_ text: String) -> (IPAddress, UInt16)? {
+        guard let last = text.lastIndex(of: "."), let high = text[..<last].lastIndex(of: ".") else { return nil }
+        guard let p1 = UInt16(text[text.index(after: high)..<last]), let p2 = UInt16(text[text.index(after: last)...]),
+            p1 <= 255, p2 <= 255, let address = IPAddress(text[..<high])
+        else { return nil }
+        return (address, p1 << 8 | p2)
+    }
+
+    static func isWildcard(_ address: IPAddress) -> Bool {
+        address.isIPv4 ? address.ipv4Value == 0 : (address.high == 0 && address.low == 0)
+    }
+}
+
+/// An address, port and transport a portmapper announced.
+struct LearnedEndpoint: Hashable, Sendable {
+    var endpoint: Endpoint
+    var ipProtocol: UInt8
+
+    init(_ endpoint: Endpoint, _ ipProtocol: UInt8) {
+        self.endpoint = endpoint
+        self.ipProtocol = ipProtocol
+    }
+}
+
+/// An RPC conversation (client, server, transport) and a transaction id.
+struct CallKey: Hashable, Sendable {
+    var client: Endpoint
+    var server: Endpoint
+    var ipProtocol: UInt8
+    var xid: UInt32
+
+    /// For a call the packet goes client -> server; for a reply, server -> client.
+    init(_ packet: UnsafePointer<DecodedPacket>, xid: UInt32, reply: Bool) {
+        let source = Endpoint(address: packet.pointee.source, port: packet.pointee.sourcePort)
+        let destination = Endpoint(address: packet.pointee.destination, port: packet.pointee.destinationPort)
+        client = reply ? destination : source
+        server = reply ? source : destination
+        ipProtocol = packet.pointee.ipProtocol
+        self.xid = xid
+    }
+}
+
+struct QueryKey: Hashable, Sendable {
+    /// The flow's serial.
+    var flow: Int
+    var xid: UInt32
+}
+
+/// What a portmapper call asked, so that its reply can be read.
+enum PortmapQuery: Sendable {
+    case getPort(program: UInt32, ipProtocol: UInt8)
+    case getAddress(program: UInt32, ipProtocol: UInt8)
+    case dump(version: UInt32)
+}
