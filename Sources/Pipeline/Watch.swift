@@ -329,3 +329,30 @@ public final class WatchSession: @unchecked Sendable {
         bytes % (1 << 20) == 0 ? "\(bytes >> 20) MiB" : "\(bytes) bytes"
     }
 }
+
+extension WatchSession {
+    /// Judges what a watch read (all of it, or one window of a continuous watch): every
+    /// watched interface is reported, even one that saw nothing; an interface's problems and
+    /// drops make the verdict at best inconclusive; libpcap's warnings are kept.
+    static func judge(
+        _ observation: inout Observation, names: [String], reports: [LiveInterfaceReport], checker: Checker,
+        bufferBytes: Int
+    ) -> CheckResult {
+        for name in names where !observation.interfaces.contains(where: { $0.name == name }) {
+            observation.interfaces.append(ObservedInterface(name: name, label: name))
+        }
+        var result = checker.check(observation)
+        var reasons: [String] = []
+        for report in reports {
+            reasons += report.problems
+            if report.statistics.dropped > 0 {
+                reasons.append(
+                    "\(report.statistics.dropped) packets were dropped on \(report.name) before lanekeeper could read "
+                        + "them (kernel buffer \(mebibytes(bufferBytes)); raise --buffer-mib)")
+            }
+            if let warning = report.warning { result.warnings.append("\(report.name): libpcap: \(warning)") }
+        }
+        add(reasons, to: &result)
+        return result
+    }
+}

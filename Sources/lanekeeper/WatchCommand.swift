@@ -118,6 +118,46 @@ struct WatchCommand: ParsableCommand {
         // the terminal, which reaches the whole process group, changes nothing here.
         for number in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { signal(number, SIG_IGN) }
         let link = SupervisorLink()
+        let opened = try openCaptures(link: link)
+        let orders = SupervisorOrders(link: link)
+        if continuousOptions.continuous {
+            try runContinuous(opened.session, configuration: opened.configuration, link: link, orders: orders)
+        }
+        opened.session.start()
+        do {
+            try link.ready(interfaces: opened.configuration.interfaces, user: opened.user)
+        } catch {
+            opened.session.abandon()
+            opened.destination?.abandon()
+            printError("the supervising lanekeeper process is gone (\(error)); nothing was judged")
+            throw ExitCode(Verdict.inconclusive.exitStatus)
+        }
+        orders.listen()
+        capture(opened.session, until: orders.stop, link: link)
+        let outcome = opened.session.finish()
+        let verdict = outcome.result.verdict
+        let exit = try report.conclude(
+            report: render(outcome, command: orders.command, policyText: opened.policyText), verdict: verdict,
+            evidenceError: outcome.evidenceError, destination: opened.destination)
+        try? link.result(verdict: verdict.code)
+        throw ExitCode(exit)
+    }
+
+    /// A watch's captures, open, with its output files, before anything is read.
+    struct OpenedWatch {
+        var session: WatchSession
+        var configuration: WatchConfiguration
+        /// The report's file (nil: standard output, or a continuous watch's window files).
+        var destination: ReportDestination?
+        var policyText: String?
+        /// Whom the capture process runs as now.
+        var user: String
+    }
+
+    /// Reads the policy, has the supervisor create the output files, opens every capture and
+    /// drops every privilege; exits with the documented status when any of it fails (leaving
+    /// no output file behind).
+    func openCaptures(link: SupervisorLink) throws -> OpenedWatch {
         let target: Privileges.Target
         do {
             target = try Privileges.target(user: user)
@@ -137,29 +177,12 @@ struct WatchCommand: ParsableCommand {
             session = try WatchSession.open(configuration)
         } catch {
             destination?.abandon()
-            switch error.code {
-            case .noInterfaces:
-                printError("\(report.policy): \(error.message)")
-                throw ExitCode(ExitStatus.dataError)
-            case .noSuchInterface:
-                printError(error.message)
-                throw ExitCode(ExitStatus.dataError)
-            case .permissionDenied:
-                printError("\(error.message)\n" + Privileges.explanation())
-                throw ExitCode(ExitStatus.noPermission)
-            case .evidence:
-                printError(error.message)
-                throw ExitCode(ExitStatus.ioError)
-            case .evidenceExists:
-                printError(error.message)
-                throw ExitCode(ExitStatus.cannotCreate)
-            }
+            throw ExitCode(Self.status(reporting: error, policy: report.policy))
         }
         do {
             try Privileges.drop(to: target)
         } catch {
-            // A failure leaves no output behind: not the report's staging file, nor the
-            // FILE.partial this run created (no evidence of a watch that did not run).
+            // No evidence of a watch that did not run: the FILE.partial and report staging go.
             session.abandon()
             destination?.abandon()
             printError("\(error)")
@@ -169,25 +192,39 @@ struct WatchCommand: ParsableCommand {
         for failure in session.unopened {
             printError("warning: \(failure.interface) could not be opened (\(failure.detail)); the verdict will be at best inconclusive")
         }
-        let orders = SupervisorOrders(link: link)
-        if continuousOptions.continuous { try runContinuous(session, configuration: configuration, link: link, orders: orders) }
+        return OpenedWatch(
+            session: session, configuration: configuration, destination: destination, policyText: policyText, user: target.name)
+    }
 
-        session.start()
-        do {
-            try link.ready(interfaces: configuration.interfaces, user: target.name)
-        } catch {
-            session.abandon()
-            destination?.abandon()
-            printError("the supervising lanekeeper process is gone (\(error)); nothing was judged")
-            throw ExitCode(Verdict.inconclusive.exitStatus)
+    /// Says why a watch could not open; its exit status.
+    static func status(reporting error: WatchError, policy: String) -> Int32 {
+        switch error.code {
+        case .noInterfaces:
+            printError("\(policy): \(error.message)")
+            return ExitStatus.dataError
+        case .noSuchInterface:
+            printError(error.message)
+            return ExitStatus.dataError
+        case .permissionDenied:
+            printError("\(error.message)\n" + Privileges.explanation())
+            return ExitStatus.noPermission
+        case .evidence:
+            printError(error.message)
+            return ExitStatus.ioError
+        case .evidenceExists:
+            printError(error.message)
+            return ExitStatus.cannotCreate
         }
-        orders.listen()
+    }
 
+    /// Captures until the supervisor's stop order (or its end), telling it once if every
+    /// capture was lost, flushing evidence and showing the status line meanwhile.
+    func capture(_ session: WatchSession, until stop: StopRequest, link: SupervisorLink) {
         let status = StatusLine(enabled: isatty(2) == 1)
         let started = Date()
         var lastFlush = Date()
         var toldCapturesEnded = false
-        while orders.stop.wait(seconds: Self.tick) == nil {
+        while stop.wait(seconds: Self.tick) == nil {
             if session.allCapturesEnded && !toldCapturesEnded {
                 toldCapturesEnded = true
                 try? link.capturesEnded()
@@ -198,23 +235,16 @@ struct WatchCommand: ParsableCommand {
                 lastFlush = Date()
             }
         }
-        let commandReport = orders.command
-        let outcome = session.finish()
         status.clear()
+    }
 
-        let text: String
+    /// The report in the format asked for.
+    func render(_ outcome: WatchOutcome, command: CommandOutcome?, policyText: String?) -> String {
         switch report.format {
-        case .text: text = WatchReport.text(outcome, command: commandReport)
-        case .json: text = WatchReport.json(outcome, command: commandReport, policyPath: report.policy)
-        case .html:
-            text = WatchReport.html(
-                outcome, command: commandReport, policyPath: report.policy, policyText: policyText)
+        case .text: WatchReport.text(outcome, command: command)
+        case .json: WatchReport.json(outcome, command: command, policyPath: report.policy)
+        case .html: WatchReport.html(outcome, command: command, policyPath: report.policy, policyText: policyText)
         }
-        let verdict = outcome.result.verdict
-        let exit = try report.conclude(
-            report: text, verdict: verdict, evidenceError: outcome.evidenceError, destination: destination)
-        try? link.result(verdict: verdict.code)
-        throw ExitCode(exit)
     }
 }
 
