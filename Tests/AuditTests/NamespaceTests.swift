@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 func temporaryFile(_ name: String, _ text: String) throws -> String {
-    let path = NSTemporaryDirectory() + "lk-audit-" + UUID().uuidString + "-" + name
+    let path = temporaryPath(name)
     try text.write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }

@@ -43,9 +43,8 @@ import Testing
         let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: sample.path)))
         let boundaries = try #require(RecordCount.boundaries(in: original))
         var generator = SplitMix64(seed: UInt64(truncatingIfNeeded: sample.file.utf8.count * 7919 + original.count))
-        let temporary = NSTemporaryDirectory() + "lk-accounting-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let scratch = try TemporaryDirectory("lk-accounting")
+        let temporary = scratch.path
 
         var copies: [(name: String, bytes: [UInt8])] = []
         // One byte in a hundred of packet data replaced (headers kept, like editcap -E).
@@ -96,9 +95,8 @@ import Testing
     @Test(arguments: [1, 113, 276, 101, 228, 229, 0, 108, 147] as [UInt32])
     func randomBytesAfterAHeaderAreCountedOnce(linkType: UInt32) throws {
         var generator = SplitMix64(seed: 0xACC0_0000 + UInt64(linkType))
-        let temporary = NSTemporaryDirectory() + "lk-accounting-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let scratch = try TemporaryDirectory("lk-accounting")
+        let temporary = scratch.path
         let sample = Sample(scenario: "clean", file: "random")
         for round in 0..<4 {
             var body = (0..<Int.random(in: 0...4096, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }

@@ -11,9 +11,6 @@ func lanekeeper(_ arguments: String...) throws -> Run {
     return try run(binary, arguments)
 }
 
-func temporaryPath(_ name: String) -> String {
-    NSTemporaryDirectory() + "lk-cli-" + UUID().uuidString + "-" + name
-}
 
 @Suite struct ExitStatusTests {
     @Test func verdictsAreExitStatuses() throws {

@@ -1,11 +1,12 @@
 import Capture
 import Foundation
 import Frames
+import TestSupport
 import Testing
 
 @Suite struct CaptureFileTests {
     @Test func aMissingFileIsNotFound() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let error = openError(temp.path("does-not-exist.pcap"))
         #expect(error?.code == .notFound)
         #expect(error?.path == temp.path("does-not-exist.pcap"))
@@ -13,7 +14,7 @@ import Testing
     }
 
     @Test func aDirectoryIsUnreadable() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let error = openError(temp.url.path)
         #expect(error?.code == .unreadable)
         #expect(error?.detail.contains("directory") == true)
@@ -22,14 +23,14 @@ import Testing
     }
 
     @Test(.enabled(if: getuid() != 0, "root reads any file")) func anUnreadableFileIsUnreadable() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let path = try temp.file("locked.pcap", PcapBytes.file(bigEndian: false, nanoseconds: false, records: []))
         chmod(path, 0)
         #expect(openError(path)?.code == .unreadable)
     }
 
     @Test func emptyShortAndGarbageFilesAreMalformed() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let empty = openError(try temp.file("empty.pcap", []))
         #expect(empty == CaptureError(code: .malformed, path: temp.path("empty.pcap"), offset: 0, detail: "empty file"))
 
@@ -44,7 +45,7 @@ import Testing
     }
 
     @Test func theMagicChoosesTheReader() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let pcap = try CaptureFile.open(
             path: try temp.file("a.pcap", PcapBytes.file(bigEndian: true, nanoseconds: true, records: [])))
         #expect(pcap is PcapFileReader)
@@ -57,7 +58,7 @@ import Testing
     }
 
     @Test func aPcapngFileStartingWithAnotherBlockIsMalformed() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let bytes = PcapngBytes.idb(linkType: 1) + PcapngBytes.shb()
         let error = #expect(throws: CaptureError.self) {
             try PcapngReader(path: try temp.file("idbfirst.pcapng", bytes))
@@ -70,7 +71,7 @@ import Testing
     /// both readers must agree frame for frame.
     @Test(.enabled(if: toolAvailable("editcap"), "editcap is missing (bash scripts/install-deps --test)"))
     func filesFromWiresharkTools() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let records = (0..<5).map { index in
             PcapBytes.Record(
                 seconds: 1_700_000_000 + UInt32(index), fraction: UInt32(index) * 111_111_111,
@@ -93,7 +94,7 @@ import Testing
     /// A capture taken by tcpdump on loopback (skipped without root or tcpdump).
     @Test(.enabled(if: getuid() == 0 && toolAvailable("tcpdump"), "needs root and tcpdump"))
     func aLoopbackCaptureFromTcpdump() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let path = temp.path("lo.pcap")
         let port = 40000 + Int(getpid() % 20000)
         let tcpdump = Process()

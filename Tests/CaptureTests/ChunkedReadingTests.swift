@@ -123,7 +123,7 @@ import TestSupport
 
     @Test(arguments: [false, true], [false, true])
     func matchesLibpcapFrameForFrame(bigEndian: Bool, nanoseconds: Bool) throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let records = Self.randomRecords(count: 300, seed: 7)
         let path = try temp.file(
             "random.pcap",
@@ -152,7 +152,7 @@ import TestSupport
 
     @Test(arguments: [PcapFileReader.recordHeaderLength + 1, 64, 100, 1000, 4096])
     func pcapRecordsAcrossChunkEnds(chunkSize: Int) throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let bytes = PcapBytes.file(
             bigEndian: true, nanoseconds: true, records: Self.randomRecords(count: 120, seed: UInt64(chunkSize)))
         let path = try temp.file("chunks.pcap", bytes)
@@ -167,7 +167,7 @@ import TestSupport
 
     @Test(arguments: [13, 64, 100, 1000])
     func pcapngBlocksAcrossChunkEnds(chunkSize: Int) throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         var bytes = PcapngBytes.shb() + PcapngBytes.idb(linkType: 1, options: [.name("eth0")])
         for (index, record) in Self.randomRecords(count: 80, seed: 99).enumerated() {
             bytes += PcapngBytes.epb(interface: 0, timestamp: UInt64(index) * 1000, data: record.data)
@@ -240,7 +240,7 @@ import TestSupport
     }
 
     @Test func inMemoryErrorsMatchTheFileErrors() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let cases: [[UInt8]] = [
             [], [0xA1, 0xB2], Array("hello world".utf8), [0x1F, 0x8B, 0x08, 0x00, 0, 0],
             Array(PcapBytes.header(bigEndian: false, nanoseconds: false)[0..<20]),
@@ -256,7 +256,7 @@ import TestSupport
     }
 
     @Test func inMemoryPcapngMatchesTheFile() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let bytes =
             PcapngBytes.shb(bigEndian: true) + PcapngBytes.idb(bigEndian: true, linkType: 1, options: [.name("e")])
             + PcapngBytes.epb(bigEndian: true, interface: 0, timestamp: 5, data: payload(70, seed: 2))

@@ -26,7 +26,7 @@ import Testing
 
     @Test(arguments: [false, true])
     func everyPrefixOfAPcapngFile(bigEndian: Bool) throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let (bytes, ends) = Self.sampleNG(bigEndian: bigEndian)
         let headerLength = ends[0].end
         for cut in 0...bytes.count {
@@ -53,7 +53,7 @@ import Testing
 
     @Test(arguments: [false, true])
     func everyPrefixOfAClassicPcapFile(bigEndian: Bool) throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let sizes = [13, 0, 8, 60]
         let records = sizes.enumerated().map { index, size in
             PcapBytes.Record(seconds: UInt32(index), fraction: 5, data: payload(size, seed: UInt8(index)))
@@ -107,7 +107,7 @@ import Testing
     ])
     func aBadBlockLengthInTheMiddleIsCorrupt(length: UInt32, expected: String) throws {
         for bigEndian in [false, true] {
-            let temp = try TempDirectory()
+            let temp = try TemporaryDirectory()
             let (bytes, badOffset) = Self.fileWithBadLength(length, bigEndian: bigEndian)
             let result = try readCapture(try temp.file("bad.pcapng", bytes))
             #expect(result.frames.map(\.bytes) == [[1, 2, 3, 4]])
@@ -122,7 +122,7 @@ import Testing
     }
 
     @Test func aLengthRunningPastTheEndOfTheFileIsCutShort() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         // 64 MiB: allowed by the cap, far past the end of this small file. Must not be buffered.
         let (bytes, badOffset) = Self.fileWithBadLength(64 * 1024 * 1024)
         let result = try readCapture(try temp.file("long.pcapng", bytes))
@@ -135,7 +135,7 @@ import Testing
     }
 
     @Test func aCapturedLengthLargerThanTheBlockIsCorrupt() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         var bytes = PcapngBytes.shb() + PcapngBytes.idb(linkType: 1)
         bytes += PcapngBytes.epb(interface: 0, timestamp: 1, data: [1])
         let badOffset = bytes.count
@@ -153,7 +153,7 @@ import Testing
     }
 
     @Test func packetBlocksTooSmallForTheirHeaderAreCorrupt() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let prefix = PcapngBytes.shb() + PcapngBytes.idb(linkType: 1)
         for (type, body) in [(UInt32(6), [UInt8](repeating: 0, count: 16)), (UInt32(3), []), (UInt32(1), [0, 0, 0, 0])] {
             let bytes = prefix + PcapngBytes.block(type: type, bigEndian: false, body: body)
@@ -167,7 +167,7 @@ import Testing
     }
 
     @Test func anInterfaceIDThatWasNeverDescribedIsCorrupt() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         var bytes = PcapngBytes.shb() + PcapngBytes.idb(linkType: 1)
         bytes += PcapngBytes.epb(interface: 0, timestamp: 1, data: [1])
         let badOffset = bytes.count
@@ -181,7 +181,7 @@ import Testing
 
     @Test func garbageAfterTheHeaderNeverTraps() throws {
         // A cheap fuzz: random bytes after a valid SHB + IDB, many seeds.
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         var generator = SplitMix64(seed: 0x1A2B_3C4D)
         let header = PcapngBytes.shb() + PcapngBytes.idb(linkType: 1)
         for round in 0..<200 {

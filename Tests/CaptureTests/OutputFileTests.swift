@@ -1,6 +1,7 @@
 @testable import Capture
 import Foundation
 import Frames
+import TestSupport
 import Testing
 import SystemCalls
 
@@ -11,12 +12,12 @@ import SystemCalls
         FileManager.default.contents(atPath: path).map(Array.init)
     }
 
-    func listing(_ temp: TempDirectory) throws -> [String] {
+    func listing(_ temp: TemporaryDirectory) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: temp.path("")).sorted()
     }
 
     @Test func anExistingFileIsRefusedUntouchedUnlessReplacing() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let path = temp.path("report.json")
         try Data("old".utf8).write(to: URL(fileURLWithPath: path))
         let error = #expect(throws: OutputWriteError.self) { try OutputFile(path: path, replace: false, staging: .hidden) }
@@ -34,7 +35,7 @@ import SystemCalls
     }
 
     @Test func aPartialFileIsVisibleUntilCommittedAndAStaleOneIsRefused() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let path = temp.path("e.pcapng")
         let file = try OutputFile(path: path, replace: false, staging: .partial)
         #expect(file.stagingPath == path + ".partial")
@@ -54,7 +55,7 @@ import SystemCalls
     }
 
     @Test func abandoningRemovesAHiddenFileAndKeepsAPartialOne() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let hidden = try OutputFile(path: temp.path("r.txt"), replace: false, staging: .hidden, allowingUnnamed: false)
         #expect(hidden.stagingPath.hasPrefix(temp.path(".r.txt.")) && !hidden.isUnnamed)
         #expect(try listing(temp) == [URL(fileURLWithPath: hidden.stagingPath).lastPathComponent])
@@ -73,7 +74,7 @@ import SystemCalls
     /// that appears meanwhile is refused) and, with `replace`, over the old file. The file gets
     /// the mode a named staging file gets.
     @Test func aReportHasNoNameUntilCommitted() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let path = temp.path("r.json")
         let file = try OutputFile(path: path, replace: false, staging: .hidden)
         #expect(file.isUnnamed && file.stagingPath == path)
@@ -102,7 +103,7 @@ import SystemCalls
     /// A FILE.partial that was there (replaced as asked) is truncated and written, but never
     /// removed when given up; one this run created is.
     @Test func onlyAPartialFileThisRunCreatedIsRemovedWhenGivenUp() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         try Data("killed".utf8).write(to: URL(fileURLWithPath: temp.path("k.pcapng.partial")))
         let replacing = try OutputFile(path: temp.path("k.pcapng"), replace: true, staging: .partial)
         try replacing.write(Array("new".utf8))
@@ -119,7 +120,7 @@ import SystemCalls
     /// O_TMPFILE) fails and the staging file goes; with `replace` it is replaced, and nothing
     /// is left beside it.
     @Test(arguments: [true, false]) func aFileThatAppearsMeanwhileIsNotReplaced(unnamed: Bool) throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let path = temp.path("r.txt")
         let file = try OutputFile(path: path, replace: false, staging: .hidden, allowingUnnamed: unnamed)
         #expect(file.isUnnamed == unnamed)
@@ -144,7 +145,7 @@ import SystemCalls
     }
 
     @Test func aMissingDirectoryOrADirectoryNamesTheFile() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let missing = #expect(throws: OutputWriteError.self) {
             try OutputFile(path: temp.path("no/r.txt"), replace: false, staging: .hidden)
         }
@@ -175,7 +176,7 @@ import SystemCalls
     /// Only close() puts a file in place: a writer dropped without it leaves FILE.partial (an
     /// evidence file, with what it holds) or nothing (a hidden staging file).
     @Test func aWriterDroppedWithoutClosingPutsNothingInPlace() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         do {
             let evidence = try PcapngWriter(file: OutputFile(path: temp.path("e.pcapng"), replace: false, staging: .partial))
             _ = try evidence.interfaceID(name: "eth0", linkType: .ethernet)
@@ -186,7 +187,7 @@ import SystemCalls
     }
 
     @Test func theSectionHeaderIsOnDiskBeforeAnyPacket() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let path = temp.path("e.pcapng")
         let writer = try PcapngWriter(file: OutputFile(path: path, replace: false, staging: .partial))
         #expect(FileManager.default.contents(atPath: path + ".partial").map(Array.init) == Self.sectionHeader)
@@ -197,7 +198,7 @@ import SystemCalls
     /// Every flush leaves whole blocks: the file read so far ends on a block boundary and
     /// reads to its end (what a SIGKILLed watch leaves).
     @Test func aFlushedFileEndsOnAWholeBlock() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let path = temp.path("e.pcapng")
         let writer = try PcapngWriter(file: OutputFile(path: path, replace: false, staging: .partial))
         let id = try writer.interfaceID(name: "mgmt0", linkType: .ethernet)

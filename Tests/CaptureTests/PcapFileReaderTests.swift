@@ -1,5 +1,6 @@
 import Capture
 import Frames
+import TestSupport
 import Testing
 
 @Suite struct PcapFileReaderTests {
@@ -11,7 +12,7 @@ import Testing
 
     @Test(arguments: [false, true], [false, true])
     func readsEveryByteOrderAndPrecision(bigEndian: Bool, nanoseconds: Bool) throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let bytes = PcapBytes.file(bigEndian: bigEndian, nanoseconds: nanoseconds, records: Self.records)
         let path = try temp.file("classic.pcap", bytes)
 
@@ -37,7 +38,7 @@ import Testing
     }
 
     @Test func readingAgainAfterTheEndReturnsTheSameEnd() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let path = try temp.file("a.pcap", PcapBytes.file(bigEndian: false, nanoseconds: false, records: Self.records))
         let reader = try PcapFileReader(path: path)
         #expect(reader.read { _ in }.frames == 3)
@@ -47,7 +48,7 @@ import Testing
     }
 
     @Test func linkTypeComesFromTheHeader() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let bytes = PcapBytes.file(bigEndian: false, nanoseconds: true, linkType: 276, snapLength: 262_144, records: [])
         let result = try readCapture(try temp.file("sll2.pcap", bytes))
         #expect(result.interfaces.first?.linkType == .linuxSLL2)
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func aTruncatedLastRecordIsCutShort() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let bytes = PcapBytes.file(bigEndian: false, nanoseconds: false, records: Self.records)
         let lastRecord = 24 + 16 + 60 + 16 + 42
         // Cut inside the record header, then inside the captured bytes.
@@ -74,7 +75,7 @@ import Testing
     }
 
     @Test func anImpossibleCaptureLengthIsCorrupt() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         var records = Self.records
         records[1].capturedLength = 0xFFFF_FFF0
         let bytes = PcapBytes.file(bigEndian: true, nanoseconds: false, records: records)
@@ -91,7 +92,7 @@ import Testing
     @Test func aRecordLongerThanTheSnapLengthKeepsOffsetsRight() throws {
         // libpcap trims a record whose caplen exceeds the header's snaplen (but not the
         // link type's maximum) and skips the rest; the next record's offset must still be right.
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let records: [PcapBytes.Record] = [
             .init(seconds: 1, fraction: 0, data: payload(200, seed: 4)),
             .init(seconds: 2, fraction: 0, data: payload(10, seed: 5)),
@@ -104,7 +105,7 @@ import Testing
     }
 
     @Test func everyHeaderPrefixIsMalformed() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let bytes = PcapBytes.file(bigEndian: false, nanoseconds: false, records: Self.records)
         for cut in 0..<24 {
             let error = openError(try temp.file("h\(cut).pcap", Array(bytes[0..<cut])))

@@ -1,12 +1,13 @@
 @testable import Capture
 import Foundation
 import Frames
+import TestSupport
 import Testing
 
 /// The libpcap funnel itself.
 @Suite struct PcapHandleTests {
     @Test func offlineReadingReportsOffsetsAndTheEnd() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let records = [PcapBytes.Record(seconds: 7, fraction: 8, data: [1, 2, 3])]
         let path = try temp.file("a.pcap", PcapBytes.file(bigEndian: false, nanoseconds: false, records: records))
         let handle = try PcapHandle.openOffline(path: path)
@@ -32,7 +33,7 @@ import Testing
     }
 
     @Test func openingGarbageThrowsLibpcapsMessage() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let path = try temp.file("bad.pcap", Array("not a capture at all, no sir".utf8))
         let error = #expect(throws: PcapError.self) { try PcapHandle.openOffline(path: path) }
         #expect(error?.function == "pcap_open_offline_with_tstamp_precision")

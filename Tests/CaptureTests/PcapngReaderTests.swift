@@ -1,5 +1,6 @@
 import Capture
 import Frames
+import TestSupport
 import Testing
 
 @Suite struct PcapngReaderTests {
@@ -8,7 +9,7 @@ import Testing
 
     @Test(arguments: [false, true])
     func twoInterfacesWithDifferentLinkTypes(bigEndian: Bool) throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let a = payload(60, seed: 1)
         let b = payload(45, seed: 2)
         let c = payload(3, seed: 3)
@@ -42,7 +43,7 @@ import Testing
     }
 
     @Test func interfaceIDsRestartInEachSection() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         var bytes = PcapngBytes.shb()
         bytes += PcapngBytes.idb(linkType: 1, options: [.name("eth0")])
         bytes += PcapngBytes.idb(linkType: 1, options: [.name("eth1")])
@@ -66,7 +67,7 @@ import Testing
     }
 
     @Test func aPacketBeforeItsSectionHasInterfacesIsCorrupt() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         var bytes = PcapngBytes.shb()
         bytes += PcapngBytes.idb(linkType: 1, options: [.name("eth0")])
         bytes += PcapngBytes.epb(interface: 0, timestamp: 1, data: [1])
@@ -87,7 +88,7 @@ import Testing
     }
 
     @Test func timestampResolutions() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let seconds: UInt64 = 1_700_000_000
         var bytes = PcapngBytes.shb()
         bytes += PcapngBytes.idb(linkType: 1, options: [.name("default")])  // 10^-6
@@ -116,7 +117,7 @@ import Testing
     }
 
     @Test func simplePacketBlocksUseInterfaceZeroAndItsSnapLength() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         var bytes = PcapngBytes.shb()
         bytes += PcapngBytes.idb(linkType: 1, snapLength: 8, options: [.name("eth0")])
         bytes += PcapngBytes.spb(originalLength: 20, data: payload(20, seed: 9))  // snaplen cuts to 8
@@ -133,7 +134,7 @@ import Testing
     }
 
     @Test func otherBlocksAreSkipped() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         var bytes = PcapngBytes.shb(options: [Option(code: 4, value: Array("test".utf8))])
         bytes += PcapngBytes.block(type: 4, bigEndian: false, body: [0, 0, 0, 0])  // NRB
         bytes += PcapngBytes.idb(linkType: 1, options: [.name("eth0")])
@@ -151,7 +152,7 @@ import Testing
     }
 
     @Test func anInterfaceWithoutANameIsReported() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         var bytes = PcapngBytes.shb()
         bytes += PcapngBytes.idb(linkType: 1)
         bytes += PcapngBytes.epb(interface: 0, timestamp: 1, data: [1])
@@ -161,7 +162,7 @@ import Testing
     }
 
     @Test func optionsRunningPastTheBlockAreAWarning() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         var body = ByteWriter()
         body.u16(1)
         body.u16(0)
@@ -179,7 +180,7 @@ import Testing
     }
 
     @Test func aBlockBiggerThanTheBufferIsRead() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let big = payload(5 * 1024 * 1024 + 3, seed: 11)
         var bytes = PcapngBytes.shb()
         bytes += PcapngBytes.idb(linkType: 1, options: [.name("eth0")])
@@ -194,7 +195,7 @@ import Testing
     }
 
     @Test func unsupportedVersionIsMalformed() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let bytes = PcapngBytes.shb(major: 2) + PcapngBytes.idb(linkType: 1)
         let error = openError(try temp.file("v2.pcapng", bytes))
         #expect(error?.code == .malformed)
@@ -202,7 +203,7 @@ import Testing
     }
 
     @Test func aBadByteOrderMagicIsMalformedFirstAndCorruptLater() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         var bad = PcapngBytes.shb()
         bad[8] = 0x99
         #expect(openError(try temp.file("bom.pcapng", bad))?.code == .malformed)

@@ -1,6 +1,7 @@
 import Capture
 import Foundation
 import Frames
+import TestSupport
 import Testing
 
 @Suite struct PcapngWriterTests {
@@ -34,7 +35,7 @@ import Testing
     }
 
     @Test func roundTrip() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let path = temp.path("evidence.pcapng")
         try writeSamples(to: path)
 
@@ -56,7 +57,7 @@ import Testing
     }
 
     @Test func copiesFramesFromAReader() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let source = temp.path("source.pcapng")
         try writeSamples(to: source)
         let copy = temp.path("copy.pcapng")
@@ -76,7 +77,7 @@ import Testing
 
     @Test(.enabled(if: toolAvailable("tshark"), "tshark is missing (bash scripts/install-deps --test)"))
     func tsharkSeesTheInterfaceNames() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let path = temp.path("evidence.pcapng")
         try writeSamples(to: path)
         let run = try #require(try runTool("tshark", ["-r", path, "-T", "fields", "-e", "frame.interface_name", "-e", "frame.len"]))
@@ -109,7 +110,7 @@ import Testing
     }
 
     @Test func creatingInAMissingDirectoryFails() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let error = #expect(throws: OutputWriteError.self) {
             try PcapngWriter(path: temp.path("missing/evidence.pcapng"))
         }
@@ -117,7 +118,7 @@ import Testing
     }
 
     @Test func anOversizedFrameIsCutToWhatWiresharkAccepts() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let path = temp.path("big.pcapng")
         let writer = try PcapngWriter(path: path)
         let id = try writer.interfaceID(name: "eth0", linkType: .ethernet)
@@ -132,7 +133,7 @@ import Testing
     }
 
     @Test func anUnknownInterfaceIDIsRejected() throws {
-        let temp = try TempDirectory()
+        let temp = try TemporaryDirectory()
         let writer = try PcapngWriter(path: temp.path("x.pcapng"))
         #expect(throws: OutputWriteError.self) {
             try [UInt8(1)].withUnsafeBytes {

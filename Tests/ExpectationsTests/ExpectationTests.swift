@@ -5,6 +5,7 @@ import Foundation
 import FoundationXML
 #endif
 import Policy
+import TestSupport
 import Testing
 
 /// The repository's `captures/` directory (this file is Tests/ExpectationsTests/ExpectationTests.swift).
@@ -81,9 +82,8 @@ let capturesDirectory: String = {
     }
 
     @Test func aMismatchIsReportedAsAFailureNotAnError() throws {
-        let dir = NSTemporaryDirectory() + "lk-check-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let scratch = try TemporaryDirectory()
+        let dir = scratch.path
         let expectation = """
             policy: \(capturesDirectory)/clean/policy.yaml
             captures: [\(capturesDirectory)/clean/host.pcapng]

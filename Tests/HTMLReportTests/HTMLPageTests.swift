@@ -18,9 +18,6 @@ let screenshotDirectory: String = {
     return directory
 }()
 
-func temporaryPath(_ name: String) -> String {
-    NSTemporaryDirectory() + "lk-html-" + UUID().uuidString + "-" + name
-}
 
 func lanekeeper(_ arguments: [String]) throws -> Run {
     try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build lanekeeper first (swift build)")

@@ -2,22 +2,7 @@ import Capture
 import Foundation
 import Frames
 import Policy
-
-/// Temporary files for one test, removed when it ends.
-final class TemporaryDirectory {
-    let path: String
-
-    init() {
-        path = NSTemporaryDirectory() + "lanekeeper-test-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(atPath: path)
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
-}
+import TestSupport
 
 /// One packet of a fixture: which interface (name, link type), when, and its bytes.
 struct FixturePacket {

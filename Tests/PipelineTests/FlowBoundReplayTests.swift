@@ -2,6 +2,7 @@ import Check
 import Foundation
 import Pipeline
 import Policy
+import TestSupport
 import Testing
 
 /// A replay with a tiny `--max-flows` (flows finished and started again, slots reused) counts
@@ -65,7 +66,7 @@ import Testing
     }
 
     @Test(arguments: scenarios) func aTinyBoundCountsWhatRoomForEveryFlowCounts(_ scenario: String) throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let roomy = try Self.replay(scenario, maxFlows: 1_000_000, evidence: dir.file("roomy.pcapng"))
         let tight = try Self.replay(scenario, maxFlows: 16, evidence: dir.file("tight.pcapng"))
         #expect(Accounts(tight) == Accounts(roomy))
@@ -78,14 +79,14 @@ import Testing
 
     @Test func someLabCapturesHaveMoreFlowsThanTheTinyBound() throws {
         // Otherwise the comparison above would not exercise finishing flows at all.
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let busiest = try Self.scenarios.map { try Self.replay($0, maxFlows: 1_000_000, evidence: dir.file("\($0).pcapng")) }
             .map(\.result.totals.flows).max() ?? 0
         #expect(busiest > 16)
     }
 
     @Test func storageFlowsBeyondTheBoundAreSummarisedAsViolations() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         // 40 NFS conversations in the management network, one after another: with room for
         // 16 flows, 16 finished ones keep their details, the rest are summarised.
         var packets: [FixturePacket] = []

@@ -1,6 +1,7 @@
 import Capture
 import Frames
 import Policy
+import TestSupport
 import Testing
 
 @testable import Pipeline
@@ -43,7 +44,7 @@ import Testing
     }
 
     @Test func theHandshakeBeforeTheFirstRecognisedCallIsEvidence() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let call = FrameBuilder.link(
             .ethernet(vlans: []), etherType: 0x0800,
             FrameBuilder.ipv4("198.51.100.10", "198.51.100.20", ipProtocol: 6,
@@ -54,7 +55,7 @@ import Testing
     }
 
     @Test func flowsThatNeverBecomeStorageLeaveNothing() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         #expect(try run(frames(port: 8080), evidence: dir.file("e.pcapng")) == 0)
     }
 }

@@ -5,6 +5,7 @@ import Foundation
 import Pipeline
 import Policy
 import Report
+import TestSupport
 import Testing
 
 /// Replay's read-ahead (reading and decoding on a second thread, or in batches in turn on
@@ -63,7 +64,7 @@ import Testing
         F.be32(0x1234) + F.be32(1) + F.be32(0) + F.be32(0) + F.be32(0) + F.be32(0) + F.be32(20048)
 
     @Test func aPortmapperReplyInOneFileNamesAFlowInTheNext() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         try Fixtures.writePcap(
             dir.file("a.pcap"),
             [
@@ -125,7 +126,7 @@ import Testing
     /// (such a frame once overran the batch's memory): it gets a batch of its own, wherever
     /// it falls, and the report is the sequential one.
     @Test func framesBiggerThanABatchGiveTheSameReport() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         var packets: [FixturePacket] = []
         var bytes = 0
         func add(_ frame: [UInt8]) {
@@ -154,7 +155,7 @@ import Testing
     }
 
     @Test func aMissingFileAfterAGoodOneFailsTheSameWay() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         try Fixtures.writePcap(
             dir.file("a.pcap"),
             conversation(client: "198.51.100.10", 900, server: "198.51.100.20", 22, interface: "mgmt0")

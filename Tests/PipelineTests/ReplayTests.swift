@@ -5,6 +5,7 @@ import Frames
 import Pipeline
 import Policy
 import Report
+import TestSupport
 import Testing
 
 typealias F = FrameBuilder
@@ -42,7 +43,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     let nfsOnStorage = conversation(client: "203.0.113.10", 700, server: "203.0.113.20", 2049, data: 6, interface: "stor0")
 
     @Test func cleanHostPasses() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         try Fixtures.writePcapng(dir.file("clean.pcapng"), noise + nfsOnStorage)
         let result = try replay(Fixtures.policy(), [dir.file("clean.pcapng")]).result
         #expect(result.verdict == .pass)
@@ -56,7 +57,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func nfsOnTheManagementInterfaceFailsWithEvidence() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let leak = conversation(client: "198.51.100.10", 701, server: "198.51.100.20", 2049, data: 3, interface: "mgmt0", start: 10)
         try Fixtures.writePcapng(dir.file("leak.pcapng"), noise + nfsOnStorage + leak)
         let outcome = try replay(Fixtures.policy(), [dir.file("leak.pcapng")], evidence: dir.file("evidence.pcapng"))
@@ -92,7 +93,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func theJSONReportCarriesTheContractFields() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let leak = conversation(client: "198.51.100.10", 701, server: "198.51.100.20", 3260, data: 1, interface: "mgmt0")
         try Fixtures.writePcapng(dir.file("leak.pcapng"), leak + nfsOnStorage)
         let result = try replay(Fixtures.policy(), [dir.file("leak.pcapng")]).result
@@ -116,7 +117,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func vlanTaggedStorageOnAnUnlistedTrunkBelongsToTheStorageNetwork() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let tagged = conversation(.ethernet(vlans: [(0x8100, 42)]), client: "203.0.113.10", 800, server: "203.0.113.20",
                                   3260, interface: "trunk0")
         let qinq = conversation(.ethernet(vlans: [(0x88a8, 100), (0x8100, 42)]), client: "203.0.113.11", 801,
@@ -128,7 +129,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func storageOnAVLANOfTheManagementInterfaceThatIsNotTheStorageVLANIsAViolation() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let tagged = conversation(.ethernet(vlans: [(0x8100, 7)]), client: "198.51.100.10", 800, server: "198.51.100.20",
                                   2049, interface: "mgmt0")
         try Fixtures.writePcapng(dir.file("v.pcapng"), tagged + nfsOnStorage)
@@ -138,7 +139,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func sll2InterfaceIndexesAreNamedWithIfindexAndOtherwiseInconclusive() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let mgmt = conversation(.sll2(ifindex: 2), client: "198.51.100.10", 40022, server: "198.51.100.1", 22,
                                 interface: "any", linkType: .linuxSLL2)
         let stor = conversation(.sll2(ifindex: 3), client: "203.0.113.10", 700, server: "203.0.113.20", 2049,
@@ -164,7 +165,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func perInterfacePcapFilesAreNamedOnTheCommandLine() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         try Fixtures.writePcap(dir.file("m.pcap"), noise.map { ($0.seconds, $0.bytes) })
         try Fixtures.writePcap(dir.file("s.pcap"), nfsOnStorage.map { ($0.seconds, $0.bytes) })
         let result = try replay(Fixtures.policy(), ["mgmt0=" + dir.file("m.pcap"), "stor0=" + dir.file("s.pcap")]).result
@@ -177,7 +178,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func linuxCookedV1AndRawIPCapturesAreNamedWithInterfaceEqualsPath() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let sll = conversation(.sll, client: "198.51.100.10", 701, server: "198.51.100.20", 2049, interface: "x")
         try Fixtures.writePcap(dir.file("sll.pcap"), linkType: .linuxSLL, sll.map { ($0.seconds, $0.bytes) })
         let raw = conversation(.raw, client: "2001:db8:0:203::10", 702, server: "2001:db8:0:203::20", 3260, interface: "x")
@@ -190,7 +191,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func theSameInterfaceInTwoFilesIsOneFlow() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let leak = conversation(client: "198.51.100.10", 701, server: "198.51.100.20", 2049, data: 4, interface: "mgmt0")
         try Fixtures.writePcap(dir.file("a.pcap"), leak.prefix(3).map { ($0.seconds, $0.bytes) })
         try Fixtures.writePcap(dir.file("b.pcap"), leak.dropFirst(3).map { ($0.seconds, $0.bytes) })
@@ -200,7 +201,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func allowedPeersAreListedButDoNotFail() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let secondary = conversation(client: "198.51.100.10", 702, server: "198.51.100.60", 2049, interface: "mgmt0")
         try Fixtures.writePcapng(dir.file("a.pcapng"), secondary + nfsOnStorage)
         let policy = try Fixtures.policy("allow:\n  - {protocol: nfs, peer: 198.51.100.60/32}")
@@ -211,7 +212,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func protocolsPacketCaptureCannotSeeAreNeverSilentlyPassed() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         try Fixtures.writePcapng(dir.file("c.pcapng"), noise + nfsOnStorage)
         let result = try replay(Fixtures.policy("storage_protocols: [nfs, iser]"), [dir.file("c.pcapng")]).result
         #expect(result.verdict == .inconclusive)
@@ -220,7 +221,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func noStorageAnywhereIsInconclusive() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         try Fixtures.writePcapng(dir.file("n.pcapng"), noise)
         let result = try replay(Fixtures.policy(), [dir.file("n.pcapng")]).result
         #expect(result.verdict == .inconclusive)
@@ -229,7 +230,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func storageOnAnInterfaceOfNoNetworkIsInconclusive() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let stray = conversation(client: "203.0.113.10", 700, server: "203.0.113.20", 2049, interface: "eth9")
         try Fixtures.writePcapng(dir.file("s.pcapng"), stray + nfsOnStorage)
         let result = try replay(Fixtures.policy(), [dir.file("s.pcapng")]).result
@@ -238,7 +239,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func fragmentedNFSOverUDPOnManagementIsCountedWholeInAnyOrder() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let fragments = F.fragmentedUDP(.ethernet(vlans: []), "198.51.100.10", 800, "198.51.100.20", 2049, payload: 8000, id: 77)
         #expect(fragments.count == 6)
         // Deliver the last fragments first, as a reordering switch might.
@@ -254,7 +255,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func aFileDamagedInTheMiddleKeepsWhatWasReadAndIsAtBestInconclusive() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("d.pcapng")
         try Fixtures.writePcapng(path, nfsOnStorage + noise)
         var data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -279,7 +280,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func aCaptureCutShortIsReadUpToTheCut() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let path = dir.file("cut.pcapng")
         try Fixtures.writePcapng(path, noise + nfsOnStorage)
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -291,7 +292,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func missingAndGarbageCapturesAreErrors() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         #expect(throws: ReplayError.self) { try replay(Fixtures.policy(), [dir.file("nope.pcap")]) }
         do {
             _ = try replay(Fixtures.policy(), [dir.file("nope.pcap")])
@@ -309,7 +310,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func ipv6StorageOnTheManagementNetworkFails() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         let leak = conversation(client: "2001:db8:0:198::10", 900, server: "2001:db8:0:198::20", 3260, interface: "mgmt0")
         try Fixtures.writePcapng(dir.file("v6.pcapng"), leak + nfsOnStorage)
         let result = try replay(Fixtures.policy(), [dir.file("v6.pcapng")]).result
@@ -318,7 +319,7 @@ func network(_ result: CheckResult, _ name: String) -> NetworkSummary? {
     }
 
     @Test func everyPacketIsCountedExactlyOnce() throws {
-        let dir = TemporaryDirectory()
+        let dir = try TemporaryDirectory()
         var packets = noise + nfsOnStorage
         // A truncated frame (snaplen 40) and an ARP frame.
         let big = F.frame(.ethernet(vlans: []), 6, "203.0.113.10", 700, "203.0.113.20", 2049, payload: 1000)

@@ -3,6 +3,7 @@ import Flows
 #if canImport(Glibc)
 import Glibc
 #endif
+import TestSupport
 import Testing
 import Policy
 
@@ -176,9 +177,10 @@ func prefix(_ text: String) -> IPPrefix { IPPrefix(text)! }
     }
 
     @Test func loadReadsAFileAndReportsAMissingOne() throws {
-        let directory = FileManagerShim.temporaryDirectory()
+        let scratch = try TemporaryDirectory()
+        let directory = scratch.path
         let path = directory + "/policy.yaml"
-        try FileManagerShim.write(examplePolicy, to: path)
+        try writeText(examplePolicy, to: path)
         let policy = try Policy.load(path: path)
         #expect(policy.networks.count == 3)
 
@@ -210,7 +212,7 @@ func prefix(_ text: String) -> IPPrefix { IPPrefix(text)! }
         }
 
         // A file this process may not read names the system's reason.
-        try FileManagerShim.write(examplePolicy, to: path)
+        try writeText(examplePolicy, to: path)
         chmod(path, 0)
         if access(path, R_OK) != 0 {  // root reads it anyway
             do {
@@ -222,7 +224,7 @@ func prefix(_ text: String) -> IPPrefix { IPPrefix(text)! }
         }
         chmod(path, 0o644)
 
-        try FileManagerShim.write("version: 1\nnetworks: {management: {vlans: [0]}}\n", to: path)
+        try writeText("version: 1\nnetworks: {management: {vlans: [0]}}\n", to: path)
         do {
             _ = try Policy.load(path: path)
             Issue.record("an invalid file was accepted")

@@ -43,8 +43,15 @@ public func run(_ executable: URL, _ arguments: [String]) throws -> Run {
                stderr: String(decoding: stderr, as: UTF8.self))
 }
 
+/// A fresh path under the system's temporary directory for a file a test creates (nothing is
+/// created; the name ends with `name`).
+public func temporaryPath(_ name: String) -> String {
+    NSTemporaryDirectory() + "lk-test-" + UUID().uuidString + "-" + name
+}
+
 /// A directory of its own under the system's temporary directory (mode 700, as `mktemp -d`
-/// makes it), removed with everything in it when the value goes.
+/// makes it), removed with everything in it when the value goes. The one temporary-directory
+/// helper of every test suite.
 public final class TemporaryDirectory: @unchecked Sendable {
     public let path: String
 
@@ -56,8 +63,27 @@ public final class TemporaryDirectory: @unchecked Sendable {
         path = String(cString: made)
     }
 
+    public var url: URL { URL(fileURLWithPath: path, isDirectory: true) }
+
     /// A path inside the directory.
     public func file(_ name: String) -> String { path + "/" + name }
+
+    /// A path inside the directory.
+    public func path(_ name: String) -> String { file(name) }
+
+    /// Writes `bytes` to a new file inside the directory and returns its path.
+    @discardableResult
+    public func file(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let target = file(name)
+        try Data(bytes).write(to: URL(fileURLWithPath: target))
+        return target
+    }
+
+    /// Writes `text` to a new file inside the directory and returns its path.
+    @discardableResult
+    public func file(_ name: String, text: String) throws -> String {
+        try file(name, Array(text.utf8))
+    }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
