@@ -23,6 +23,16 @@ static inline int lk_clear_capabilities(void) {
     return (int)syscall(SYS_capset, &header, data);
 }
 
+/// Sets the calling thread's capability sets to the given masks (capabilities 0-63).
+static inline int lk_set_capabilities(unsigned long long effective, unsigned long long permitted,
+                                      unsigned long long inheritable) {
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {
+        {(unsigned)effective, (unsigned)permitted, (unsigned)inheritable},
+        {(unsigned)(effective >> 32), (unsigned)(permitted >> 32), (unsigned)(inheritable >> 32)}};
+    return (int)syscall(SYS_capset, &header, data);
+}
+
 // glibc's setresuid/setresgid (declared only under _GNU_SOURCE) change every thread's ids.
 extern int setresuid(uid_t ruid, uid_t euid, uid_t suid);
 extern int setresgid(gid_t rgid, gid_t egid, gid_t sgid);

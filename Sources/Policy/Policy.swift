@@ -178,6 +178,15 @@ public struct Policy: Sendable {
     /// - Throws: `PolicyError` with code `.notFound` when there is no such file,
     ///   `.unreadable` when it cannot be read, otherwise as `parse(_:path:)`.
     public static func load(path: String) throws(PolicyError) -> Policy {
+        try parse(read(path: path), path: path)
+    }
+
+    /// The text of the policy file at `path`, not yet parsed (a watch's capture process reads
+    /// it before it gives up the caller's identity and parses it after).
+    ///
+    /// - Throws: `PolicyError` with code `.notFound` when there is no such file,
+    ///   `.unreadable` when it cannot be read, `.syntax` when it is not UTF-8.
+    public static func read(path: String) throws(PolicyError) -> String {
         var isDirectory: ObjCBool = false
         guard !path.isEmpty, FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw PolicyError(code: .notFound, path: path, message: "no such file")
@@ -189,7 +198,7 @@ public struct Policy: Sendable {
         guard let text = String(data: data, encoding: .utf8) else {
             throw PolicyError(code: .syntax, path: path, message: "is not UTF-8 text")
         }
-        return try parse(text, path: path)
+        return text
     }
 
     /// The largest policy file read: a policy is a few kilobytes of YAML, and a path such as

@@ -36,6 +36,26 @@ struct PolicyReportOptions: ParsableArguments {
         }
     }
 
+    /// The policy file's text, not parsed; exits 66 when it does not exist, 65 when it cannot be read.
+    func readPolicy() throws -> String {
+        do {
+            return try Policy.read(path: policy)
+        } catch {
+            printError(error.description)
+            throw ExitCode(error.code == .notFound ? ExitStatus.noInput : ExitStatus.dataError)
+        }
+    }
+
+    /// `text`, read from the policy file, parsed; exits 65 when it cannot be used.
+    func parsePolicy(_ text: String) throws -> Policy {
+        do {
+            return try Policy.parse(text, path: policy)
+        } catch {
+            printError(error.description)
+            throw ExitCode(ExitStatus.dataError)
+        }
+    }
+
     /// The policy file's text, for a report that shows it (nil when it cannot be read again).
     func policyText() -> String? {
         try? String(contentsOfFile: policy, encoding: .utf8)

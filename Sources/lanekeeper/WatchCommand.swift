@@ -165,10 +165,24 @@ struct WatchCommand: ParsableCommand {
             printError(error.description)
             throw ExitCode(ExitStatus.noPermission)
         }
+        // Read as the caller; parsed (like every packet) only once the caller's identity is gone.
+        let policyText = try report.base.readPolicy()
+        do {
+            try Privileges.narrow(to: target)
+        } catch {
+            printError("\(error)")
+            throw ExitCode(ExitStatus.noPermission)
+        }
         let destination = continuousOptions.continuous ? nil : try report.openReport(files: link)
-        let policyText = report.format == .html ? report.base.policyText() : nil
+        let policy: Policy
+        do {
+            policy = try report.base.parsePolicy(policyText)
+        } catch {
+            destination?.abandon()
+            throw error
+        }
         var configuration = WatchConfiguration(
-            policy: try report.loadPolicy(), options: LiveCaptureOptions(snapLength: snaplen, bufferBytes: bufferMiB << 20),
+            policy: policy, options: LiveCaptureOptions(snapLength: snaplen, bufferBytes: bufferMiB << 20),
             evidencePath: report.evidence, timeline: report.format == .html, prefilter: prefilter)
         configuration.replaceExisting = report.force
         configuration.files = link
@@ -193,7 +207,8 @@ struct WatchCommand: ParsableCommand {
             printError("warning: \(failure.interface) could not be opened (\(failure.detail)); the verdict will be at best inconclusive")
         }
         return OpenedWatch(
-            session: session, configuration: configuration, destination: destination, policyText: policyText, user: target.name)
+            session: session, configuration: configuration, destination: destination,
+            policyText: report.format == .html ? policyText : nil, user: target.name)
     }
 
     /// Says why a watch could not open; its exit status.

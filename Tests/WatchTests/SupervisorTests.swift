@@ -59,14 +59,20 @@ extension WatchSuites {
         }
 
         /// The ready file appears once every capture is open, names the interfaces, and is gone
-        /// when the watch ends; the line on standard error says the same.
+        /// when the watch ends; the line on standard error says the same. The policy may be
+        /// one only the caller can read.
         @Test func theReadyFileAndLineSayWhenCapturingHasBegun() throws {
             let f = try fixture()
             let out = try TemporaryDirectory("lk-ready")
             let ready = out.file("ready")
             try "stale\n".write(toFile: ready, atomically: true, encoding: .utf8)
+            // A policy only root may read, in a directory only root may enter: the capture
+            // process reads its bytes as the caller, before it becomes nobody to parse them.
+            let policy = out.file("ready.yaml")
+            try FileManager.default.copyItem(atPath: try f.policy("ready.yaml", expectStorage: false), toPath: policy)
+            chmod(policy, 0o600)
             let result = try f.lanekeeper([
-                "watch", "--policy", try f.policy("ready.yaml", expectStorage: false), "--ready-file", ready, "--output",
+                "watch", "--policy", policy, "--ready-file", ready, "--output",
                 out.file("r.txt"), "--", "sh", "-c", "cat \(ready)",
             ])
             #expect(result.stdout.hasPrefix("capturing on mgmt0, stor0 (capture process "), "\(result.stdout)")
