@@ -125,26 +125,36 @@ enum Privileges {
     /// `PR_SET_KEEPCAPS` the user and groups changed, and CAP_NET_RAW alone left effective and
     /// permitted (when it had it). `drop(to:)` then gives up CAP_NET_RAW too.
     static func narrow(to target: Target) throws(Failure) {
+        // All of the bounding set, CAP_NET_RAW too: it only limits what an exec could gain,
+        // and this process keeps the CAP_NET_RAW it has until `drop(to:)`.
+        try emptyBoundingSetAndAmbient()
+        let keep = (permitted() ?? 0) & (1 << UInt64(netRaw))
+        if target.changesUser {
+            guard lk_prctl(PR_SET_KEEPCAPS, 1) == 0 else { throw failure("prctl(PR_SET_KEEPCAPS)") }
+            try become(target)
+            _ = lk_prctl(PR_SET_KEEPCAPS, 0)
+        }
+        guard lk_set_capabilities(keep, keep, 0) == 0 else { throw failure("capset(CAP_NET_RAW)") }
+    }
+
+    /// Empties the bounding set (when this process may: it has CAP_SETPCAP) and the ambient set.
+    private static func emptyBoundingSetAndAmbient() throws(Failure) {
         let last = lastCapability()
         let mayChangeBounding = (effective() ?? 0) & (1 << 8) != 0  // CAP_SETPCAP
         if mayChangeBounding {
-            // All of them, CAP_NET_RAW too: the bounding set only limits what an exec could
-            // gain, and this process keeps the CAP_NET_RAW it has until `drop(to:)`.
             for capability in 0...last where lk_prctl(PR_CAPBSET_DROP, UInt(capability)) != 0 && errno != EINVAL {
                 throw failure("prctl(PR_CAPBSET_DROP, \(capability))")
             }
         }
         guard lk_clear_ambient() == 0 || errno == EINVAL else { throw failure("prctl(PR_CAP_AMBIENT_CLEAR_ALL)") }
-        let keep = (permitted() ?? 0) & (1 << UInt64(netRaw))
-        if target.changesUser {
-            guard lk_prctl(PR_SET_KEEPCAPS, 1) == 0 else { throw failure("prctl(PR_SET_KEEPCAPS)") }
-            var groups = [target.gid]
-            guard setgroups(1, &groups) == 0 else { throw failure("setgroups") }
-            guard lk_setresgid(target.gid) == 0 else { throw failure("setresgid(\(target.gid))") }
-            guard lk_setresuid(target.uid) == 0 else { throw failure("setresuid(\(target.uid))") }
-            _ = lk_prctl(PR_SET_KEEPCAPS, 0)
-        }
-        guard lk_set_capabilities(keep, keep, 0) == 0 else { throw failure("capset(CAP_NET_RAW)") }
+    }
+
+    /// `setgroups` to the target's group only, `setresgid`, `setresuid` (every thread).
+    private static func become(_ target: Target) throws(Failure) {
+        var groups = [target.gid]
+        guard setgroups(1, &groups) == 0 else { throw failure("setgroups") }
+        guard lk_setresgid(target.gid) == 0 else { throw failure("setresgid(\(target.gid))") }
+        guard lk_setresuid(target.uid) == 0 else { throw failure("setresuid(\(target.uid))") }
     }
 
     /// The permitted capability set from /proc/self/status, if it can be read.
@@ -161,20 +171,8 @@ enum Privileges {
     /// `narrow(to:)` the user has changed already and only CAP_NET_RAW is left to give up.
     static func drop(to target: Target) throws(Failure) {
         guard lk_prctl(PR_SET_NO_NEW_PRIVS, 1) == 0 else { throw failure("prctl(PR_SET_NO_NEW_PRIVS)") }
-        let last = lastCapability()
-        let mayChangeBounding = (effective() ?? 0) & (1 << 8) != 0  // CAP_SETPCAP
-        if mayChangeBounding {
-            for capability in 0...last where lk_prctl(PR_CAPBSET_DROP, UInt(capability)) != 0 && errno != EINVAL {
-                throw failure("prctl(PR_CAPBSET_DROP, \(capability))")
-            }
-        }
-        guard lk_clear_ambient() == 0 || errno == EINVAL else { throw failure("prctl(PR_CAP_AMBIENT_CLEAR_ALL)") }
-        if target.changesUser && (getuid() != target.uid || geteuid() != target.uid) {
-            var groups = [target.gid]
-            guard setgroups(1, &groups) == 0 else { throw failure("setgroups") }
-            guard lk_setresgid(target.gid) == 0 else { throw failure("setresgid(\(target.gid))") }
-            guard lk_setresuid(target.uid) == 0 else { throw failure("setresuid(\(target.uid))") }
-        }
+        try emptyBoundingSetAndAmbient()
+        if target.changesUser && (getuid() != target.uid || geteuid() != target.uid) { try become(target) }
         guard lk_clear_capabilities() == 0 else { throw failure("capset") }
         try verify(target)
     }

@@ -28,12 +28,7 @@ struct PolicyReportOptions: ParsableArguments {
 
     /// Loads the policy; exits 66 when it does not exist, 65 when it cannot be used.
     func loadPolicy() throws -> Policy {
-        do {
-            return try Policy.load(path: policy)
-        } catch {
-            printError(error.description)
-            throw ExitCode(error.code == .notFound ? ExitStatus.noInput : ExitStatus.dataError)
-        }
+        try parsePolicy(readPolicy())
     }
 
     /// The policy file's text, not parsed; exits 66 when it does not exist, 65 when it cannot be read.
