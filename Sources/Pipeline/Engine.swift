@@ -45,7 +45,7 @@ struct Engine {
     /// Link types of the current source that could not be decoded.
     var unsupported: Set<LinkType> = []
     /// The place of the previous packet and its index.
-    private var lastPlace: (place: RawPlace, segment: UInt32)?
+    private var lastPlace: (place: RawPlace, number: UInt32)?
 
     /// - Parameter maxFlows: the bound on live flows (`FlowTracker.maxFlows`). Unbounded by
     ///   default, so that a flow's slot stays its serial (watch's workers keep per-flow state
@@ -97,7 +97,7 @@ struct Engine {
 
     /// Decodes one frame of source `source`, counts it on its place, and classifies it.
     /// Allocation-free once the place and the flow are known.
-    /// - Returns: the place (raw segment) and the flow it joined, if any: its slot in
+    /// - Returns: the number of its place and the flow it joined, if any: its slot in
     ///   `tracker.flows` (whose `serial` is the raw flow index). `packet` holds the decode.
     @discardableResult
     mutating func ingest(_ frame: Frame, source: Int) -> (place: UInt32, flow: Int?) {
@@ -118,14 +118,14 @@ struct Engine {
         return result
     }
 
-    /// The segment (numbered place) a frame of source `source` seen on its interface
-    /// `interface` (-1: none) with the decode `packet` is counted at, when that place is
-    /// known already; nil for a place not seen yet. Changes nothing (`account` numbers new
+    /// The number of the place a frame of source `source` seen on its interface `interface`
+    /// (-1: none) with the decode `packet` is counted at, when that place is known already;
+    /// nil for a place not seen yet. Changes nothing (`account` numbers new
     /// places): read-ahead asks it of frames ahead of the one it accounts.
     @inline(__always)
-    func knownSegment(source: Int, interface: Int, packet: UnsafePointer<DecodedPacket>) -> UInt32? {
+    func knownPlace(source: Int, interface: Int, packet: UnsafePointer<DecodedPacket>) -> UInt32? {
         let place = RawPlace(source: source, interface: interface < 0 ? nil : interface, packet: packet.pointee)
-        return recentSegment(of: place) ?? places[place]
+        return recentPlace(of: place) ?? places[place]
     }
 
     /// Where the frame `packet` holds was seen and what it joined, for `ingest`'s next frame.
@@ -141,16 +141,16 @@ struct Engine {
     ) -> (place: UInt32, flow: Int?) {
         let packet = decoded  // read field by field through the pointer, never copied whole
         let place = RawPlace(source: source, interface: frame.interface, packet: packet.pointee)
-        let segment: UInt32
-        if let known = recentSegment(of: place) ?? places[place] {
-            segment = known
+        let number: UInt32
+        if let known = recentPlace(of: place) ?? places[place] {
+            number = known
         } else {
-            segment = UInt32(placeList.count)
-            places[place] = segment
+            number = UInt32(placeList.count)
+            places[place] = number
             placeList.append(place)
             counters.append(SegmentCounters())
         }
-        lastPlace = (place, segment)
+        lastPlace = (place, number)
         // Each packet lands in exactly one of decoded, truncated, undecodable. A header cut
         // by the snaplen is truncated (normal); a header that lies is undecodable.
         // A packet whose flow is known (ports, or a fragment of a known datagram) is decoded
@@ -164,11 +164,11 @@ struct Engine {
         } else {
             outcome = packet.pointee.truncated || frame.isTruncated ? .truncated : .decoded
         }
-        counters[Int(segment)].count(wireLength: frame.wireLength, outcome)
+        counters[Int(number)].count(wireLength: frame.wireLength, outcome)
         let payload = Self.payload(offset: packet.pointee.payloadOffset, length: packet.pointee.payloadLength, in: frame.bytes)
         let flow = tracker.observe(
-            packet, payload: payload, segment: segment, wireLength: frame.wireLength, at: frame.timestamp)
-        return (segment, flow)
+            packet, payload: payload, segment: number, wireLength: frame.wireLength, at: frame.timestamp)
+        return (number, flow)
     }
 
     /// `account` of a frame known to continue the previous frame's flow at the previous
@@ -219,18 +219,18 @@ struct Engine {
         a.low == b.low && a.high == b.high && a.isIPv4 == b.isIPv4
     }
 
-    /// The segment of `place` when finding it needs no hash lookup: the previous packet's
+    /// The number of `place` when finding it needs no hash lookup: the previous packet's
     /// place (consecutive packets are mostly seen in the same place), or one of a handful of
     /// places (a replay usually has a few interfaces and VLANs); nil when not found that way.
     @inline(__always)
-    private func recentSegment(of place: RawPlace) -> UInt32? {
-        if let last = lastPlace, last.place == place { return last.segment }
+    private func recentPlace(of place: RawPlace) -> UInt32? {
+        if let last = lastPlace, last.place == place { return last.number }
         guard placeList.count <= Self.placesScanned else { return nil }
-        for (segment, known) in placeList.enumerated() where known == place { return UInt32(segment) }
+        for (number, known) in placeList.enumerated() where known == place { return UInt32(number) }
         return nil
     }
 
-    /// Places up to which `recentSegment` compares every known place.
+    /// Places up to which `recentPlace` compares every known place.
     private static let placesScanned = 8
 
     /// The transport payload's captured bytes (empty when there is none).

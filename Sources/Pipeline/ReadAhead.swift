@@ -123,9 +123,9 @@ enum ReadAhead {
             // and so a flow: nothing to load).
             hashes[ahead] = 0
             if !follows,
-                let segment = engine.knownSegment(source: source, interface: items[ahead].interface, packet: packets + ahead)
+                let place = engine.knownPlace(source: source, interface: items[ahead].interface, packet: packets + ahead)
             {
-                hashes[ahead] = engine.tracker.prefetchIndex(packets + ahead, segment: segment)
+                hashes[ahead] = engine.tracker.prefetchIndex(packets + ahead, segment: place)
             }
         }
         for ahead in 0..<min(2 * lead, count) { prepare(ahead) }
