@@ -280,13 +280,11 @@ enum RecordCount {
 
     /// A little-endian microsecond pcap file header.
     static func pcapHeader(linkType: UInt32) -> [UInt8] {
-        le32(0xA1B2_C3D4) + [2, 0, 4, 0] + le32(0) + le32(0) + le32(262_144) + le32(linkType)
+        PcapBytes.header(bigEndian: false, nanoseconds: false, linkType: linkType, snapLength: 262_144)
     }
 
     /// A little-endian Section Header Block and one Interface Description Block.
     static func pcapngHeader(linkType: UInt32) -> [UInt8] {
-        let shb = le32(0x0A0D_0D0A) + le32(28) + le32(0x1A2B_3C4D) + [1, 0, 0, 0] + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF] + le32(28)
-        let idb = le32(1) + le32(20) + [UInt8(truncatingIfNeeded: linkType), UInt8(truncatingIfNeeded: linkType >> 8), 0, 0] + le32(0) + le32(20)
-        return shb + idb
+        PcapngBytes.shb() + PcapngBytes.idb(linkType: UInt16(truncatingIfNeeded: linkType))
     }
 }

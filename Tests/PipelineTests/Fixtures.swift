@@ -38,15 +38,10 @@ enum Fixtures {
 
     /// Writes a classic little-endian microsecond pcap file.
     static func writePcap(_ path: String, linkType: LinkType = .ethernet, _ frames: [(seconds: Int64, bytes: [UInt8])]) throws {
-        var data = Data()
-        func le32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
-        func le16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
-        le32(0xa1b2_c3d4); le16(2); le16(4); le32(0); le32(0); le32(262_144); le32(linkType.rawValue)
-        for frame in frames {
-            le32(UInt32(frame.seconds)); le32(500_000); le32(UInt32(frame.bytes.count)); le32(UInt32(frame.bytes.count))
-            data.append(contentsOf: frame.bytes)
-        }
-        try data.write(to: URL(fileURLWithPath: path))
+        let records = frames.map { PcapBytes.Record(seconds: UInt32($0.seconds), fraction: 500_000, data: $0.bytes) }
+        let bytes = PcapBytes.file(
+            bigEndian: false, nanoseconds: false, linkType: linkType.rawValue, snapLength: 262_144, records: records)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
     }
 
     static let policyYAML = """

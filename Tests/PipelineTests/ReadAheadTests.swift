@@ -108,16 +108,9 @@ import Testing
     /// A little-endian pcapng file of Ethernet `frames` on one interface with no snap length
     /// (so that nothing clips them), one per second.
     static func pcapng(_ frames: [[UInt8]]) -> [UInt8] {
-        func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
-        func le32(_ v: Int) -> [UInt8] { le16(v & 0xffff) + le16(v >> 16 & 0xffff) }
-        func block(_ type: Int, _ body: [UInt8]) -> [UInt8] {
-            let padded = body + [UInt8](repeating: 0, count: (4 - body.count % 4) % 4)
-            return le32(type) + le32(12 + padded.count) + padded + le32(12 + padded.count)
-        }
-        var file = block(0x0A0D_0D0A, le32(0x1A2B_3C4D) + le16(1) + le16(0) + [UInt8](repeating: 0xff, count: 8))
-        file += block(1, le16(1) + le16(0) + le32(0))
+        var file = PcapngBytes.shb() + PcapngBytes.idb(linkType: 1)
         for (second, frame) in frames.enumerated() {
-            file += block(6, le32(0) + le32(0) + le32(second * 1_000_000) + le32(frame.count) + le32(frame.count) + frame)
+            file += PcapngBytes.epb(interface: 0, timestamp: UInt64(second) * 1_000_000, data: frame)
         }
         return file
     }
