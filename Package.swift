@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "Decode", "Frames", "TestSupport"]),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "Flows", "Decode", "TestSupport"]),
         .testTarget(name: "ExpectationsTests", dependencies: ["Expectations", "Check", "Policy", "TestSupport"]),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Decode", "Frames"], path: "Tests/TestSupport"),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "HTMLReportTests", dependencies: ["TestSupport", "Capture", "Frames", "Check", "Report"]),
         .testTarget(name: "ContinuousTests", dependencies: ["TestSupport", "Pipeline", "Telemetry", "Capture", "Policy", "Frames", "Check"],

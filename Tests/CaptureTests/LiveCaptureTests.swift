@@ -1,50 +1,38 @@
 @testable import Capture
 import Foundation
 import Frames
+import TestSupport
 import Testing
 
 /// Hand-built frames for the capture filter: Ethernet (tagged or not) or SLL2, IPv4 or IPv6,
 /// TCP or UDP, fragments.
+/// Shorthands over `FrameBuilder` for the filter tests: one IPv4 pair (198.51.100.10 ->
+/// 203.0.113.20), one IPv6 pair (2001:db8::10 -> 2001:db8::20), 16 bytes of payload.
 enum FilterFrames {
-    static func be16(_ v: UInt16) -> [UInt8] { [UInt8(v >> 8), UInt8(v & 0xff)] }
-
-    /// TCP (20-byte header) or UDP header plus 16 bytes of payload.
     static func transport(_ ipProtocol: UInt8, _ sourcePort: UInt16, _ destinationPort: UInt16) -> [UInt8] {
-        let payload = [UInt8](repeating: 0xab, count: 16)
-        if ipProtocol == 6 {
-            return be16(sourcePort) + be16(destinationPort) + [0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]
-                + payload
-        }
-        return be16(sourcePort) + be16(destinationPort) + be16(UInt16(8 + payload.count)) + [0, 0] + payload
+        FrameBuilder.transport(ipProtocol, sourcePort: sourcePort, destinationPort: destinationPort, flags: 0x18, payload: 16)
     }
 
-    /// IPv4 (198.51.100.10 -> 203.0.113.20) with the given fragment offset (bytes) and MF flag.
+    /// With the given fragment offset (bytes) and MF flag.
     static func ipv4(_ ipProtocol: UInt8, _ payload: [UInt8], offset: Int = 0, moreFragments: Bool = false) -> [UInt8] {
-        let flags = UInt16(moreFragments ? 0x2000 : 0) | UInt16(offset / 8)
-        return [0x45, 0] + be16(UInt16(20 + payload.count)) + [0, 7] + be16(flags) + [64, ipProtocol, 0, 0]
-            + [198, 51, 100, 10, 203, 0, 113, 20] + payload
+        FrameBuilder.ipv4(
+            "198.51.100.10", "203.0.113.20", ipProtocol: ipProtocol, id: 7, fragmentOffset: offset, moreFragments: moreFragments,
+            payload: payload)
     }
 
-    /// IPv6 (2001:db8::10 -> 2001:db8::20); with `fragment`, a fragment header comes first.
+    /// With `fragment`, a fragment header (offset 8 bytes: a later fragment) comes first.
     static func ipv6(_ ipProtocol: UInt8, _ payload: [UInt8], fragment: Bool = false) -> [UInt8] {
-        var body = payload
-        var next = ipProtocol
-        if fragment {
-            body = [ipProtocol, 0, 0, 8, 0, 0, 0, 9] + payload  // offset 1 (8 bytes): a later fragment
-            next = 44
-        }
-        let address: (UInt8) -> [UInt8] = { [0x20, 0x01, 0x0d, 0xb8] + [UInt8](repeating: 0, count: 11) + [$0] }
-        return [0x60, 0, 0, 0] + be16(UInt16(body.count)) + [next, 64] + address(0x10) + address(0x20) + body
+        FrameBuilder.ipv6(
+            "2001:db8::10", "2001:db8::20", nextHeader: fragment ? 44 : ipProtocol,
+            payload: fragment ? [ipProtocol, 0, 0, 8, 0, 0, 0, 9] + payload : payload)
     }
 
     static func ethernet(_ etherType: UInt16, _ packet: [UInt8], tags: [(tpid: UInt16, id: UInt16)] = []) -> [UInt8] {
-        var header: [UInt8] = [0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1]
-        for tag in tags { header += be16(tag.tpid) + be16(tag.id) }
-        return header + be16(etherType) + packet
+        FrameBuilder.link(.ethernet(vlans: tags), etherType: etherType, packet)
     }
 
     static func sll2(_ etherType: UInt16, _ packet: [UInt8]) -> [UInt8] {
-        be16(etherType) + [0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 2, 0, 0, 0, 0, 1, 0, 0] + packet
+        FrameBuilder.link(.sll2(ifindex: 3), etherType: etherType, packet)
     }
 }
 

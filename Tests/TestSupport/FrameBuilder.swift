@@ -1,21 +1,21 @@
 import Decode
 import Frames
 
-/// Builds real-looking frames for end-to-end tests: Ethernet (optionally tagged), SLL2,
+/// Builds real-looking frames for tests (the one frame builder of every suite): Ethernet (optionally tagged), SLL2,
 /// or raw IP; IPv4 or IPv6; TCP or UDP; IPv4 fragments. Checksums are left zero (nothing
 /// in lanekeeper verifies them).
-struct FrameBuilder {
-    enum Link {
+public enum FrameBuilder {
+    public enum Link {
         case ethernet(vlans: [(tpid: UInt16, id: UInt16)])
         case sll2(ifindex: Int32)
         case sll
         case raw
     }
 
-    static func be16(_ v: UInt16) -> [UInt8] { [UInt8(v >> 8), UInt8(v & 0xff)] }
-    static func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xff), UInt8((v >> 8) & 0xff), UInt8(v & 0xff)] }
+    public static func be16(_ v: UInt16) -> [UInt8] { [UInt8(v >> 8), UInt8(v & 0xff)] }
+    public static func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8((v >> 16) & 0xff), UInt8((v >> 8) & 0xff), UInt8(v & 0xff)] }
 
-    static func addressBytes(_ text: String) -> [UInt8] {
+    public static func addressBytes(_ text: String) -> [UInt8] {
         let address = IPAddress(text)!
         if address.isIPv4 { return be32(address.ipv4Value) }
         var out: [UInt8] = []
@@ -25,7 +25,7 @@ struct FrameBuilder {
     }
 
     /// A TCP segment (20-byte header) or UDP datagram carrying `payload` bytes.
-    static func transport(_ ipProtocol: UInt8, sourcePort: UInt16, destinationPort: UInt16, flags: UInt8, payload: Int) -> [UInt8] {
+    public static func transport(_ ipProtocol: UInt8, sourcePort: UInt16, destinationPort: UInt16, flags: UInt8, payload: Int) -> [UInt8] {
         let body = [UInt8](repeating: 0xab, count: payload)
         if ipProtocol == 6 {
             return be16(sourcePort) + be16(destinationPort) + be32(1) + be32(0) + [0x50, flags] + be16(65535) + [0, 0, 0, 0] + body
@@ -33,18 +33,18 @@ struct FrameBuilder {
         return be16(sourcePort) + be16(destinationPort) + be16(UInt16(8 + payload)) + [0, 0] + body
     }
 
-    static func ipv4(_ source: String, _ destination: String, ipProtocol: UInt8, id: UInt16 = 1,
+    public static func ipv4(_ source: String, _ destination: String, ipProtocol: UInt8, id: UInt16 = 1,
                      fragmentOffset: Int = 0, moreFragments: Bool = false, payload: [UInt8]) -> [UInt8] {
         let flagsAndOffset = UInt16(moreFragments ? 0x2000 : 0) | UInt16(fragmentOffset / 8)
         return [0x45, 0] + be16(UInt16(20 + payload.count)) + be16(id) + be16(flagsAndOffset) + [64, ipProtocol, 0, 0]
             + addressBytes(source) + addressBytes(destination) + payload
     }
 
-    static func ipv6(_ source: String, _ destination: String, nextHeader: UInt8, payload: [UInt8]) -> [UInt8] {
+    public static func ipv6(_ source: String, _ destination: String, nextHeader: UInt8, payload: [UInt8]) -> [UInt8] {
         [0x60, 0, 0, 0] + be16(UInt16(payload.count)) + [nextHeader, 64] + addressBytes(source) + addressBytes(destination) + payload
     }
 
-    static func link(_ link: Link, etherType: UInt16, _ packet: [UInt8]) -> [UInt8] {
+    public static func link(_ link: Link, etherType: UInt16, _ packet: [UInt8]) -> [UInt8] {
         switch link {
         case .ethernet(let vlans):
             var header: [UInt8] = [0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1]
@@ -61,7 +61,7 @@ struct FrameBuilder {
     }
 
     /// A whole frame: link header, IP header, transport header, payload.
-    static func frame(_ link: Link = .ethernet(vlans: []), _ ipProtocol: UInt8, _ source: String, _ sourcePort: UInt16,
+    public static func frame(_ link: Link = .ethernet(vlans: []), _ ipProtocol: UInt8, _ source: String, _ sourcePort: UInt16,
                       _ destination: String, _ destinationPort: UInt16, flags: UInt8 = 0x18, payload: Int = 0) -> [UInt8] {
         let segment = transport(ipProtocol, sourcePort: sourcePort, destinationPort: destinationPort, flags: flags, payload: payload)
         if source.contains(":") {
@@ -71,7 +71,7 @@ struct FrameBuilder {
     }
 
     /// A UDP datagram split into IPv4 fragments of at most `mtu` bytes of IP payload (a multiple of 8).
-    static func fragmentedUDP(_ link: Link = .ethernet(vlans: []), _ source: String, _ sourcePort: UInt16,
+    public static func fragmentedUDP(_ link: Link = .ethernet(vlans: []), _ source: String, _ sourcePort: UInt16,
                               _ destination: String, _ destinationPort: UInt16, payload: Int, id: UInt16,
                               mtu: Int = 1480) -> [[UInt8]] {
         let datagram = transport(17, sourcePort: sourcePort, destinationPort: destinationPort, flags: 0, payload: payload)
