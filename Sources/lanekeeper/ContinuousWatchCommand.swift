@@ -119,11 +119,49 @@ extension WatchCommand {
     func runContinuous(
         _ session: WatchSession, configuration: WatchConfiguration, link: SupervisorLink, orders: SupervisorOrders
     ) throws -> Never {
-        let options = continuousOptions
         let log = EventLog()
+        let (watch, metrics, server) = try startWindows(session, configuration: configuration, log: log)
+        session.start()
+        do {
+            try link.ready(interfaces: configuration.interfaces, user: Privileges.userName(geteuid()))
+        } catch {
+            log.event("error", [("message", .string("the supervising lanekeeper process is gone (\(error))"))])
+            _ = watch.finish()
+            throw ExitCode(Verdict.inconclusive.exitStatus)
+        }
+        orders.listen()
+        var writer = WindowWriter(options: continuousOptions, policyPath: report.policy, log: log, metrics: metrics, files: link)
+        let end = closeWindows(watch, configuration: configuration, orders: orders, writer: &writer)
+        writer.write(watch.finish())
+        server?.stop()
+        log.event("stop", [("reason", .string(end.rawValue)), ("windows", .int(writer.windows))])
+        // The supervisor passes this process's exit status on once it has heard the verdict.
+        try? link.result(verdict: (end == .capturesLost ? Verdict.inconclusive : writer.worst).code)
+        if writer.failed { throw ExitCode(ExitStatus.ioError) }
+        switch end {
+        case .capturesLost: throw ExitCode(Verdict.inconclusive.exitStatus)
+        case .signal: throw ExitCode(0)
+        case .duration: throw ExitCode(writer.worst.exitStatus)
+        }
+    }
+
+    /// Why a continuous watch ended, as its `stop` line says it.
+    enum ContinuousEnd: String {
+        case signal
+        case duration
+        case capturesLost = "every capture ended"
+    }
+
+    /// Prepares the windows of `session` (opened, not started): the metrics, the continuous
+    /// watch telling each violation as it comes, the metrics endpoint, the `start` line.
+    /// Exits 74 when the evidence directory or the metrics address cannot be used.
+    private func startWindows(
+        _ session: WatchSession, configuration: WatchConfiguration, log: EventLog
+    ) throws -> (ContinuousWatch, WatchMetrics?, MetricsServer?) {
+        let options = continuousOptions
         let metrics = options.metricsListen != nil || options.metricsFile != nil
             ? WatchMetrics(interfaces: configuration.interfaces) : nil
-        var hash = Self.policyHash(report.policy)
+        let hash = Self.policyHash(report.policy)
         metrics?.policy(path: report.policy, sha256: hash)
         let watch: ContinuousWatch
         do {
@@ -151,64 +189,44 @@ extension WatchCommand {
             ("interfaces", .array(configuration.interfaces.map(JSONValue.string))), ("interval", .number(options.interval)),
             ("policy", .string(report.policy)), ("sha256", .string(hash)), ("metrics", server.map { .string($0.url) } ?? .null),
         ])
+        return (watch, metrics, server)
+    }
 
-        session.start()
-        do {
-            try link.ready(interfaces: configuration.interfaces, user: Privileges.userName(geteuid()))
-        } catch {
-            log.event("error", [("message", .string("the supervising lanekeeper process is gone (\(error))"))])
-            _ = watch.finish()
-            throw ExitCode(Verdict.inconclusive.exitStatus)
-        }
-        orders.listen()
+    /// Closes a window every interval (and on a reload order, with the new policy) until a
+    /// stop order, --duration or the loss of every capture; returns which.
+    private func closeWindows(
+        _ watch: ContinuousWatch, configuration: WatchConfiguration, orders: SupervisorOrders, writer: inout WindowWriter
+    ) -> ContinuousEnd {
+        let interval = continuousOptions.interval
         let started = Date()
         // Windows close on a fixed schedule (start + k x interval), so they do not drift by the
         // time each close takes; a reload starts the schedule again.
-        var nextClose = started.addingTimeInterval(options.interval)
-        var seenHangups = orders.reloadCount
+        var nextClose = started.addingTimeInterval(interval)
+        var seenReloads = orders.reloadCount
         var current = configuration
-        var writer = WindowWriter(options: options, policyPath: report.policy, log: log, metrics: metrics, files: link)
-        var signalled = false
-        var capturesLost = false
         while true {
             // A stop order comes when the supervisor was signalled (SIGINT, SIGTERM) or is gone.
-            if orders.stop.wait(seconds: Self.tick) != nil {
-                signalled = true
-                break
-            }
-            if let duration, Date().timeIntervalSince(started) >= duration { break }
-            if session.allCapturesEnded {
-                capturesLost = true
-                break
-            }
+            if orders.stop.wait(seconds: Self.tick) != nil { return .signal }
+            if let duration, Date().timeIntervalSince(started) >= duration { return .duration }
+            if watch.session.allCapturesEnded { return .capturesLost }
             watch.flushEvidence()
-            if orders.reloadCount != seenHangups {
-                seenHangups = orders.reloadCount
-                if let policy = reload(current: current, log: log, metrics: metrics) {
-                    hash = Self.policyHash(report.policy)
+            if orders.reloadCount != seenReloads {
+                seenReloads = orders.reloadCount
+                if let policy = reload(current: current, log: writer.log, metrics: writer.metrics) {
                     writer.write(watch.closeWindow(reload: policy))
                     current.policy = policy
-                    metrics?.policy(path: report.policy, sha256: hash)
-                    nextClose = Date().addingTimeInterval(options.interval)
+                    writer.metrics?.policy(path: report.policy, sha256: Self.policyHash(report.policy))
+                    nextClose = Date().addingTimeInterval(interval)
                     continue
                 }
             }
             if Date() >= nextClose {
                 writer.write(watch.closeWindow())
-                nextClose = nextClose.addingTimeInterval(options.interval)
+                nextClose = nextClose.addingTimeInterval(interval)
                 // Closing took longer than a window: the next closes one interval from now.
-                if nextClose <= Date() { nextClose = Date().addingTimeInterval(options.interval) }
+                if nextClose <= Date() { nextClose = Date().addingTimeInterval(interval) }
             }
         }
-        writer.write(watch.finish())
-        server?.stop()
-        let reason = signalled ? "signal" : capturesLost ? "every capture ended" : "duration"
-        log.event("stop", [("reason", .string(reason)), ("windows", .int(writer.windows))])
-        // The supervisor passes this process's exit status on once it has heard the verdict.
-        try? link.result(verdict: (capturesLost ? Verdict.inconclusive : writer.worst).code)
-        if writer.failed { throw ExitCode(ExitStatus.ioError) }
-        if capturesLost { throw ExitCode(Verdict.inconclusive.exitStatus) }
-        throw ExitCode(signalled ? 0 : writer.worst.exitStatus)
     }
 
     /// The policy file read again, or nil (said on the log) when it cannot replace the one in force.
