@@ -316,8 +316,9 @@ public final class PcapngReader: FrameSource {
         }
         let major = loadUInt16(block, 12, bigEndian: section.bigEndian)
         let minor = loadUInt16(block, 14, bigEndian: section.bigEndian)
-        guard major == 1 else {
-            return "unsupported pcapng version \(major).\(minor)"
+        // Only 1.0 is defined; libpcap (tcpdump), tshark and capinfos refuse anything else.
+        guard major == 1 && minor == 0 else {
+            return "unsupported pcapng version \(major).\(minor) (only 1.0 is defined)"
         }
         section.base = section.linkTypes.count
         return nil

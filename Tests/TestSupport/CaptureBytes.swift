@@ -81,11 +81,11 @@ public enum PcapngBytes {
         return writer.bytes
     }
 
-    public static func shb(bigEndian: Bool = false, major: UInt16 = 1, options: [Option] = []) -> [UInt8] {
+    public static func shb(bigEndian: Bool = false, major: UInt16 = 1, minor: UInt16 = 0, options: [Option] = []) -> [UInt8] {
         var body = ByteWriter(bigEndian: bigEndian)
         body.u32(0x1A2B_3C4D)
         body.u16(major)
-        body.u16(0)
+        body.u16(minor)
         body.u64(UInt64.max)
         body.raw(self.options(options, bigEndian: bigEndian))
         return block(type: 0x0A0D_0D0A, bigEndian: bigEndian, body: body.bytes)
