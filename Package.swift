@@ -29,10 +29,11 @@ let package = Package(
             providers: [.apt(["libpcap-dev"])]
         ),
         .systemLibrary(name: "CPrivileges"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CShims"),
         .target(name: "SystemCalls"),
         .target(name: "Frames"),
-        .target(name: "Capture", dependencies: ["Frames", "CPcap", "SystemCalls"]),
+        .target(name: "Capture", dependencies: ["Frames", "CPcap", "CZlib", "SystemCalls"]),
         .target(name: "Decode", dependencies: ["Frames"]),
         .target(name: "Flows", dependencies: ["Frames", "Decode", "CShims"]),
         .target(name: "Policy", dependencies: ["Decode", "Flows", "SystemCalls", .product(name: "Yams", package: "Yams")]),

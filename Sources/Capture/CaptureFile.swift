@@ -41,6 +41,11 @@ public enum CaptureFile {
             throw CaptureError(code: .malformed, path: path, offset: 0, detail: detail)
         }
         let bigEndianMagic = UInt32(bigEndian: magic)
+        if bigEndianMagic >> 16 == 0x1F8B {
+            return try withUnsafeBytes(of: &magic) { (prefix) throws(CaptureError) -> any FrameSource in
+                try openCompressed(path: path, file: file, prefix: prefix)
+            }
+        }
         switch format(magic: bigEndianMagic) {
         case .pcap:
             return try withUnsafeBytes(of: &magic) { (prefix) throws(CaptureError) -> PcapFileReader in
@@ -53,6 +58,40 @@ public enum CaptureFile {
         case nil:
             close(file.descriptor)
             throw CaptureError(code: .malformed, path: path, offset: 0, detail: notACaptureDetail(bigEndianMagic))
+        }
+    }
+
+    /// A gzip-compressed capture (`tcpdump -w - | gzip`, a `.pcap.gz` or `.pcapng.gz` kept to
+    /// save space): inflated as it is read, never whole in memory; the reader is chosen by the
+    /// magic of the inflated bytes, and offsets in messages are offsets in the inflated data.
+    private static func openCompressed(path: String, file: OpenedFile, prefix: UnsafeRawBufferPointer) throws(CaptureError)
+        -> any FrameSource
+    {
+        try reader(
+            of: ChunkedInput(gzip: file, chunkSize: PcapngReader.chunkSize, maximumRequest: compressedMaximumRequest, prefix: prefix),
+            path: path)
+    }
+
+    /// The largest single request of a compressed capture's input (whichever format it holds).
+    static let compressedMaximumRequest = max(PcapFileReader.maximumRequest, Pcapng.maximumBlockLength)
+
+    /// The reader for the inflated bytes of `input`, by their magic.
+    private static func reader(of input: ChunkedInput, path: String) throws(CaptureError) -> any FrameSource {
+        guard input.request(4) else {
+            if let problem = input.readErrorDescription {
+                throw CaptureError(code: .malformed, path: path, offset: 0, detail: "gzip-compressed: \(problem)")
+            }
+            throw CaptureError(
+                code: .malformed, path: path, offset: 0,
+                detail: "gzip-compressed, but what it holds is \(input.available == 0 ? "empty" : "too short to be a capture")")
+        }
+        let inner = loadUInt32(input.window, 0, bigEndian: true)
+        switch format(magic: inner) {
+        case .pcap: return try PcapFileReader(path: path, input: input)
+        case .pcapng: return try PcapngReader(path: path, input: input, size: nil)
+        case nil:
+            throw CaptureError(
+                code: .malformed, path: path, offset: 0, detail: "gzip-compressed, but " + notACaptureDetail(inner))
         }
     }
 
@@ -72,6 +111,11 @@ public enum CaptureFile {
             throw CaptureError(code: .malformed, path: name, offset: 0, detail: detail)
         }
         let bigEndianMagic = loadUInt32(bytes, 0, bigEndian: true)
+        if bigEndianMagic >> 16 == 0x1F8B {
+            return try reader(
+                of: ChunkedInput(gzipBytes: bytes, chunkSize: PcapngReader.chunkSize, maximumRequest: compressedMaximumRequest),
+                path: name)
+        }
         switch format(magic: bigEndianMagic) {
         case .pcap:
             return try PcapFileReader(bytes: bytes, name: name)
@@ -91,9 +135,7 @@ public enum CaptureFile {
     }
 
     private static func notACaptureDetail(_ bigEndianMagic: UInt32) -> String {
-        var detail = "not a pcap or pcapng file (magic \(hex32(bigEndianMagic)))"
-        if bigEndianMagic >> 16 == 0x1F8B { detail += "; it looks gzip-compressed, decompress it first" }
-        return detail
+        "not a pcap or pcapng file (magic \(hex32(bigEndianMagic)))"
     }
 
     /// The format named by a file's first four bytes, read as a big-endian number.

@@ -77,9 +77,10 @@ public final class PcapFileReader: FrameSource {
     }
 
     /// The longest record: its header and the largest captured length.
-    private static let maximumRequest = recordHeaderLength + maximumCaptureLength
+    static let maximumRequest = recordHeaderLength + maximumCaptureLength
 
-    private init(path: String, input: ChunkedInput) throws(CaptureError) {
+    /// Reads from `input` (its first bytes the file header): a gzip-compressed file's.
+    init(path: String, input: ChunkedInput) throws(CaptureError) {
         self.path = path
         self.input = input
         header = try Header.read(from: input, path: path)
@@ -144,8 +145,8 @@ public final class PcapFileReader: FrameSource {
     /// file (nothing left), or a record cut short (libpcap's wording).
     private func endInsideRecord(at offset: Int64, part: String, wanted: Int) -> ReadOutcome.End {
         let present = input.available
-        if let code = input.readError {
-            return .cutShort(offset: offset, detail: "error reading dump file: \(Errno(rawValue: code).text)")
+        if let problem = input.readErrorDescription {
+            return .cutShort(offset: offset, detail: "error reading dump file: \(problem)")
         }
         if present == 0 { return .endOfFile }
         let got = wanted == Self.recordHeaderLength ? present : present - Self.recordHeaderLength
@@ -177,8 +178,8 @@ public final class PcapFileReader: FrameSource {
         static func read(from input: ChunkedInput, path: String) throws(CaptureError) -> Header {
             guard input.request(PcapFileReader.fileHeaderLength) else {
                 let present = input.available
-                if let code = input.readError {
-                    throw CaptureError(code: .unreadable, path: path, detail: "cannot read: \(Errno(rawValue: code).text)")
+                if let problem = input.readErrorDescription {
+                    throw CaptureError(code: .unreadable, path: path, detail: "cannot read: \(problem)")
                 }
                 let detail =
                     present == 0

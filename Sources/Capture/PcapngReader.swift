@@ -82,7 +82,9 @@ public final class PcapngReader: FrameSource {
         try self.init(path: name, input: input, size: Int64(bytes.count))
     }
 
-    private init(path: String, input: ChunkedInput, size: Int64?) throws(CaptureError) {
+    /// Reads from `input` (its first bytes a Section Header Block); `size` is the file's when
+    /// known (nil for a FIFO or a gzip-compressed file's inflated bytes).
+    init(path: String, input: ChunkedInput, size: Int64?) throws(CaptureError) {
         self.path = path
         self.input = input
         fileSize = size
@@ -293,8 +295,8 @@ public final class PcapngReader: FrameSource {
     }
 
     private func endDetail(_ text: String) -> String {
-        guard let code = input.readError else { return text }
-        return "\(text): read error: \(Errno(rawValue: code).text)"
+        guard let problem = input.readErrorDescription else { return text }
+        return "\(text): read error: \(problem)"
     }
 
     // MARK: Section Header Block
