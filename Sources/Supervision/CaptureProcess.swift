@@ -78,14 +78,6 @@ public final class CaptureProcess {
         return CaptureProcess(pid: pid, requests: Channel(descriptor: pair[0]), control: Channel(descriptor: pipeEnds[1]))
     }
 
-    /// How the process ended, once it has (`waitpid` status), without waiting.
-    public func poll() -> Int32? {
-        if let status { return status }
-        var raw: Int32 = 0
-        if (try? retryingOnInterrupt { waitpid(pid, &raw, WNOHANG) }) == pid { status = raw }
-        return status
-    }
-
     /// Waits for the process to end; its `waitpid` status.
     public func wait() -> Int32 {
         if let status { return status }

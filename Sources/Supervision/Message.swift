@@ -487,15 +487,8 @@ public struct MessageFramer {
         guard pending >= Message.headerLength + length else { return nil }
         let payloadStart = start + Message.headerLength
         start = payloadStart + length
-        let payload = buffer[payloadStart..<start]
-        if start == buffer.count {
-            // Everything consumed: the next append starts the buffer again.
-            let copy = ArraySlice(Array(payload))
-            buffer.removeAll(keepingCapacity: true)
-            start = 0
-            return (kind, copy)
-        }
-        return (kind, payload)
+        // A slice is a value: the next append, which drops what was taken out, leaves it intact.
+        return (kind, buffer[payloadStart..<start])
     }
 
     /// At the end of the stream: an error when it ended inside a message.

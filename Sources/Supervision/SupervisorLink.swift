@@ -97,12 +97,13 @@ public final class SupervisorLink: OutputFiles, @unchecked Sendable {
         return paths
     }
 
-    /// A file request: its reply, a `.failure` reply or a broken link thrown as a
-    /// `OutputWriteError` naming `path`.
-    func fileCall(_ request: Request, path: String, length: inout Int) throws(OutputWriteError) -> Reply {
+    /// A file request (encoded): its reply, a `.failure` reply or a broken link thrown as an
+    /// `OutputWriteError` naming `path`; after a failed write, `length` is the file's length
+    /// as the supervisor reports it.
+    func fileCall(encoded request: [UInt8], path: String, length: inout Int) throws(OutputWriteError) -> Reply {
         let reply: Reply
         do {
-            reply = try call(request)
+            reply = try call(encoded: request)
         } catch {
             throw OutputWriteError(
                 path: path, operation: "write", detail: "the supervising lanekeeper process is gone (\(error))", errno: EPIPE)
@@ -116,7 +117,7 @@ public final class SupervisorLink: OutputFiles, @unchecked Sendable {
 
     func fileCall(_ request: Request, path: String) throws(OutputWriteError) -> Reply {
         var ignored = 0
-        return try fileCall(request, path: path, length: &ignored)
+        return try fileCall(encoded: request.encoded(), path: path, length: &ignored)
     }
 
     static func unexpected(_ reply: Reply, path: String, operation: String) -> OutputWriteError {
@@ -149,19 +150,7 @@ final class SupervisedFile: OutputSink {
         while offset < bytes.count {
             let count = min(Message.maximumWrite, bytes.count - offset)
             let request = Request.encodedWrite(handle: handle, UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
-            var after = length
-            let reply: Reply
-            do {
-                reply = try link.call(encoded: request)
-            } catch {
-                throw OutputWriteError(
-                    path: path, operation: "write", detail: "the supervising lanekeeper process is gone (\(error))", errno: EPIPE)
-            }
-            if case .failure(let failedPath, let operation, let detail, let code, let reported) = reply {
-                after = Int(clamping: reported)
-                length = after
-                throw OutputWriteError(path: failedPath, operation: operation, detail: detail, errno: code == 0 ? nil : code)
-            }
+            _ = try link.fileCall(encoded: request, path: path, length: &length)
             length += count
             offset += count
         }

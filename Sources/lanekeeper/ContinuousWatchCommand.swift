@@ -117,13 +117,13 @@ extension WatchCommand {
     /// worst window's verdict status after `--duration`, 2 when every capture was lost, 74
     /// when a report, an evidence file or the metrics file could not be written.
     func runContinuous(
-        _ session: WatchSession, configuration: WatchConfiguration, link: SupervisorLink, orders: SupervisorOrders
+        _ session: WatchSession, configuration: WatchConfiguration, user: String, link: SupervisorLink, orders: SupervisorOrders
     ) throws -> Never {
         let log = EventLog()
         let (watch, metrics, server) = try startWindows(session, configuration: configuration, log: log)
         session.start()
         do {
-            try link.ready(interfaces: configuration.interfaces, user: Privileges.userName(geteuid()))
+            try link.ready(interfaces: configuration.interfaces, user: user)
         } catch {
             log.event("error", [("message", .string("the supervising lanekeeper process is gone (\(error))"))])
             _ = watch.finish()
@@ -206,7 +206,7 @@ extension WatchCommand {
         var current = configuration
         while true {
             // A stop order comes when the supervisor was signalled (SIGINT, SIGTERM) or is gone.
-            if orders.stop.wait(seconds: Self.tick) != nil { return .signal }
+            if orders.stop.wait(seconds: Self.tick) { return .signal }
             if let duration, Date().timeIntervalSince(started) >= duration { return .duration }
             if watch.session.allCapturesEnded { return .capturesLost }
             watch.flushEvidence()

@@ -66,7 +66,7 @@ enum Privileges {
     static func target(user: String?) throws(Failure) -> Target {
         let uid = geteuid()
         guard uid == 0 else {
-            let name = getpwuid(uid).map { String(cString: $0.pointee.pw_name) } ?? String(uid)
+            let name = userName(uid)
             if let user, user != name, user != String(uid) {
                 throw Failure(description: "--user \(user): only a watch started as root can become another user")
             }

@@ -82,7 +82,6 @@ struct SupervisorLoop {
     let files: FileService
     private var ready = false
     private var interfaces: [String] = []
-    private var captureUser = ""
     private var verdict: UInt8?
     private var command: RunningCommand?
     private var commandFailure: RunningCommand.StartError?
@@ -153,17 +152,15 @@ struct SupervisorLoop {
         guard !ready else { return }
         ready = true
         interfaces = names
-        captureUser = user
         started = Date()
         let line = "capturing on \(names.joined(separator: ", ")) (capture process \(child.pid) as \(user))"
         if let readyFile = watch.readyFile {
             let fd = open(readyFile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
             if fd >= 0 {
-                let text = Array((line + "\n").utf8)
-                _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                _ = Array((line + "\n").utf8).withUnsafeBytes { writeAll(fd, $0) }
                 close(fd)
             } else {
-                printError("warning: cannot create --ready-file \(readyFile): \(Errno(rawValue: errno).description)")
+                printError("warning: cannot create --ready-file \(readyFile): \(Errno.current)")
             }
         }
         ServiceNotification.send("READY=1\nSTATUS=\(line)\nMAINPID=\(getpid())")

@@ -121,7 +121,7 @@ struct WatchCommand: ParsableCommand {
         let opened = try openCaptures(link: link)
         let orders = SupervisorOrders(link: link)
         if continuousOptions.continuous {
-            try runContinuous(opened.session, configuration: opened.configuration, link: link, orders: orders)
+            try runContinuous(opened.session, configuration: opened.configuration, user: opened.user, link: link, orders: orders)
         }
         opened.session.start()
         do {
@@ -239,7 +239,7 @@ struct WatchCommand: ParsableCommand {
         let started = Date()
         var lastFlush = Date()
         var toldCapturesEnded = false
-        while stop.wait(seconds: Self.tick) == nil {
+        while !stop.wait(seconds: Self.tick) {
             if session.allCapturesEnded && !toldCapturesEnded {
                 toldCapturesEnded = true
                 try? link.capturesEnded()
@@ -297,18 +297,15 @@ final class SupervisorOrders: @unchecked Sendable {
         let thread = Thread { [self] in
             while true {
                 switch link.nextControl() {
-                case .stop(let reason, let number, let command)?:
+                case .stop(_, _, let command)?:
+                    // Why it stops is the supervisor's business (and the report's note on COMMAND).
                     state.withLock { $0 = command }
-                    switch reason {
-                    case .signal: stop.request(.signal(number))
-                    case .commandExited: stop.request(.commandExited)
-                    case .duration: stop.request(.duration)
-                    case .capturesEnded: stop.request(.capturesEnded)
-                    }
+                    stop.request()
                 case .reload?:
                     reloads.add(1, ordering: .relaxed)
                 case nil:
-                    stop.request(.supervisorGone)
+                    // The supervisor is gone (its pipe closed): stop too.
+                    stop.request()
                     return
                 }
             }
@@ -318,31 +315,20 @@ final class SupervisorOrders: @unchecked Sendable {
     }
 }
 
-/// Why the watch stops; the first reason wins.
+/// The capture process's stop: set once by the orders thread, waited for by the loop that reads.
 final class StopRequest: Sendable {
-    enum Reason: Equatable, Sendable {
-        case signal(Int32)
-        case commandExited
-        case duration
-        case capturesEnded
-        /// The supervisor's pipe closed: it was killed.
-        case supervisorGone
-    }
-
-    private let reason = Mutex<Reason?>(nil)
+    private let requested = Atomic<Bool>(false)
     private let wakeUp = DispatchSemaphore(value: 0)
 
-    func request(_ new: Reason) {
-        reason.withLock { current in
-            if current == nil { current = new }
-        }
+    func request() {
+        requested.store(true, ordering: .releasing)
         wakeUp.signal()
     }
 
-    /// Waits up to `seconds` for a request; returns it, if there is one.
-    func wait(seconds: Double) -> Reason? {
+    /// Waits up to `seconds` for the stop; whether it was asked for.
+    func wait(seconds: Double) -> Bool {
         _ = wakeUp.wait(timeout: .now() + seconds)
-        return reason.withLock { $0 }
+        return requested.load(ordering: .acquiring)
     }
 }
 
