@@ -1,5 +1,6 @@
 import ArgumentParser
 import Capture
+import Check
 import Foundation
 import Pipeline
 import Report
@@ -239,15 +240,17 @@ struct SupervisorLoop {
 
     /// The documented exit status of a one-shot watch whose capture process reported.
     private func combined(captureStatus: Int32) -> Int32 {
-        let outcome = command?.outcome
-        let status = ExitStatus.watch(captureStatus: captureStatus, command: outcome)
-        let verdictName = verdict.map { ["pass", "fail", "inconclusive"][Int($0)] } ?? "none"
-        var line = "verdict \(verdictName)"
-        if let outcome {
-            line += "; " + ExitStatus.describe(outcome)
-        }
-        printError(line + "; exit status \(status)")
+        let status = ExitStatus.watch(captureStatus: captureStatus, command: command?.outcome)
+        sayResult(verdict.flatMap { Verdict(code: $0) }?.rawValue ?? "none", status: status)
         return status
+    }
+
+    /// The one line on standard error a test runner reads: the verdict, COMMAND's status and
+    /// the exit status, e.g. `verdict pass; COMMAND exited 3; exit status 3`.
+    private func sayResult(_ verdict: String, status: Int32) {
+        var line = "verdict \(verdict)"
+        if let outcome = command?.outcome { line += "; " + ExitStatus.describe(outcome) }
+        printError(line + "; exit status \(status)")
     }
 
     /// The capture process died (or broke the protocol) before it reported: the watch is
@@ -275,9 +278,7 @@ struct SupervisorLoop {
             return 2
         }
         writeLostReport(reasons: reasons)
-        var line = "verdict inconclusive (\(reason))"
-        if let outcome = command?.outcome { line += "; " + ExitStatus.describe(outcome) }
-        printError(line + "; exit status 2")
+        sayResult("inconclusive (\(reason))", status: 2)
         return 2
     }
 

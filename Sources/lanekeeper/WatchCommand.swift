@@ -272,6 +272,12 @@ extension Verdict {
         case .inconclusive: 2
         }
     }
+
+    /// The verdict of a code `code` gives (nil for none).
+    init?(code: UInt8) {
+        guard let verdict = [Verdict.pass, .fail, .inconclusive].first(where: { $0.code == code }) else { return nil }
+        self = verdict
+    }
 }
 
 /// What the supervisor orders, heard on a thread of its own: a stop (with COMMAND's outcome)
