@@ -106,17 +106,26 @@ public struct Checker: Sendable {
         }
         // Storage flows finished without their details (more than the flow bound): counted,
         // and in a management network judged violations, since no `allow` can be checked.
+        // Those known only by a port range are, like any such flow, possible storage.
         var summarisedViolations = FlowTally()
         var summarisedPlaces: Set<String> = []
+        var summarisedUnconfirmed = FlowTally()
+        var summarisedUnconfirmedPlaces: Set<String> = []
         for (key, tally) in observation.summarised.sorted(by: { ($0.key.segment, $0.key.service ?? -1) < ($1.key.segment, $1.key.service ?? -1) }) {
             guard let serviceIndex = key.service, serviceIndex < table.services.count else { continue }
             let service = table.services[serviceIndex]
             if account(service, segment: key.segment, flows: tally.flows, packets: tally.packets, bytes: tally.bytes) != nil {
-                summarisedViolations.merge(tally)
                 let interface = observation.interfaces[observation.segments[Int(key.segment)].interface]
-                summarisedPlaces.insert("\(service.protocolName) on \(interface.label)")
+                if key.rangeOnly {
+                    summarisedUnconfirmed.merge(tally)
+                    summarisedUnconfirmedPlaces.insert("\(service.title) on \(interface.label)")
+                } else {
+                    summarisedViolations.merge(tally)
+                    summarisedPlaces.insert("\(service.protocolName) on \(interface.label)")
+                }
             }
         }
+        var unconfirmed: [Violation] = []
         for (flowIndex, flow) in observation.flows.enumerated() {
             guard let serviceIndex = flow.service, serviceIndex < table.services.count else { continue }
             let service = table.services[serviceIndex]
@@ -129,10 +138,12 @@ public struct Checker: Sendable {
             let record = Violation(
                 flow: flow, index: flowIndex, interface: interface.label, network: policy.networks[network].name,
                 service: service, vlan: segment.vlan)
-            if policy.isViolation(in: network, protocolName: service.protocolName, client: flow.client.address, server: flow.server.address) {
-                violations.append(record)
-            } else {
+            if !policy.isViolation(in: network, protocolName: service.protocolName, client: flow.client.address, server: flow.server.address) {
                 allowed.append(record)
+            } else if record.evidence == .portRange {
+                unconfirmed.append(record)
+            } else {
+                violations.append(record)
             }
         }
 
@@ -151,6 +162,16 @@ public struct Checker: Sendable {
             reasons.insert(
                 "\(violations.count) storage flow\(violations.count == 1 ? "" : "s") (\(packets) packets, "
                     + "\(Self.formatBytes(bytes))) crossed the management network: \(places)", at: 0)
+        }
+        if !unconfirmed.isEmpty {
+            reasons.append(Self.unconfirmedReason(unconfirmed, table: table))
+        }
+        if summarisedUnconfirmed.flows > 0 {
+            reasons.append(
+                "\(summarisedUnconfirmed.flows) more flow\(summarisedUnconfirmed.flows == 1 ? "" : "s") "
+                    + "(\(summarisedUnconfirmed.packets) packets) in the management network were possibly storage, known "
+                    + "only by a port range (\(summarisedUnconfirmedPlaces.sorted().joined(separator: ", "))), and were "
+                    + "summarised without their ends to keep memory bounded")
         }
         for (label, tally) in unattributed.sorted(by: { $0.key < $1.key }) {
             let hint = tally.hint.map { "; name it with \($0)" } ?? ""
@@ -209,7 +230,25 @@ public struct Checker: Sendable {
             violations: violations, allowed: allowed, unobservableProtocols: unobservable, totals: totals,
             sources: observation.sources)
         result.summarisedViolations = summarisedViolations
+        result.unconfirmed = unconfirmed
+        result.summarisedUnconfirmed = summarisedUnconfirmed
         return result
+    }
+
+    /// How many flows of the management network might be storage, known only by a port
+    /// range, naming the first few: "possibly Ceph OSD by port 6900 only (...)".
+    static func unconfirmedReason(_ flows: [Violation], table: ProtocolTable) -> String {
+        let shown = 5
+        let rows = flows.prefix(shown).map { flow in
+            let title = table.services.first { $0.name == flow.service }?.title ?? flow.service
+            return "possibly \(title) by port \(flow.server.port) only: \(flow.client) -> \(flow.server) "
+                + "on \(flow.interface), \(flow.packets) packet\(flow.packets == 1 ? "" : "s")"
+        }
+        let more = flows.count > shown ? "; and \(flows.count - shown) more (listed as unconfirmed in the report)" : ""
+        return "\(flows.count) flow\(flows.count == 1 ? "" : "s") in the management network might be storage but "
+            + "\(flows.count == 1 ? "is" : "are") known only by a port range, with no protocol message to confirm it "
+            + "(\(rows.joined(separator: "; "))\(more)); capture the start of such a connection, or give the "
+            + "service's port in the policy's `ports` if it really is storage"
     }
 
     private static func tally(_ list: inout [ProtocolTally], _ name: String, _ flows: Int, _ packets: Int, _ bytes: Int) {

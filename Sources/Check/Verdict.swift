@@ -32,6 +32,8 @@ public struct Violation: Sendable {
     public var service: String
     /// How the flow was recognised as storage (`port 2049`, `rpc program 100005 v3`, ...).
     public var recognition: String
+    /// How strong that recognition is (content, well-known port, port range).
+    public var evidence: Evidence
     public var transport: String
     public var vlan: UInt16?
     public var client: Endpoint
@@ -54,6 +56,7 @@ public struct Violation: Sendable {
         protocolName = service.protocolName
         self.service = service.name
         recognition = flow.recognition?.description ?? "port"
+        evidence = flow.evidence ?? .wellKnownPort
         transport = flow.ipProtocol == 6 ? "tcp" : "udp"
         self.vlan = vlan
         client = flow.client
@@ -121,6 +124,11 @@ public struct CheckResult: Sendable {
     public var summarisedViolations = FlowTally()
     /// Storage flows on the management network that an `allow` entry covers.
     public var allowed: [Violation]
+    /// Flows on the management network known as storage only by a port range, which no
+    /// content confirmed: they make the verdict inconclusive, never a fail.
+    public var unconfirmed: [Violation] = []
+    /// Such flows counted without their details (finished beyond the flow bound).
+    public var summarisedUnconfirmed = FlowTally()
     /// Storage protocols the policy lists that packet capture cannot see (RDMA, Fibre Channel).
     public var unobservableProtocols: [String]
     public var totals: Totals

@@ -133,6 +133,8 @@ public struct Flow: Sendable {
     }
     public var ipProtocol: UInt8 { key.ipProtocol }
     public var isStorage: Bool { service != nil }
+    /// How strong the evidence is that the flow is storage (nil when it is not storage).
+    public var evidence: Evidence? { recognition?.evidence }
 
     /// Adds the counts of `other`, the same flow seen elsewhere (another file of the same
     /// interface, or a later record after this one was finished), and widens the time span.
@@ -163,14 +165,17 @@ public struct Flow: Sendable {
     }
 }
 
-/// Where finished flows are summarised: their segment, and their service (nil: not storage).
+/// Where finished flows are summarised: their segment, their service (nil: not storage),
+/// and whether the service is known only by a port range (`Evidence.portRange`).
 public struct FlowSummaryKey: Hashable, Sendable {
     public var segment: UInt32
     public var service: Int?
+    public var rangeOnly: Bool
 
-    public init(segment: UInt32, service: Int?) {
+    public init(segment: UInt32, service: Int?, rangeOnly: Bool = false) {
         self.segment = segment
         self.service = service
+        self.rangeOnly = rangeOnly
     }
 }
 

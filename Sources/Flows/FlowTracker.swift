@@ -56,6 +56,10 @@ public struct FlowTracker: Sendable {
 
     /// The portmapper's row, whose flows are read for the mappings they announce.
     private let portmapperService: Int?
+    /// The NFSv4.0 callback row, and NFS's: NFSv4 flows are read to the end of their
+    /// inspection budget for the SETCLIENTID that names the callback address.
+    private let callbackService: Int?
+    private let nfsService: Int?
 
     /// Payload-bearing packets inspected per flow before giving up on recognising it.
     public static let inspectionBudget: UInt8 = 16
@@ -77,6 +81,8 @@ public struct FlowTracker: Sendable {
         self.maxFlows = max(16, maxFlows)
         self.index = FlowIndex(expected: min(self.maxFlows, 1024))
         self.portmapperService = table.serviceIndex(rpcProgram: RPC.portmapper)
+        self.callbackService = table.services.firstIndex { $0.name == "nfs-callback" && $0.observable }
+        self.nfsService = table.serviceIndex(rpcProgram: RPC.nfs)
         self.fragments = FragmentTable(maxEntries: max(16, maxFragmentEntries), timeout: fragmentTimeout)
     }
 
@@ -304,25 +310,27 @@ public struct FlowTracker: Sendable {
 
         var client = source
         var server = destination
-        var service = table.serviceIndex(ipProtocol: packet.pointee.ipProtocol, port: packet.pointee.destinationPort)
-        var recognition: Recognition? = service.map { _ in .port(packet.pointee.destinationPort) }
-        if service == nil, let reverse = table.serviceIndex(ipProtocol: packet.pointee.ipProtocol, port: packet.pointee.sourcePort) {
+        let byDestination = table.portService(ipProtocol: packet.pointee.ipProtocol, port: packet.pointee.destinationPort)
+        var service = byDestination?.service
+        var recognition = byDestination.map { Self.portRecognition(packet.pointee.destinationPort, inRange: $0.inRange) }
+        if service == nil, let reverse = table.portService(ipProtocol: packet.pointee.ipProtocol, port: packet.pointee.sourcePort) {
             // A reply seen first (the capture started mid-flow): the source is the server.
-            service = reverse
-            recognition = .port(packet.pointee.sourcePort)
+            service = reverse.service
+            recognition = Self.portRecognition(packet.pointee.sourcePort, inRange: reverse.inRange)
             client = destination
             server = source
         } else if service == nil, ledger.hasMappings,
-            let mapped = ledger.mappedService(destination, packet.pointee.ipProtocol)
-                ?? ledger.mappedService(source, packet.pointee.ipProtocol)
+            let taught = ledger.taughtService(destination: destination, source: source, packet.pointee.ipProtocol)
         {
-            // A port the portmapper handed out (MOUNT, NLM, NSM, ...).
-            service = mapped
-            if ledger.mappedService(destination, packet.pointee.ipProtocol) == nil {
+            // A port the portmapper handed out (MOUNT, NLM, NSM, ...), or the address an
+            // NFSv4.0 client named for the server to connect back to (the client listens
+            // there, so it is the callback flow's server).
+            service = taught.service
+            if taught.serverIsSource {
                 client = destination
                 server = source
             }
-            recognition = .portmapperMapping(port: server.port)
+            recognition = taught.callback ? .callbackAddress(port: server.port) : .portmapperMapping(port: server.port)
         } else if service == nil {
             // Not storage: guess the server as the SYN's destination, else the lower port.
             let isSYN = packet.pointee.ipProtocol == 6 && packet.pointee.tcpFlags & 0x12 == 0x02
@@ -358,6 +366,11 @@ public struct FlowTracker: Sendable {
         return slot
     }
 
+    @inline(__always)
+    private static func portRecognition(_ port: UInt16, inRange: Bool) -> Recognition {
+        inRange ? .portRange(port) : .port(port)
+    }
+
     /// Finishes the least recently seen eighth of the live flows (at least one): storage
     /// flows go to `finished` while it has room, the rest are folded into `summarised`.
     /// Ties in last-seen time go by slot, so the choice never depends on anything but the
@@ -389,7 +402,8 @@ public struct FlowTracker: Sendable {
             Self.reserveUpTo(maxFlows, in: &finished)
             finished.append(flow)
         } else {
-            summarised[FlowSummaryKey(segment: flow.key.segment, service: flow.service), default: FlowTally()].add(flow)
+            let key = FlowSummaryKey(segment: flow.key.segment, service: flow.service, rangeOnly: flow.evidence == .portRange)
+            summarised[key, default: FlowTally()].add(flow)
             if flow.service != nil { summarisedStorage.insert(flow.serial) }
         }
         flows[slot].serial = -1
@@ -419,23 +433,34 @@ public struct FlowTracker: Sendable {
             flows[i].inspecting = false
             return
         }
-        if !isPortmapper, let recognition = flows[i].recognition, recognition.strength >= 3 {
+        if !isPortmapper, let recognition = flows[i].recognition, recognition.evidence == .content,
+            !(callbackService != nil && recognition == .rpcCall(program: RPC.nfs, version: 4))
+        {
             flows[i].inspecting = false
             return
         }
         flows[i].inspected += 1
 
         let isTCP = packet.pointee.ipProtocol == 6
-        if let message = RPC.parse(payload, recordMarked: isTCP) {
+        let message = RPC.parse(payload, recordMarked: isTCP) { program, version, procedure in
+            ledger.isCallback(program: program, version: version, procedure: procedure)
+        }
+        if let message {
             switch message {
             case .call(let call):
-                guard let service = table.serviceIndex(rpcProgram: call.program) else { return }
+                guard let service = table.serviceIndex(rpcProgram: call.program) ?? ledger.callbackService(program: call.program)
+                else { return }
                 // A call goes from client to server.
                 recognise(
                     i, service: service, as: .rpcCall(program: call.program, version: call.version),
                     client: Endpoint(address: packet.pointee.source, port: packet.pointee.sourcePort))
                 if call.program == RPC.portmapper, let arguments = call.argumentsOffset {
                     ledger.rememberPortmapCall(flowSerial: flows[i].serial, call: call, payload: payload, at: arguments)
+                }
+                if call.program == RPC.nfs, call.version == 4, call.procedure == 1, let callbackService,
+                    let arguments = call.argumentsOffset
+                {
+                    ledger.learnCallback(payload: payload, at: arguments, client: packet.pointee.source, service: callbackService)
                 }
                 ledger.rememberCall(CallKey(packet, xid: call.xid, reply: false), service: service, program: call.program, version: call.version)
             case .reply(let reply):
@@ -472,6 +497,16 @@ public struct FlowTracker: Sendable {
         _ i: Int, service: Int, as recognition: Recognition, client: Endpoint?
     ) {
         guard recognition.strength > (flows[i].recognition?.strength ?? 0) else { return }
+        // Content confirming a flow known by a port range keeps the range's service when
+        // both are the same protocol (a Ceph OSD greeting with the messenger banner stays
+        // `ceph-osd`).
+        if case .portRange = flows[i].recognition, let current = flows[i].service,
+            table.services[current].protocolName == table.services[service].protocolName
+        {
+            flows[i].recognition = recognition
+            if let client { flows[i].client = client }
+            return
+        }
         flows[i].service = service
         flows[i].recognition = recognition
         if let client { flows[i].client = client }

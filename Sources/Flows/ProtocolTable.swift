@@ -29,6 +29,8 @@ public enum Signature: String, Sendable, Hashable, CaseIterable {
 public struct StorageService: Sendable, Hashable {
     /// The service's own name: `nfs`, `portmapper`, `mount`, `iscsi`, ...
     public var name: String
+    /// What people call it, for reports ("Ceph OSD"); the name when not given.
+    public var title: String
     /// The storage protocol the policy speaks of (`nfs` for NFS and its helpers such as
     /// the portmapper, `iscsi`, ...).
     public var protocolName: String
@@ -48,9 +50,10 @@ public struct StorageService: Sendable, Hashable {
     public init(
         name: String, protocolName: String, transports: [Transport], ports: [UInt16],
         portRanges: [ClosedRange<UInt16>] = [], rpcPrograms: [UInt32] = [], signature: Signature? = nil,
-        observable: Bool = true
+        observable: Bool = true, title: String? = nil
     ) {
         self.name = name
+        self.title = title ?? name
         self.protocolName = protocolName
         self.transports = transports
         self.ports = ports
@@ -67,8 +70,9 @@ public struct ProtocolTable: Sendable {
     /// Every service, in a stable order; a service's index is its identity in flows.
     public private(set) var services: [StorageService]
 
-    /// port -> service index + 1 (0 = none), one table per transport. 2 x 64 KiB, built
-    /// once, so that the per-packet lookup is two array reads.
+    /// port -> service index + 1 (0 = none), with `rangeBit` set for a port known only from
+    /// a range, one table per transport. 2 x 64 KiB, built once, so that the per-packet
+    /// lookup is two array reads. (At most 126 services.)
     private var tcpPorts: [UInt8]
     private var udpPorts: [UInt8]
     /// RPC program -> service index.
@@ -105,10 +109,13 @@ public struct ProtocolTable: Sendable {
         StorageService(name: "nlm", protocolName: "nfs", transports: [.tcp, .udp], ports: [], rpcPrograms: [100_021]),
         StorageService(name: "nsm", protocolName: "nfs", transports: [.tcp, .udp], ports: [], rpcPrograms: [100_024]),
         StorageService(name: "nfs_acl", protocolName: "nfs", transports: [.tcp, .udp], ports: [], rpcPrograms: [100_227]),
+        // The server's connections back to an NFSv4.0 client, at the address and with the
+        // program the client named in SETCLIENTID (learned from the capture).
+        StorageService(name: "nfs-callback", protocolName: "nfs", transports: [.tcp, .udp], ports: []),
         StorageService(name: "iscsi", protocolName: "iscsi", transports: [.tcp], ports: [3260], signature: .iscsiLogin),
         StorageService(name: "ceph-mon", protocolName: "ceph", transports: [.tcp], ports: [6789], signature: .cephV1),
         StorageService(name: "ceph-msgr2", protocolName: "ceph", transports: [.tcp], ports: [3300], signature: .cephV2),
-        StorageService(name: "ceph-osd", protocolName: "ceph", transports: [.tcp], ports: [], portRanges: [6800...7300]),
+        StorageService(name: "ceph-osd", protocolName: "ceph", transports: [.tcp], ports: [], portRanges: [6800...7300], title: "Ceph OSD"),
         StorageService(name: "smb", protocolName: "smb", transports: [.tcp], ports: [445], signature: .smb2),
         StorageService(name: "nvme-tcp", protocolName: "nvme-tcp", transports: [.tcp], ports: [4420], signature: .nvmeTCP),
         StorageService(name: "isns", protocolName: "isns", transports: [.tcp, .udp], ports: [3205], signature: .isns),
@@ -163,14 +170,25 @@ public struct ProtocolTable: Sendable {
     /// The service listening on `port` over `transport` (an IP protocol number), if any.
     @inline(__always)
     public func serviceIndex(ipProtocol: UInt8, port: UInt16) -> Int? {
+        portService(ipProtocol: ipProtocol, port: port)?.service
+    }
+
+    /// The service listening on `port` over `transport`, and whether the port is only in
+    /// one of its ranges (weaker evidence than a well-known port, see `Evidence`).
+    @inline(__always)
+    public func portService(ipProtocol: UInt8, port: UInt16) -> (service: Int, inRange: Bool)? {
         let slot: UInt8
         switch ipProtocol {
         case 6: slot = tcpPorts[Int(port)]
         case 17: slot = udpPorts[Int(port)]
         default: return nil
         }
-        return slot == 0 ? nil : Int(slot) - 1
+        guard slot != 0 else { return nil }
+        return (Int(slot & ~Self.rangeBit) - 1, slot & Self.rangeBit != 0)
     }
+
+    /// Set in a port slot whose service has the port only in a range.
+    private static let rangeBit: UInt8 = 0x80
 
     /// The service an ONC RPC program belongs to, if the table has it.
     public func serviceIndex(rpcProgram: UInt32) -> Int? {
@@ -188,12 +206,13 @@ public struct ProtocolTable: Sendable {
         var programs: [UInt32: Int] = [:]
         var signatures: [(Signature, Int)] = []
         // Earlier rows win when two services claim the same port or program.
-        for (index, service) in services.enumerated().reversed() where index < 255 && service.observable {
-            var ports = service.ports.map(Int.init)
-            for range in service.portRanges { ports += Int(range.lowerBound)...Int(range.upperBound) }
-            for port in ports {
-                if service.transports.contains(.tcp) { tcp[port] = UInt8(index + 1) }
-                if service.transports.contains(.udp) { udp[port] = UInt8(index + 1) }
+        for (index, service) in services.enumerated().reversed() where index < 127 && service.observable {
+            // Ranges first, so that a well-known port inside a range is marked as such.
+            var ports = service.portRanges.flatMap { Int($0.lowerBound)...Int($0.upperBound) }.map { ($0, Self.rangeBit) }
+            ports += service.ports.map { (Int($0), UInt8(0)) }
+            for (port, bit) in ports {
+                if service.transports.contains(.tcp) { tcp[port] = UInt8(index + 1) | bit }
+                if service.transports.contains(.udp) { udp[port] = UInt8(index + 1) | bit }
             }
             for program in service.rpcPrograms { programs[program] = index }
             if let signature = service.signature { signatures.insert((signature, index), at: 0) }

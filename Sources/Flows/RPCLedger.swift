@@ -16,13 +16,70 @@ struct RPCLedger: Sendable {
     private var portmapQueries: [QueryKey: PortmapQuery] = [:]
     /// Recognised RPC calls by connection and xid.
     private var calls: [CallKey: (service: Int, program: UInt32, version: UInt32)] = [:]
+    /// Callback addresses NFSv4.0 clients named in SETCLIENTID (RFC 7530 §16.33): the
+    /// server connects back to them.
+    private var callbackAddresses: [LearnedEndpoint: Int] = [:]
+    /// The RPC programs those clients chose for their callback service (CB_NULL and
+    /// CB_COMPOUND, version 1: RFC 7530 §16.33, §17).
+    private var callbackPrograms: [UInt32: Int] = [:]
 
-    /// Whether any mapping was learned (checked before the lookups, on every new flow).
-    var hasMappings: Bool { !learned.isEmpty }
+    /// Whether any mapping or callback address was learned (checked before the lookups, on
+    /// every new flow).
+    var hasMappings: Bool { !learned.isEmpty || !callbackAddresses.isEmpty }
 
-    /// The service a portmapper said listens at `endpoint` over `ipProtocol`.
-    func mappedService(_ endpoint: Endpoint, _ ipProtocol: UInt8) -> Int? {
-        learned[LearnedEndpoint(endpoint, ipProtocol)]
+    /// The service the capture said listens at one end of a new flow over `ipProtocol`: a
+    /// portmapper's mapping (first), or an NFSv4.0 client's callback address (`callback`);
+    /// the destination's before the source's.
+    func taughtService(destination: Endpoint, source: Endpoint, _ ipProtocol: UInt8)
+        -> (service: Int, serverIsSource: Bool, callback: Bool)?
+    {
+        Self.lookUp(learned, destination, source, ipProtocol).map { ($0.service, $0.serverIsSource, false) }
+            ?? Self.lookUp(callbackAddresses, destination, source, ipProtocol).map { ($0.service, $0.serverIsSource, true) }
+    }
+
+    private static func lookUp(_ map: [LearnedEndpoint: Int], _ destination: Endpoint, _ source: Endpoint, _ ipProtocol: UInt8)
+        -> (service: Int, serverIsSource: Bool)?
+    {
+        guard !map.isEmpty else { return nil }
+        if let service = map[LearnedEndpoint(destination, ipProtocol)] { return (service, false) }
+        return map[LearnedEndpoint(source, ipProtocol)].map { ($0, true) }
+    }
+
+    /// The callback service whose RPC program a client chose, if one did.
+    func callbackService(program: UInt32) -> Int? {
+        callbackPrograms.isEmpty ? nil : callbackPrograms[program]
+    }
+
+    /// Whether a call to `program` is a plausible NFSv4.0 callback (CB_NULL or CB_COMPOUND
+    /// of version 1 of a program a client chose).
+    func isCallback(program: UInt32, version: UInt32, procedure: UInt32) -> Bool {
+        version == 1 && procedure <= 1 && callbackService(program: program) != nil
+    }
+
+    /// Reads an NFSv4.0 COMPOUND call's arguments at `offset` (RFC 7530 §16.2) and, when its
+    /// first operation is SETCLIENTID (35, §16.33), learns the callback program and the
+    /// callback address the client (`client`, for a wildcard address) named, as `service`.
+    mutating func learnCallback(payload: UnsafeRawBufferPointer, at offset: Int, client: IPAddress, service: Int) {
+        var cursor = XDRCursor(payload, at: offset)
+        cursor.skipOpaque(maximum: 1024)  // tag
+        let minorVersion = cursor.u32()
+        let operations = cursor.u32()
+        let operation = cursor.u32()
+        guard !cursor.failed, minorVersion == 0, (1...64).contains(operations), operation == 35 else { return }
+        _ = cursor.u32()  // verifier, 8 bytes
+        _ = cursor.u32()
+        cursor.skipOpaque(maximum: 1024)  // the client's id
+        let program = cursor.u32()
+        guard let netid = cursor.string(maximum: 64), let universal = cursor.string(maximum: 128), !cursor.failed,
+            let (address, port) = Self.parseUniversalAddress(universal), port > 0
+        else { return }
+        let ipProtocol = Self.ipProtocol(netid: netid)
+        guard ipProtocol == 6 || ipProtocol == 17 else { return }
+        if callbackAddresses.count >= Self.maxLearned { callbackAddresses.removeAll() }
+        if callbackPrograms.count >= Self.maxLearned { callbackPrograms.removeAll() }
+        let endpoint = Endpoint(address: Self.isWildcard(address) ? client : address, port: port)
+        callbackAddresses[LearnedEndpoint(endpoint, ipProtocol)] = service
+        callbackPrograms[program] = service
     }
 
     /// Remembers a recognised call, for its reply.

@@ -1,10 +1,40 @@
+/// How strong the evidence is that a flow is storage: what a report shows beside each flow
+/// and what decides whether a management flow fails the check (docs/evidence.md).
+public enum Evidence: Int, Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// Only a port inside a range some storage service uses (Ceph OSDs' 6800-7300), which
+    /// other software uses too: a management flow known only so makes the verdict
+    /// inconclusive, never a fail.
+    case portRange = 1
+    /// A port only that protocol's servers use (2049, 3260, ...), a port the policy gave
+    /// the protocol, or a port a portmapper reply or an NFSv4 SETCLIENTID in the capture
+    /// handed out.
+    case wellKnownPort = 2
+    /// A protocol message parsed with several fields valid together.
+    case content = 3
+
+    public static func < (a: Evidence, b: Evidence) -> Bool { a.rawValue < b.rawValue }
+
+    public var description: String {
+        switch self {
+        case .portRange: "port range"
+        case .wellKnownPort: "well-known port"
+        case .content: "content"
+        }
+    }
+}
+
 /// How a flow was recognised as storage, from a guess to a certainty. Reports show it so a
 /// user can tell a port match from a decoded protocol.
 public enum Recognition: Sendable, Hashable, CustomStringConvertible {
+    /// One end is on a port inside one of the service's port ranges (and on no well-known port).
+    case portRange(UInt16)
     /// One end is on a well-known (or policy-given) port of the service.
     case port(UInt16)
     /// A portmapper/rpcbind reply in the capture said the service listens on this port.
     case portmapperMapping(port: UInt16)
+    /// An NFSv4.0 SETCLIENTID in the capture named this address and port as the client's
+    /// callback address: the server connects back to it.
+    case callbackAddress(port: UInt16)
     /// A payload signature of the service (banner, header layout).
     case signature(Signature)
     /// An ONC RPC call to one of the service's programs (RPC version, message type,
@@ -17,17 +47,29 @@ public enum Recognition: Sendable, Hashable, CustomStringConvertible {
     /// Higher is more certain; a flow keeps its most certain recognition.
     var strength: Int {
         switch self {
-        case .port: 1
-        case .portmapperMapping: 2
-        case .signature: 3
-        case .rpcCall, .rpcReply: 4
+        case .portRange: 1
+        case .port: 2
+        case .portmapperMapping, .callbackAddress: 3
+        case .signature: 4
+        case .rpcCall, .rpcReply: 5
+        }
+    }
+
+    /// The level of evidence this recognition is.
+    public var evidence: Evidence {
+        switch self {
+        case .portRange: .portRange
+        case .port, .portmapperMapping, .callbackAddress: .wellKnownPort
+        case .signature, .rpcCall, .rpcReply: .content
         }
     }
 
     public var description: String {
         switch self {
+        case .portRange(let port): "port \(port)"
         case .port(let port): "port \(port)"
         case .portmapperMapping(let port): "portmapper mapping to port \(port)"
+        case .callbackAddress(let port): "nfsv4.0 callback address port \(port)"
         case .signature(let signature): signature.rawValue
         case .rpcCall(let program, let version): "rpc program \(program) v\(version)"
         case .rpcReply(let program, let version): "rpc reply to program \(program) v\(version)"
@@ -94,6 +136,7 @@ struct XDRCursor {
 /// flavours and lengths are all plausible together, as Wireshark and nDPI do.
 enum RPC {
     static let portmapper: UInt32 = 100_000
+    static let nfs: UInt32 = 100_003
 
     struct Call {
         var xid: UInt32
@@ -117,7 +160,12 @@ enum RPC {
 
     /// Parses the start of `payload` as an RPC message: over TCP behind a record mark
     /// (RFC 5531 §11), over UDP bare.
-    static func parse(_ payload: UnsafeRawBufferPointer, recordMarked: Bool) -> Message? {
+    /// `alsoAccept(program, version, procedure)` admits a call to a program `plausible`
+    /// does not know (an NFSv4.0 callback program a client chose).
+    static func parse(
+        _ payload: UnsafeRawBufferPointer, recordMarked: Bool,
+        alsoAccept: (UInt32, UInt32, UInt32) -> Bool = { _, _, _ in false }
+    ) -> Message? {
         var cursor = XDRCursor(payload)
         if recordMarked {
             let mark = cursor.u32()
@@ -133,7 +181,9 @@ enum RPC {
             let program = cursor.u32()
             let version = cursor.u32()
             let procedure = cursor.u32()
-            guard !cursor.failed, rpcVersion == 2, plausible(program: program, version: version, procedure: procedure)
+            guard !cursor.failed, rpcVersion == 2,
+                plausible(program: program, version: version, procedure: procedure)
+                    || alsoAccept(program, version, procedure)
             else { return nil }
             // Credentials must be present and sane; the verifier may be cut by the snaplen.
             guard skipAuth(&cursor, needComplete: true) else { return nil }
@@ -215,14 +265,44 @@ enum Signatures {
             guard p.count >= 10 else { return false }
             return p[0] <= 1 && p[1] == 0 && p[2] == 128 && p[3] == 0
                 && p[4] == 128 && p[5] == 0 && p[6] == 0 && p[7] == 0 && p[8] == 0 && p[9] == 0
-        case .isns:
-            // iSNSP version 1, a known function id (request or response), a PDU length that
-            // is a multiple of 4 (RFC 4171 §5.1, §6.1).
-            guard p.count >= 12, p[0] == 0, p[1] == 1 else { return false }
-            let function = UInt16(p[2]) << 8 | UInt16(p[3])
-            let length = Int(p[4]) << 8 | Int(p[5])
-            return ((1...0x13).contains(function) || (0x8001...0x8013).contains(function)) && length % 4 == 0
+        case .isns: return isns(p)
         }
+    }
+
+    /// An iSNSP PDU (RFC 4171 §5.1, §5.5, §6.4), every header field and the first attribute
+    /// consistent: version 1; a function id defined for a request (0x0001-0x0013) or a
+    /// response (0x8001-0x8013); flags with the reserved bits clear, the first-PDU bit set and
+    /// exactly one sender bit, the client's on a request and the server's on a response; a
+    /// payload length that is a multiple of 4 and that the packet holds exactly (what a UDP
+    /// datagram or a TCP segment of one small message carries; a segment of 1,200 bytes or
+    /// more may end mid-PDU); a response's status code defined; and the first attribute's
+    /// tag and length (a multiple of 4) inside the payload. Version 1 and a small function id
+    /// alone match LDP, TDP, STUN and SOME/IP.
+    static func isns(_ p: UnsafeRawBufferPointer) -> Bool {
+        let header = 12
+        guard p.count >= header, p[0] == 0, p[1] == 1 else { return false }
+        let function = UInt16(p[2]) << 8 | UInt16(p[3])
+        let length = Int(p[4]) << 8 | Int(p[5])
+        let flags = UInt16(p[6]) << 8 | UInt16(p[7])
+        let isResponse = function & 0x8000 != 0
+        guard (1...0x13).contains(function & 0x7fff), length % 4 == 0 else { return false }
+        let client: UInt16 = 0x8000, server: UInt16 = 0x4000, firstPDU: UInt16 = 0x0400, reserved: UInt16 = 0x03ff
+        guard flags & reserved == 0, flags & firstPDU != 0, flags & (client | server) == (isResponse ? server : client)
+        else { return false }
+        guard p.count == header + length || (p.count >= 1200 && p.count < header + length) else { return false }
+        var cursor = XDRCursor(p, at: header)
+        if isResponse {
+            // Status codes 0-27 are defined (RFC 4171 §6.4); an error response may carry nothing more.
+            let status = cursor.u32()
+            guard length >= 4, !cursor.failed, status <= 27 else { return false }
+            if length == 4 { return true }
+        }
+        // The first attribute: a tag among those RFC 4171 §6.1 assigns or reserves for
+        // vendors (below 4096), and a length that fits.
+        let tag = cursor.u32()
+        let attributeLength = Int(cursor.u32())
+        guard !cursor.failed, tag < 4096, attributeLength % 4 == 0 else { return false }
+        return attributeLength <= header + length - cursor.offset
     }
 
     static let cephV1Banner = Array("ceph v027".utf8)

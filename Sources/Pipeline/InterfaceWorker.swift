@@ -132,6 +132,8 @@ struct LiveReader {
 
     struct FlowState {
         var service: Int?
+        /// Whether the flow was known only by a port range when last judged.
+        var rangeOnly = false
         var isEvidence = false
         /// Whether the flow was reported as a violation (`onViolation`) under this policy.
         var reported = false
@@ -257,13 +259,17 @@ struct LiveReader {
     /// told to `onViolation`.
     private mutating func judge(_ flow: Int, place: UInt32) -> (service: Int?, isEvidence: Bool) {
         // Only the service is read per packet; the rest of the flow only when it changes.
+        // A flow known only by a port range is no violation (yet): content may confirm it.
         let service = engine.tracker.flows[flow].service
-        if flow < flowStates.count, flowStates[flow].service == service {
+        let rangeOnly = service != nil && engine.tracker.flows[flow].evidence == .portRange
+        if flow < flowStates.count, flowStates[flow].service == service, flowStates[flow].rangeOnly == rangeOnly {
             return (service, flowStates[flow].isEvidence)
         }
         while flowStates.count <= flow { flowStates.append(FlowState()) }
         var isEvidence = false
-        if let service, recorder != nil || onViolation != nil, let network = network(of: place), policy.isManagement(network) {
+        if let service, !rangeOnly, recorder != nil || onViolation != nil, let network = network(of: place),
+            policy.isManagement(network)
+        {
             let record = engine.tracker.flows[flow]
             let storage = policy.protocolTable.services[service]
             isEvidence = policy.isViolation(
@@ -280,6 +286,7 @@ struct LiveReader {
             }
         }
         flowStates[flow].service = service
+        flowStates[flow].rangeOnly = rangeOnly
         flowStates[flow].isEvidence = isEvidence
         return (service, isEvidence)
     }

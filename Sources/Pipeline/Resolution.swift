@@ -125,7 +125,7 @@ extension Engine {
             }
             for (key, tally) in engine.tracker.summarised {
                 let segment = UInt32(segmentOfPlace[placeBase + Int(key.segment)])
-                observation.summarised[FlowSummaryKey(segment: segment, service: key.service), default: FlowTally()]
+                observation.summarised[FlowSummaryKey(segment: segment, service: key.service, rangeOnly: key.rangeOnly), default: FlowTally()]
                     .merge(tally)
             }
             summarisedStorage.formUnion(engine.tracker.summarisedStorage, offset: serialBase)

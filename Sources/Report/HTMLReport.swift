@@ -64,6 +64,14 @@ public enum HTMLReport {
                 HTML.details("\(result.allowed.count) storage flows in the management network that an allow entry covers",
                              flowTable(result.allowed, class: "allowed")))
         }
+        if !result.unconfirmed.isEmpty {
+            body += HTML.section(
+                "Possibly storage", id: "unconfirmed",
+                HTML.paragraph(
+                    "Flows in the management network known as storage only by a port range, which no protocol message "
+                        + "confirmed: the verdict is inconclusive because of them, not failed.")
+                    + flowTable(result.unconfirmed, class: "unconfirmed"))
+        }
         body += HTML.section("Networks", id: "networks", networks(result))
         body += HTML.section("Interfaces", id: "interfaces", interfaces(result, dropped: context.dropped))
         if !result.warnings.isEmpty {
@@ -160,7 +168,7 @@ public enum HTMLReport {
                 what += " in \(tunnel.kind) \(tunnel.id) from \(tunnel.outerClient) to \(tunnel.outerServer)"
             }
             return HTML.Row([
-                record.interface, record.vlan.map(String.init) ?? "–", what, record.recognition,
+                record.interface, record.vlan.map(String.init) ?? "–", what, "\(record.recognition) (\(record.evidence))",
                 record.client.description, record.server.description, String(record.packets),
                 Checker.formatBytes(record.bytes), seen,
             ])

@@ -35,6 +35,10 @@ public enum TextReport {
             out += "\nAllowed by the policy\n"
             out += violations(result.allowed)
         }
+        if !result.unconfirmed.isEmpty {
+            out += "\nPossibly storage, known only by a port range (inconclusive, not violations)\n"
+            out += violations(result.unconfirmed)
+        }
         if !result.warnings.isEmpty {
             out += "\nWarnings\n"
             for warning in result.warnings { out += "  - \(warning)\n" }
@@ -66,7 +70,7 @@ public enum TextReport {
                 out += "     inside \(tunnel.kind) \(tunnel.id) from \(tunnel.outerClient) to \(tunnel.outerServer)\n"
             }
             out += "     \(record.packets) packets, \(Checker.formatBytes(record.bytes)), "
-                + "\(record.firstSeen.rfc3339) to \(record.lastSeen.rfc3339); recognised by \(record.recognition)\n"
+                + "\(record.firstSeen.rfc3339) to \(record.lastSeen.rfc3339); recognised by \(record.recognition) (\(record.evidence))\n"
         }
         return out
     }

@@ -229,7 +229,7 @@ func serviceName(_ tracker: FlowTracker, _ flow: Int?) -> String? {
             (Array("ceph v2\n".utf8) + [0x10, 0], 13300, "ceph-msgr2"),
             ([0, 0, 0, 100, 0xfe, 0x53, 0x4d, 0x42, 64, 0] + [UInt8](repeating: 0, count: 60), 10445, "smb"),
             ([0, 0, 128, 0, 128, 0, 0, 0, 0, 0] + [UInt8](repeating: 0, count: 118), 14420, "nvme-tcp"),
-            (xdr([0x0001_0001, 0x0010_0000, 1]), 13205, "isns"),
+            (isnsPDU(function: 0x0001, flags: 0x8c00, payload: isnsDevAttrReg), 13205, "isns"),
             (rpcCall(xid: 2, program: 1_298_437, version: 400, procedure: 27, tcp: true), 49153, "glusterd"),
         ]
         for item in cases {
@@ -289,5 +289,209 @@ func serviceName(_ tracker: FlowTracker, _ flow: Int?) -> String? {
         #expect(fed == 100_000)
         let storage = tracker.flows.filter { $0.service != nil }
         #expect(storage.isEmpty, "\(storage.count) random flows classified as storage: \(storage.prefix(3).map(\.recognition))")
+    }
+}
+
+/// Evidence levels (docs/evidence.md): content, well-known port, port range.
+@Suite struct EvidenceLevelTests {
+    @Test func aPortInACephOSDRangeIsOnlyRangeEvidence() {
+        var tracker = FlowTracker(table: .builtin)
+        // VNC's server greeting on 6900: a port in Ceph's OSD range, nothing Ceph says.
+        let flow = feed(&tracker, 6, "198.51.100.20", 6900, "198.51.100.10", 40_000, payload: Array("RFB 003.008\n".utf8))
+        #expect(serviceName(tracker, flow) == "ceph-osd")
+        #expect(tracker.flows[0].recognition == .portRange(6900))
+        #expect(tracker.flows[0].evidence == .portRange)
+        #expect(tracker.flows[0].server.port == 6900)
+        #expect(tracker.table.services[tracker.flows[0].service!].title == "Ceph OSD")
+    }
+
+    @Test func theMessengerBannerConfirmsAnOSDAndKeepsItsService() {
+        var tracker = FlowTracker(table: .builtin)
+        feed(&tracker, 6, "198.51.100.10", 40_000, "198.51.100.20", 6801, payload: Array("ceph v2\n".utf8) + [0x10, 0])
+        #expect(serviceName(tracker, 0) == "ceph-osd")
+        #expect(tracker.flows[0].recognition == .signature(.cephV2))
+        #expect(tracker.flows[0].evidence == .content)
+    }
+
+    @Test func wellKnownPortsAndMappingsAreWellKnownPortEvidence() {
+        for (port, service) in [(UInt16(2049), "nfs"), (3260, "iscsi"), (6789, "ceph-mon"), (3300, "ceph-msgr2"), (445, "smb"),
+                                (4420, "nvme-tcp"), (3205, "isns"), (24007, "glusterd"), (111, "portmapper")] {
+            var tracker = FlowTracker(table: .builtin)
+            let flow = tracker.observe(packet(6, "198.51.100.10", 40_000, "198.51.100.20", port, flags: 0x02),
+                                       segment: 0, wireLength: 74, at: at(1))
+            #expect(serviceName(tracker, flow) == service)
+            #expect(tracker.flows[0].evidence == .wellKnownPort, "\(port)")
+        }
+    }
+
+    @Test func contentIsContentEvidence() {
+        var tracker = FlowTracker(table: .builtin)
+        let call = rpcCall(xid: 9, program: 100_003, version: 3, procedure: 0, tcp: true)
+        feed(&tracker, 6, "198.51.100.10", 800, "198.51.100.20", 2049, payload: call)
+        #expect(tracker.flows[0].evidence == .content)
+        var none = FlowTracker(table: .builtin)
+        none.observe(packet(6, "198.51.100.10", 40_000, "198.51.100.20", 8080, flags: 0x02), segment: 0, wireLength: 74, at: at(1))
+        #expect(none.flows[0].evidence == nil)
+    }
+
+    @Test func aPolicyPortIsWellKnownEvenInsideARange() {
+        var table = ProtocolTable.builtin.restricted(to: ["nfs"])
+        table.addPorts([7000], toProtocol: "nfs")
+        #expect(table.portService(ipProtocol: 6, port: 7000)?.inRange == false)
+        #expect(ProtocolTable.builtin.portService(ipProtocol: 6, port: 7000)?.inRange == true)
+        #expect(ProtocolTable.builtin.portService(ipProtocol: 6, port: 6789)?.inRange == false)
+        #expect(ProtocolTable.builtin.portService(ipProtocol: 17, port: 7000) == nil)  // OSDs are TCP only
+    }
+
+    @Test func rangeOnlyFlowsAreSummarisedApart() {
+        var tracker = FlowTracker(table: .builtin, maxFlows: 16)
+        for i in 0..<40 {
+            tracker.observe(packet(6, "198.51.100.10", UInt16(40_000 + i), "198.51.100.20", i % 2 == 0 ? 6900 : 2049, flags: 0x02),
+                            segment: 0, wireLength: 74, at: at(Int64(i)))
+        }
+        let table = ProtocolTable.builtin
+        let osd = table.services.firstIndex { $0.name == "ceph-osd" }
+        let nfs = table.services.firstIndex { $0.name == "nfs" }
+        // The finished flows beyond what `finished` keeps go to the summary: none here, since
+        // `finished` holds up to maxFlows storage flows. Drive more to overflow it.
+        for i in 40..<80 {
+            tracker.observe(packet(6, "198.51.100.10", UInt16(40_000 + i), "198.51.100.20", i % 2 == 0 ? 6900 : 2049, flags: 0x02),
+                            segment: 0, wireLength: 74, at: at(Int64(i)))
+        }
+        let rangeOnly = tracker.summarised[FlowSummaryKey(segment: 0, service: osd, rangeOnly: true)]?.flows ?? 0
+        let confirmed = tracker.summarised[FlowSummaryKey(segment: 0, service: nfs, rangeOnly: false)]?.flows ?? 0
+        #expect(rangeOnly > 0)
+        #expect(confirmed > 0)
+        #expect(tracker.summarised[FlowSummaryKey(segment: 0, service: osd, rangeOnly: false)] == nil)
+    }
+}
+
+/// An iSNSP PDU (RFC 4171 §5.1): version 1, function, payload length, flags, transaction 7, sequence 0.
+func isnsPDU(function: UInt16, flags: UInt16, payload: [UInt8]) -> [UInt8] {
+    xdr([0x0001_0000 | UInt32(function), UInt32(payload.count) << 16 | UInt32(flags), 0x0007_0000]) + payload
+}
+
+/// A DevAttrReg's payload: the Source attribute (tag 32, iSCSI Name, NUL-padded), then the delimiter (tag 0).
+let isnsDevAttrReg = xdr([32, 24]) + Array("iqn.2026-11.org.example".utf8) + [0] + xdr([0, 0])
+
+@Suite struct ISNSSignatureTests {
+    /// Whether a UDP datagram (all of it, as iSNSP over UDP sends one PDU) carrying `bytes`
+    /// to a port iSNS does not own is recognised as iSNS.
+    func matches(_ bytes: [UInt8]) -> Bool {
+        var tracker = FlowTracker(table: .builtin)
+        let flow = feed(&tracker, 17, "198.51.100.10", 40_000, "198.51.100.20", 13205, payload: bytes)
+        return serviceName(tracker, flow) == "isns"
+    }
+
+    @Test func requestsAndResponsesWithConsistentFieldsMatch() {
+        #expect(matches(isnsPDU(function: 0x0001, flags: 0x8c00, payload: isnsDevAttrReg)))
+        // A DevAttrRegRsp: the server's flag, status 0, then attributes.
+        #expect(matches(isnsPDU(function: 0x8001, flags: 0x4c00, payload: xdr([0]) + isnsDevAttrReg)))
+        // An error response with a status and nothing more.
+        #expect(matches(isnsPDU(function: 0x8002, flags: 0x4c00, payload: xdr([3]))))
+    }
+
+    @Test func oneInconsistentFieldIsEnough() {
+        let good = isnsPDU(function: 0x0001, flags: 0x8c00, payload: isnsDevAttrReg)
+        #expect(!matches(isnsPDU(function: 0x0001, flags: 0x4c00, payload: isnsDevAttrReg)))  // server flag on a request
+        #expect(!matches(isnsPDU(function: 0x0001, flags: 0xcc00, payload: isnsDevAttrReg)))  // both senders
+        #expect(!matches(isnsPDU(function: 0x0001, flags: 0x8c01, payload: isnsDevAttrReg)))  // reserved bit
+        #expect(!matches(isnsPDU(function: 0x0001, flags: 0x8800, payload: isnsDevAttrReg)))  // not a first PDU
+        #expect(!matches(isnsPDU(function: 0x0014, flags: 0x8c00, payload: isnsDevAttrReg)))  // no such function
+        #expect(!matches(isnsPDU(function: 0x8001, flags: 0x4c00, payload: xdr([99]) + isnsDevAttrReg)))  // status
+        #expect(!matches(Array(good.dropLast(4))))  // the length says more than the datagram holds
+        #expect(!matches(good + [0, 0, 0, 0]))  // ... or less
+        #expect(!matches(isnsPDU(function: 0x0001, flags: 0x8c00, payload: xdr([0x0100_0000, 4, 0]))))  // tag
+        #expect(!matches(isnsPDU(function: 0x0001, flags: 0x8c00, payload: xdr([32, 40, 0]))))  // attribute past the end
+    }
+
+    /// Protocols that share iSNSP's first bytes (version 1, a small second word), framed as
+    /// their specifications lay them out.
+    @Test func lookalikesDoNotMatch() {
+        // LDP Hello (RFC 5036 §3.5.2): version 1, PDU length 30, LSR id 192.0.2.1, label space 0,
+        // then the Hello message (type 0x0100).
+        let ldp: [UInt8] = [0, 1, 0, 30, 192, 0, 2, 1, 0, 0, 0x01, 0x00, 0, 20, 0, 0, 0, 1, 0x04, 0x00, 0, 4, 0, 15, 0, 0,
+                            0x04, 0x01, 0, 4, 192, 0, 2, 1]
+        #expect(!matches(ldp))
+        // A classic STUN Binding Request (RFC 3489 §11.1): type 0x0001, length 8, a 16-byte transaction id, one attribute.
+        let stun: [UInt8] = [0, 1, 0, 8] + [UInt8](repeating: 0x5c, count: 16) + [0, 3, 0, 4, 0, 0, 0, 0]
+        #expect(!matches(stun))
+        // SOME/IP (AUTOSAR PRS_SOMEIP): service 0x0001, method 0x0001, length, client/session, versions, type, code.
+        let someip: [UInt8] = [0, 1, 0, 1, 0, 0, 0, 8, 0, 1, 0, 1, 1, 1, 0, 0]
+        #expect(!matches(someip))
+    }
+}
+
+/// NFSv4.0's callback channel (RFC 7530 §16.33): the client names a program and an address
+/// in SETCLIENTID; the server connects back to it.
+@Suite struct NFSv4CallbackTests {
+    /// An NFSv4.0 COMPOUND whose one operation is SETCLIENTID, as Linux sends it.
+    static func setClientID(program: UInt32, netid: String = "tcp", address: String) -> [UInt8] {
+        let arguments = xdrString("") + xdr([0, 1, 35]) + [1, 2, 3, 4, 5, 6, 7, 8]
+            + xdrString("Linux NFSv4.0 198.51.100.10/198.51.100.20 tcp") + xdr([program]) + xdrString(netid)
+            + xdrString(address) + xdr([1])
+        return rpcCall(xid: 21, program: 100_003, version: 4, procedure: 1, arguments: arguments, tcp: true)
+    }
+
+    @Test func theServersConnectionBackIsStorageFromItsFirstPacket() {
+        var tracker = FlowTracker(table: .builtin)
+        // The client's connection: a NULL call first (content at once), then SETCLIENTID.
+        feed(&tracker, 6, "198.51.100.10", 800, "198.51.100.20", 2049,
+             payload: rpcCall(xid: 20, program: 100_003, version: 4, procedure: 0, tcp: true))
+        feed(&tracker, 6, "198.51.100.10", 800, "198.51.100.20", 2049,
+             payload: Self.setClientID(program: 0x4000_0000, address: "198.51.100.10.156.75"), at: 2)
+        // The server's SYN to 198.51.100.10:40011 (156 * 256 + 75).
+        let back = tracker.observe(packet(6, "198.51.100.20", 45_000, "198.51.100.10", 40_011, flags: 0x02),
+                                   segment: 0, wireLength: 74, at: at(3))
+        #expect(serviceName(tracker, back) == "nfs-callback")
+        #expect(tracker.flows[1].recognition == .callbackAddress(port: 40_011))
+        #expect(tracker.flows[1].evidence == .wellKnownPort)
+        #expect(tracker.flows[1].server.description == "198.51.100.10:40011")
+        #expect(tracker.table.services[tracker.flows[1].service!].protocolName == "nfs")
+        // CB_NULL to the program the client chose confirms it.
+        feed(&tracker, 6, "198.51.100.20", 45_000, "198.51.100.10", 40_011,
+             payload: rpcCall(xid: 1, program: 0x4000_0000, version: 1, procedure: 0, tcp: true), at: 4)
+        #expect(tracker.flows[1].recognition == .rpcCall(program: 0x4000_0000, version: 1))
+        #expect(tracker.flows[1].evidence == .content)
+    }
+
+    @Test func aWildcardAddressMeansTheClientsOwn() {
+        var tracker = FlowTracker(table: .builtin)
+        feed(&tracker, 6, "198.51.100.10", 800, "198.51.100.20", 2049,
+             payload: Self.setClientID(program: 0x4000_0001, address: "0.0.0.0.156.76"))
+        let back = tracker.observe(packet(6, "198.51.100.20", 45_001, "198.51.100.10", 40_012, flags: 0x02),
+                                   segment: 0, wireLength: 74, at: at(3))
+        #expect(serviceName(tracker, back) == "nfs-callback")
+    }
+
+    @Test func anUnknownProgramIsNotACallbackUntilAClientNamesIt() {
+        var tracker = FlowTracker(table: .builtin)
+        let cbNull = rpcCall(xid: 1, program: 0x4000_0000, version: 1, procedure: 0, tcp: true)
+        feed(&tracker, 6, "198.51.100.20", 45_000, "198.51.100.10", 40_011, payload: cbNull)
+        #expect(serviceName(tracker, 0) == nil)
+        // A COMPOUND of another operation, a minor version 1, or a damaged address teach nothing.
+        var other = FlowTracker(table: .builtin)
+        let notSetClientID = rpcCall(xid: 22, program: 100_003, version: 4, procedure: 1,
+                                     arguments: xdrString("") + xdr([0, 1, 24]), tcp: true)  // PUTROOTFH
+        feed(&other, 6, "198.51.100.10", 800, "198.51.100.20", 2049, payload: notSetClientID)
+        feed(&other, 6, "198.51.100.10", 800, "198.51.100.20", 2049,
+             payload: Self.setClientID(program: 0x4000_0000, address: "198.51.100.10.156"), at: 2)
+        feed(&other, 6, "198.51.100.10", 800, "198.51.100.20", 2049,
+             payload: Self.setClientID(program: 0x4000_0000, netid: "rdma", address: "198.51.100.10.156.75"), at: 3)
+        let back = other.observe(packet(6, "198.51.100.20", 45_000, "198.51.100.10", 40_011, flags: 0x02),
+                                 segment: 0, wireLength: 74, at: at(4))
+        #expect(serviceName(other, back) == nil)
+    }
+
+    @Test func aCutSetClientIDNeverReadsPastItsPacket() {
+        let whole = Self.setClientID(program: 0x4000_0000, address: "198.51.100.10.156.75")
+        for length in 0..<whole.count {
+            var tracker = FlowTracker(table: .builtin)
+            feed(&tracker, 6, "198.51.100.10", 800, "198.51.100.20", 2049, payload: Array(whole[..<length]))
+            let back = tracker.observe(packet(6, "198.51.100.20", 45_000, "198.51.100.10", 40_011, flags: 0x02),
+                                       segment: 0, wireLength: 74, at: at(3))
+            // Only the whole arguments (up to the address, before callback_ident) teach the address.
+            if length < whole.count - 4 { #expect(serviceName(tracker, back) == nil, "\(length)") }
+        }
     }
 }
