@@ -41,9 +41,9 @@ public enum CaptureFile {
             throw CaptureError(code: .malformed, path: path, offset: 0, detail: detail)
         }
         let bigEndianMagic = UInt32(bigEndian: magic)
-        if bigEndianMagic >> 16 == 0x1F8B {
+        if let compression = Compression(magic: bigEndianMagic) {
             return try withUnsafeBytes(of: &magic) { (prefix) throws(CaptureError) -> any FrameSource in
-                try openCompressed(path: path, file: file, prefix: prefix)
+                try openCompressed(path: path, file: file, format: compression, prefix: prefix)
             }
         }
         switch format(magic: bigEndianMagic) {
@@ -61,29 +61,34 @@ public enum CaptureFile {
         }
     }
 
-    /// A gzip-compressed capture (`tcpdump -w - | gzip`, a `.pcap.gz` or `.pcapng.gz` kept to
-    /// save space): inflated as it is read, never whole in memory; the reader is chosen by the
-    /// magic of the inflated bytes, and offsets in messages are offsets in the inflated data.
-    private static func openCompressed(path: String, file: OpenedFile, prefix: UnsafeRawBufferPointer) throws(CaptureError)
-        -> any FrameSource
-    {
+    /// A gzip- or zstd-compressed capture (`tcpdump -w - | gzip`, a `.pcap.gz` or
+    /// `.pcapng.zst` kept to save space): decompressed as it is read, never whole in memory;
+    /// the reader is chosen by the magic of the decompressed bytes, and offsets in messages
+    /// are offsets in the decompressed data.
+    private static func openCompressed(
+        path: String, file: OpenedFile, format: Compression, prefix: UnsafeRawBufferPointer
+    ) throws(CaptureError) -> any FrameSource {
         try reader(
-            of: ChunkedInput(gzip: file, chunkSize: PcapngReader.chunkSize, maximumRequest: compressedMaximumRequest, prefix: prefix),
-            path: path)
+            of: ChunkedInput(
+                compressed: file, format: format, chunkSize: PcapngReader.chunkSize,
+                maximumRequest: compressedMaximumRequest, prefix: prefix),
+            compression: format, path: path)
     }
 
     /// The largest single request of a compressed capture's input (whichever format it holds).
     static let compressedMaximumRequest = max(PcapFileReader.maximumRequest, Pcapng.maximumBlockLength)
 
-    /// The reader for the inflated bytes of `input`, by their magic.
-    private static func reader(of input: ChunkedInput, path: String) throws(CaptureError) -> any FrameSource {
+    /// The reader for the decompressed bytes of `input`, by their magic.
+    private static func reader(of input: ChunkedInput, compression: Compression, path: String) throws(CaptureError)
+        -> any FrameSource
+    {
         guard input.request(4) else {
             if let problem = input.readErrorDescription {
-                throw CaptureError(code: .malformed, path: path, offset: 0, detail: "gzip-compressed: \(problem)")
+                throw CaptureError(code: .malformed, path: path, offset: 0, detail: "\(compression)-compressed: \(problem)")
             }
             throw CaptureError(
                 code: .malformed, path: path, offset: 0,
-                detail: "gzip-compressed, but what it holds is \(input.available == 0 ? "empty" : "too short to be a capture")")
+                detail: "\(compression)-compressed, but what it holds is \(input.available == 0 ? "empty" : "too short to be a capture")")
         }
         let inner = loadUInt32(input.window, 0, bigEndian: true)
         switch format(magic: inner) {
@@ -91,7 +96,7 @@ public enum CaptureFile {
         case .pcapng: return try PcapngReader(path: path, input: input, size: nil)
         case nil:
             throw CaptureError(
-                code: .malformed, path: path, offset: 0, detail: "gzip-compressed, but " + notACaptureDetail(inner))
+                code: .malformed, path: path, offset: 0, detail: "\(compression)-compressed, but " + notACaptureDetail(inner))
         }
     }
 
@@ -111,10 +116,12 @@ public enum CaptureFile {
             throw CaptureError(code: .malformed, path: name, offset: 0, detail: detail)
         }
         let bigEndianMagic = loadUInt32(bytes, 0, bigEndian: true)
-        if bigEndianMagic >> 16 == 0x1F8B {
+        if let compression = Compression(magic: bigEndianMagic) {
             return try reader(
-                of: ChunkedInput(gzipBytes: bytes, chunkSize: PcapngReader.chunkSize, maximumRequest: compressedMaximumRequest),
-                path: name)
+                of: ChunkedInput(
+                    compressedBytes: bytes, format: compression, chunkSize: PcapngReader.chunkSize,
+                    maximumRequest: compressedMaximumRequest),
+                compression: compression, path: name)
         }
         switch format(magic: bigEndianMagic) {
         case .pcap:

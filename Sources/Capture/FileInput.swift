@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CZlib
 import SystemCalls
 
 /// A capture file opened for reading, after the checks every reader shares.
@@ -64,9 +63,9 @@ final class ChunkedInput {
         case descriptor(Int32)
         /// An owned copy of the whole input, and how much of it was served.
         case memory(UnsafeMutableRawBufferPointer)
-        /// Gzip-compressed data (an owned file descriptor, or -1 for bytes held in memory),
-        /// inflated as it is read.
-        case gzip(Int32, GzipStream)
+        /// Compressed data (an owned file descriptor, or -1 for bytes held in memory),
+        /// decompressed as it is read.
+        case compressed(Int32, Decompressor)
     }
 
     private let origin: Origin
@@ -85,7 +84,7 @@ final class ChunkedInput {
     private(set) var readError: Int32?
     /// Why reading failed, in words: the system's reason, or what was wrong with compressed data.
     var readErrorDescription: String? {
-        if case .gzip(_, let stream) = origin, let problem = stream.problem { return problem }
+        if case .compressed(_, let stream) = origin, let problem = stream.problem { return problem }
         return readError.map { Errno(rawValue: $0).text }
     }
     /// The largest request `request(_:)` will honour.
@@ -110,20 +109,21 @@ final class ChunkedInput {
         #endif
     }
 
-    /// Reads an opened gzip-compressed file (its `prefix`, the compressed bytes already read,
-    /// first), handing out the inflated bytes: offsets are offsets in the uncompressed data.
-    /// Memory is bounded (the chunk buffer and a 64 KiB compressed buffer) whatever the ratio.
-    init(gzip file: OpenedFile, chunkSize: Int, maximumRequest: Int, prefix: UnsafeRawBufferPointer) {
+    /// Reads an opened compressed file (its `prefix`, the compressed bytes already read,
+    /// first), handing out the decompressed bytes: offsets are offsets in the uncompressed
+    /// data. Memory is bounded (the chunk buffer, a 64 KiB compressed buffer and the
+    /// decompressor's state) whatever the ratio.
+    init(compressed file: OpenedFile, format: Compression, chunkSize: Int, maximumRequest: Int, prefix: UnsafeRawBufferPointer) {
         let descriptor = file.descriptor
-        origin = .gzip(descriptor, GzipStream(prefix: prefix) { read(descriptor, $0, $1) })
+        origin = .compressed(descriptor, format.decompressor(prefix: prefix) { read(descriptor, $0, $1) })
         self.maximumRequest = maximumRequest
         storage = .allocate(byteCount: max(chunkSize, 64), alignment: 16)
     }
 
-    /// Serves gzip-compressed `bytes` held in memory (copied first), inflated as they are read,
-    /// exactly as `init(gzip:...)` reads a file (the fuzzers go through this).
-    init(gzipBytes bytes: UnsafeRawBufferPointer, chunkSize: Int, maximumRequest: Int) {
-        origin = .gzip(-1, GzipStream(copying: bytes))
+    /// Serves compressed `bytes` held in memory (copied first), decompressed as they are
+    /// read, exactly as `init(compressed:...)` reads a file (the fuzzers go through this).
+    init(compressedBytes bytes: UnsafeRawBufferPointer, format: Compression, chunkSize: Int, maximumRequest: Int) {
+        origin = .compressed(-1, format.decompressor(copying: bytes))
         self.maximumRequest = maximumRequest
         storage = .allocate(byteCount: max(chunkSize, 64), alignment: 16)
     }
@@ -156,7 +156,7 @@ final class ChunkedInput {
         storage.deallocate()
         switch origin {
         case .descriptor(let descriptor): close(descriptor)
-        case .gzip(let descriptor, _): if descriptor >= 0 { close(descriptor) }
+        case .compressed(let descriptor, _): if descriptor >= 0 { close(descriptor) }
         case .memory(let bytes): bytes.deallocate()
         }
     }
@@ -231,8 +231,8 @@ final class ChunkedInput {
                 memoryServed += got
             }
             return got
-        case .gzip(_, let stream):
-            return stream.inflate(into: destination, count)
+        case .compressed(_, let stream):
+            return stream.decompress(into: destination, count)
         }
     }
 
@@ -318,112 +318,3 @@ func hex32(_ value: UInt32) -> String {
     return "0x" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
 }
 
-/// A gzip (or zlib) stream inflated from a file descriptor: `inflate(into:_:)` behaves like
-/// `read(2)` on the uncompressed data (0 at the end, -1 with `errno` set on failure; for
-/// corrupt data EIO, with `problem` saying what zlib found). Concatenated gzip members, as
-/// `cat a.gz b.gz` makes, are read one after the other.
-final class GzipStream {
-    /// Reads up to `count` compressed bytes to a destination, as `read(2)` does.
-    private let source: (UnsafeMutableRawPointer, Int) -> Int
-    private let stream: UnsafeMutablePointer<z_stream>
-    private let input: UnsafeMutableRawBufferPointer
-    private var ended = false
-    /// What was wrong with the compressed data, if something was.
-    private(set) var problem: String?
-
-    /// Compressed bytes held in memory, copied and served to the inflater chunk by chunk.
-    convenience init(copying bytes: UnsafeRawBufferPointer) {
-        let copy = [UInt8](bytes)
-        var served = 0
-        self.init(prefix: UnsafeRawBufferPointer(start: nil, count: 0)) { destination, count in
-            let got = min(count, copy.count - served)
-            if got > 0 {
-                copy.withUnsafeBytes { destination.copyMemory(from: $0.baseAddress! + served, byteCount: got) }
-                served += got
-            }
-            return got
-        }
-    }
-
-    init(prefix: UnsafeRawBufferPointer, source: @escaping (UnsafeMutableRawPointer, Int) -> Int) {
-        self.source = source
-        stream = .allocate(capacity: 1)
-        stream.initialize(to: z_stream())
-        input = .allocate(byteCount: 64 * 1024, alignment: 16)
-        let kept = min(prefix.count, input.count)
-        if kept > 0 { UnsafeMutableRawBufferPointer(rebasing: input[0..<kept]).copyMemory(from: UnsafeRawBufferPointer(rebasing: prefix[0..<kept])) }
-        stream.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: Bytef.self)
-        stream.pointee.avail_in = uInt(kept)
-        if lk_inflate_init(stream) != Z_OK { problem = "cannot start zlib" }
-    }
-
-    deinit {
-        inflateEnd(stream)
-        stream.deinitialize(count: 1)
-        stream.deallocate()
-        input.deallocate()
-    }
-
-    func inflate(into destination: UnsafeMutableRawPointer, _ count: Int) -> Int {
-        if problem != nil {
-            errno = EIO
-            return -1
-        }
-        if ended || count == 0 { return 0 }
-        stream.pointee.next_out = destination.assumingMemoryBound(to: Bytef.self)
-        stream.pointee.avail_out = uInt(min(count, Int(UInt32.max)))
-        let wanted = Int(stream.pointee.avail_out)
-        while stream.pointee.avail_out == UInt32(wanted) {
-            if stream.pointee.avail_in == 0 {
-                let got: Int
-                do {
-                    got = try retryingOnInterrupt { source(input.baseAddress!, input.count) }
-                } catch {
-                    errno = error.rawValue
-                    return -1
-                }
-                if got == 0 {
-                    // The file ended: inside a member it was cut short (what was inflated stands).
-                    ended = true
-                    if stream.pointee.total_in > 0 && !atMemberEnd {
-                        problem = "the gzip data is cut short"
-                        let produced = wanted - Int(stream.pointee.avail_out)
-                        if produced > 0 { return produced }
-                        errno = EIO
-                        return -1
-                    }
-                    return 0
-                }
-                stream.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: Bytef.self)
-                stream.pointee.avail_in = uInt(got)
-            }
-            atMemberEnd = false
-            let result = CZlib.inflate(stream, Z_NO_FLUSH)
-            switch result {
-            case Z_OK, Z_BUF_ERROR:
-                continue
-            case Z_STREAM_END:
-                // A member ended; another may follow.
-                atMemberEnd = true
-                if inflateReset(stream) != Z_OK {
-                    problem = "cannot restart zlib"
-                    errno = EIO
-                    return -1
-                }
-                if stream.pointee.avail_out != UInt32(wanted) { break }
-            default:
-                let message = stream.pointee.msg.map { String(cString: $0) } ?? "error \(result)"
-                problem = "corrupt gzip data: \(message)"
-                // What this call inflated before the damage is handed out; the next call fails.
-                let produced = wanted - Int(stream.pointee.avail_out)
-                if produced > 0 { return produced }
-                errno = EIO
-                return -1
-            }
-        }
-        return wanted - Int(stream.pointee.avail_out)
-    }
-
-    /// Whether the last member ended exactly where the input stands (nothing half-read).
-    private var atMemberEnd = true
-}
