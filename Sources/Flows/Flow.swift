@@ -60,15 +60,23 @@ public struct FlowKey: Hashable, Sendable {
     }
 }
 
-/// The overlay a flow was carried in (VXLAN or GRE), with the outer addresses of each of
-/// its ends.
+/// The overlay a flow was carried in (VXLAN, Geneve, GRE, ERSPAN), with the outer addresses
+/// of each of its ends; for ERSPAN, the mirror's instead (see `mirrorSource`).
 public struct TunnelInfo: Sendable, Hashable {
     /// The tunnel (never `.none` here). Stored as the decoder's one-byte kind rather than
     /// text, so that a flow record holds no reference and copies as plain bytes.
     public var tunnel: DecodedPacket.Tunnel
-    /// `vxlan` or `gre`.
-    public var kind: String { tunnel == .vxlan ? "vxlan" : "gre" }
-    /// The VXLAN VNI or GRE key (0 when GRE has none).
+    /// `vxlan`, `geneve`, `gre` or `erspan`.
+    public var kind: String {
+        switch tunnel {
+        case .vxlan: "vxlan"
+        case .geneve: "geneve"
+        case .gre: "gre"
+        case .erspan: "erspan"
+        case .none: "none"
+        }
+    }
+    /// The VXLAN or Geneve VNI, the GRE key (0 when GRE has none), or the ERSPAN session.
     public var id: UInt32
     /// The outer (underlay) address that carried the key's lower endpoint.
     public var outerOfLower: IPAddress
