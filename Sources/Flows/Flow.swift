@@ -78,9 +78,11 @@ public struct TunnelInfo: Sendable, Hashable {
     }
     /// The VXLAN or Geneve VNI, the GRE key (0 when GRE has none), or the ERSPAN session.
     public var id: UInt32
-    /// The outer (underlay) address that carried the key's lower endpoint.
+    /// The outer (underlay) address that carried the key's lower endpoint; for ERSPAN, the
+    /// mirror's source (the switch).
     public var outerOfLower: IPAddress
-    /// The outer address that carried the key's upper endpoint.
+    /// The outer address that carried the key's upper endpoint; for ERSPAN, the mirror's
+    /// destination (the collector).
     public var outerOfUpper: IPAddress
 }
 
@@ -134,9 +136,11 @@ public struct Flow: Sendable {
     /// the last field (a constant, where `MemoryLayout.offset(of:)` is worked out at run time).
     static var hotLength: Int { MemoryLayout<Flow>.size - MemoryLayout<TunnelInfo?>.size }
 
-    /// The outer (underlay) addresses of the client and the server, for a tunnelled flow.
+    /// The outer (underlay) addresses of the client and the server, for a tunnelled flow; for
+    /// a copy ERSPAN mirrored, the mirror's source and destination instead.
     public var outerAddresses: (client: IPAddress, server: IPAddress)? {
         guard let tunnel else { return nil }
+        if tunnel.tunnel == .erspan { return (tunnel.outerOfLower, tunnel.outerOfUpper) }
         return clientIsLower ? (tunnel.outerOfLower, tunnel.outerOfUpper) : (tunnel.outerOfUpper, tunnel.outerOfLower)
     }
     public var ipProtocol: UInt8 { key.ipProtocol }
