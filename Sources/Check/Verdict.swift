@@ -38,8 +38,20 @@ public struct Violation: Sendable {
     public var vlan: UInt16?
     public var client: Endpoint
     public var server: Endpoint
-    /// For storage carried in an overlay: the tunnel and the outer addresses of each end.
+    /// For storage carried in an overlay: the tunnel and the outer addresses of each end; for
+    /// a copy ERSPAN mirrored (kind `erspan`, id the session), the mirror's source and
+    /// destination instead.
     public var tunnel: (kind: String, id: UInt32, outerClient: IPAddress, outerServer: IPAddress)?
+
+    /// What carried the flow, as reports say it: "inside vxlan 42 from A to B" (the outer
+    /// addresses of client and server), or "mirrored by ERSPAN session 5 from A to B" (the
+    /// switch that mirrored it and the collector), nil when nothing did.
+    public var tunnelPhrase: String? {
+        guard let tunnel else { return nil }
+        let ends = "from \(tunnel.outerClient) to \(tunnel.outerServer)"
+        if tunnel.kind == "erspan" { return "mirrored by ERSPAN session \(tunnel.id) \(ends)" }
+        return "inside \(tunnel.kind) \(tunnel.id) \(ends)"
+    }
     public var packets: Int
     public var bytes: Int
     public var firstSeen: Timestamp

@@ -9,12 +9,12 @@ public struct DecodeError: Error, Hashable, Sendable, CustomStringConvertible {
         case invalidField
         /// The link type is not one lanekeeper decodes.
         case unsupportedLinkType
-        /// More IPv6 extension headers, VLAN tags or tunnel levels than lanekeeper follows.
+        /// More IPv6 extension headers, VLAN tags, MPLS labels or tunnel levels than lanekeeper follows.
         case tooManyHeaders
     }
 
     public enum Layer: String, Hashable, Sendable {
-        case link, vlan, ipv4, ipv6, ipv6Extension, tcp, udp, vxlan, gre
+        case link, vlan, mpls, ipv4, ipv6, ipv6Extension, tcp, udp, vxlan, geneve, gre, erspan
     }
 
     /// What set the end of the bytes a `.tooShort` layer had to fit in (etherparse's
@@ -27,7 +27,7 @@ public struct DecodeError: Error, Hashable, Sendable, CustomStringConvertible {
         case ipv4TotalLength
         /// The IPv6 Payload Length field.
         case ipv6PayloadLength
-        /// The UDP Length field (the room a VXLAN header and its inner frame had).
+        /// The UDP Length field (the room a VXLAN or Geneve header and its inner frame had).
         case udpLength
     }
 

@@ -7,7 +7,7 @@ import Frames
 /// could not (`stop` says why and where), and a frame cut short by the snaplen is decoded
 /// as far as its bytes go with `truncated` set.
 ///
-/// Tunnels (VXLAN, GRE): the link-layer fields always describe the frame as it was seen
+/// Tunnels (VXLAN, Geneve, GRE, ERSPAN): the link-layer fields always describe the frame as it was seen
 /// (its VLAN tags say where it was seen), while the network and transport fields describe
 /// the innermost IP packet decoded. When a tunnel's inner IP header was decoded, `tunnel`
 /// says which tunnel, the `outer…` fields hold the outer IP header, and the network and
@@ -25,6 +25,12 @@ public struct DecodedPacket: Sendable {
         /// GRE version 0 (RFC 2784, RFC 2890): an inner Ethernet frame (transparent Ethernet
         /// bridging, protocol 0x6558) or an inner IPv4/IPv6 packet.
         case gre = 2
+        /// Geneve (RFC 8926), UDP destination port 6081: an inner Ethernet frame or IPv4/IPv6
+        /// packet, by the header's protocol type.
+        case geneve = 3
+        /// ERSPAN types I, II and III (GRE 0x88BE and 0x22EB): a copy of a frame a switch
+        /// mirrored. The outer addresses are the mirror's (switch to collector), not the flow's.
+        case erspan = 4
     }
 
     // MARK: Link layer
@@ -41,17 +47,23 @@ public struct DecodedPacket: Sendable {
     /// The EtherType (or SLL protocol) after all tags; 0 when the link layer has none. For a
     /// tunnelled packet, the outer frame's.
     public var etherType: UInt16 = 0
+    /// Number of MPLS label stack entries between the frame's tags and its IP packet (at most
+    /// 8); labels of a frame inside a tunnel are followed but not counted here.
+    public var mplsLabelCount: UInt8 = 0
+    /// The outermost MPLS label (20 bits), valid when `mplsLabelCount >= 1`.
+    public var mplsLabel: UInt32 = 0
 
     // MARK: Tunnel (one level; a tunnel inside a tunnel is not followed)
     /// The tunnel the packet was carried in; `.none` unless an inner IP header was decoded.
     public var tunnel: Tunnel = .none
-    /// The VXLAN Network Identifier (24 bits) or the GRE key; 0 when there is none.
+    /// The VXLAN or Geneve Network Identifier (24 bits), the GRE key, or the ERSPAN session ID
+    /// (10 bits); 0 when there is none (GRE without a key, ERSPAN type I).
     public var tunnelID: UInt32 = 0
     /// The outer IP header's version (4 or 6) when `tunnel != .none`, else 0.
     public var outerIPVersion: UInt8 = 0
     public var outerSource: IPAddress = .zeroIPv4
     public var outerDestination: IPAddress = .zeroIPv4
-    /// The outer protocol: 17 (UDP) for VXLAN, 47 for GRE; 0 when not tunnelled.
+    /// The outer protocol: 17 (UDP) for VXLAN and Geneve, 47 for GRE and ERSPAN; 0 when not tunnelled.
     public var outerIPProtocol: UInt8 = 0
     /// Number of VLAN tags on the frame inside the tunnel (an Ethernet frame inside VXLAN or
     /// GRE); they say nothing about where the frame was seen, so they are kept apart from
@@ -59,6 +71,9 @@ public struct DecodedPacket: Sendable {
     public var tunnelVLANCount: UInt8 = 0
     /// VLAN id of the outermost tag inside the tunnel, valid when `tunnelVLANCount >= 1`.
     public var tunnelVLAN: UInt16 = 0
+    /// For ERSPAN types II and III: the VLAN the header says the frame was mirrored from
+    /// (12 bits; 0 when it says none, and for every other tunnel).
+    public var erspanVLAN: UInt16 = 0
 
     // MARK: Network layer (the inner packet's when tunnelled)
     /// 4 or 6 when an IP header was decoded, 0 otherwise.
@@ -106,6 +121,8 @@ public struct DecodedPacket: Sendable {
         sllInterfaceIndex = other.sllInterfaceIndex
         sllPacketType = other.sllPacketType
         etherType = other.etherType
+        mplsLabelCount = other.mplsLabelCount
+        mplsLabel = other.mplsLabel
         truncated = other.truncated
     }
 

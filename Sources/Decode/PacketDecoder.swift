@@ -1,11 +1,11 @@
 import Frames
 
 /// Decodes a frame's headers, from its link layer down to TCP/UDP, into a `DecodedPacket`,
-/// through one level of tunnel (VXLAN, GRE).
+/// through one level of tunnel (VXLAN, Geneve, GRE, ERSPAN).
 ///
 /// Never traps and never reads outside `bytes`, whatever the bytes say; allocation-free.
 ///
-/// Each header has a view type in its own file (`Ethernet.swift`, `LinuxSLL.swift`,
+/// Each header has a view type in its own file (`Ethernet.swift`, `MPLS.swift`, `LinuxSLL.swift`,
 /// `Loopback.swift`, `IPv4.swift`, `IPv6.swift`, `TCP.swift`, `UDP.swift`, `Tunnel.swift`) whose
 /// initialiser checks the header's length once; this type walks the views in order and
 /// records what they say. Decoding is lax (as smoltcp's and etherparse's are): a view that cannot be built
@@ -19,10 +19,27 @@ import Frames
 /// - a UDP length below 8 or beyond the IP payload is ignored (a first fragment's UDP
 ///   length covers the whole datagram); only a sane one clips the payload.
 ///
-/// Tunnels: a UDP datagram to port 4789 is VXLAN (its I flag must be set) carrying an
-/// Ethernet frame; IP protocol 47 is GRE version 0 carrying an Ethernet frame (protocol
-/// type 0x6558) or an IPv4/IPv6 packet (other protocol types, and GRE versions other than
-/// 0, are not followed, without an error). The inner frame is decoded with the same views,
+/// MPLS: after the frame's VLAN tags (Ethernet, SLL, SLL2, and an Ethernet frame inside a
+/// tunnel), EtherType 0x8847 or 0x8848 starts a label stack, followed to its bottom entry
+/// (at most `MPLSLabel.maximumCount`, else `.tooManyHeaders`); the payload is IPv4 or IPv6
+/// by its first nibble. A pseudowire (first nibble 0: the RFC 4385 control word, then
+/// usually an Ethernet frame) and anything else are not followed, without an error. MPLS
+/// is not a tunnel: the labels say nothing the flow needs.
+///
+/// Tunnels:
+/// - a UDP datagram to port 4789 is VXLAN (its I flag must be set) carrying an Ethernet frame;
+/// - a UDP datagram to port 6081 is Geneve (version 0), its options skipped, carrying an
+///   Ethernet frame (protocol type 0x6558) or an IPv4/IPv6 packet;
+/// - IP protocol 47 is GRE version 0 carrying an Ethernet frame (protocol type 0x6558) or
+///   an IPv4/IPv6 packet; a WCCP-redirected packet (0x883E, with or without WCCPv2's
+///   redirect header: see `WCCPRedirectHeader`), recorded as GRE; or an ERSPAN mirrored
+///   Ethernet frame: 0x88BE with GRE's sequence number is type II (8-byte header, version
+///   1), without it type I (no header, as Linux and Wireshark read it), 0x22EB type III
+///   (12-byte header, version 2, and the 8-byte platform subheader when its O bit is set).
+///   Other protocol types (MPLS in GRE among them), and GRE versions other than 0, are not
+///   followed, without an error.
+///
+/// The inner frame is decoded with the same views,
 /// confined to the tunnel's payload (the UDP length, else the outer IP length, else the
 /// capture): a header that runs past it is `.tooShort` with that length source, and
 /// `truncated` only when the capture ended it. An inner IP length longer than the tunnel
@@ -105,13 +122,7 @@ public struct PacketDecoder: Sendable {
             try decodeEtherType(bytes, sll2.protocolType, at: LinuxSLL2Header.length, limit: capture, into: &packet)
 
         case .raw:
-            try checkLength(start: 0, limit: capture, length: 1, layer: .link, field: "ip version")
-            // count >= 1 was just checked.
-            switch bytes.uncheckedUInt8(at: 0) >> 4 {
-            case 4: try decodeIPv4(bytes, at: 0, limit: capture, into: &packet)
-            case 6: try decodeIPv6(bytes, at: 0, limit: capture, into: &packet)
-            default: throw DecodeError(code: .invalidField, layer: .link, offset: 0, field: "ip version")
-            }
+            try decodeIP(bytes, at: 0, limit: capture, layer: .link, into: &packet)
 
         case .ipv4:
             try decodeIPv4(bytes, at: 0, limit: capture, into: &packet)
@@ -133,10 +144,10 @@ public struct PacketDecoder: Sendable {
         }
     }
 
-    /// Follows VLAN tags from `etherType` at `start`, then decodes IPv4 or IPv6. The tags go
-    /// to `vlanCount`/`outerVLAN`/`innerVLAN` and `etherType` of the frame as seen, or to
-    /// `tunnelVLANCount`/`tunnelVLAN` for the frame inside a tunnel. Other EtherTypes end
-    /// decoding without an error.
+    /// Follows VLAN tags from `etherType` at `start`, then an MPLS label stack if one follows,
+    /// then decodes IPv4 or IPv6. The tags go to `vlanCount`/`outerVLAN`/`innerVLAN` and
+    /// `etherType` of the frame as seen, or to `tunnelVLANCount`/`tunnelVLAN` for the frame
+    /// inside a tunnel. Other EtherTypes end decoding without an error.
     private static func decodeEtherType(
         _ bytes: UnsafeRawBufferPointer, _ etherType: UInt16, at start: Int, limit: Limit,
         into packet: inout DecodedPacket
@@ -166,7 +177,42 @@ public struct PacketDecoder: Sendable {
             }
             cursor &+= VLANTag.length  // the tag's 4 bytes were inside the buffer
         }
-        try decodeNetwork(bytes, etherType: etherType, at: cursor, limit: limit, into: &packet)
+        if MPLSLabel.isMPLS(etherType) {
+            try decodeMPLS(bytes, at: cursor, limit: limit, into: &packet)
+        } else {
+            try decodeNetwork(bytes, etherType: etherType, at: cursor, limit: limit, into: &packet)
+        }
+    }
+
+    /// Follows the MPLS label stack at `start` to its bottom entry, then decodes the IPv4 or
+    /// IPv6 packet after it; a pseudowire or any other payload ends decoding without an
+    /// error. The labels go to `mplsLabelCount`/`mplsLabel` unless the frame is inside a tunnel.
+    private static func decodeMPLS(
+        _ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit, into packet: inout DecodedPacket
+    ) throws(DecodeError) {
+        let tunnelled = packet.tunnel != .none
+        var cursor = start
+        var labels = 0
+        while true {
+            guard labels < MPLSLabel.maximumCount else {
+                throw DecodeError(code: .tooManyHeaders, layer: .mpls, offset: cursor, field: "mpls labels")
+            }
+            let label = try MPLSLabel(bytes, at: cursor, limit: limit)
+            labels &+= 1  // at most maximumCount
+            if !tunnelled {
+                packet.mplsLabelCount = UInt8(truncatingIfNeeded: labels)
+                if labels == 1 { packet.mplsLabel = label.label }
+            }
+            cursor &+= MPLSLabel.length  // the entry's 4 bytes were inside the buffer
+            if label.isBottomOfStack { break }
+        }
+        try checkLength(start: cursor, limit: limit, length: 1, layer: .mpls, field: "payload")
+        // cursor + 1 <= limit.end was just checked.
+        switch bytes.uncheckedUInt8(at: cursor) >> 4 {
+        case 4: try decodeIPv4(bytes, at: cursor, limit: limit, into: &packet)
+        case 6: try decodeIPv6(bytes, at: cursor, limit: limit, into: &packet)
+        default: return  // a pseudowire (control word 0) or a payload nothing identifies
+        }
     }
 
     /// Decodes the IPv4 or IPv6 packet an EtherType announces; others end decoding without an error.
@@ -182,6 +228,23 @@ public struct PacketDecoder: Sendable {
     }
 
     // MARK: Network layer
+
+    /// Decodes the IPv4 or IPv6 packet at `start` by its version nibble, where nothing
+    /// before it says which (raw IP link types, WCCP).
+    /// - Throws: `.tooShort` when not even one byte is there, `.invalidField` ("ip version",
+    ///   at `layer`) when the nibble is neither 4 nor 6, and what the packet throws.
+    private static func decodeIP(
+        _ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit, layer: DecodeError.Layer,
+        into packet: inout DecodedPacket
+    ) throws(DecodeError) {
+        try checkLength(start: start, limit: limit, length: 1, layer: layer, field: "ip version")
+        // start + 1 <= limit.end was just checked.
+        switch bytes.uncheckedUInt8(at: start) >> 4 {
+        case 4: try decodeIPv4(bytes, at: start, limit: limit, into: &packet)
+        case 6: try decodeIPv6(bytes, at: start, limit: limit, into: &packet)
+        default: throw DecodeError(code: .invalidField, layer: layer, offset: start, field: "ip version")
+        }
+    }
 
     /// Decodes the IPv4 packet at `start`, which may occupy the bytes up to `room.end` (the
     /// capture's end, or a tunnel payload's).
@@ -311,7 +374,7 @@ public struct PacketDecoder: Sendable {
     // MARK: Transport layer
 
     /// Decodes TCP or UDP in `start..<limit.end`, and the tunnel a UDP datagram to port 4789
-    /// or a GRE packet carries; other protocols end decoding without an error.
+    /// or 6081 or a GRE packet carries; other protocols end decoding without an error.
     @inline(__always)
     private static func decodeTransport(
         _ bytes: UnsafeRawBufferPointer, protocol protocolNumber: UInt8, at start: Int, limit: Limit,
@@ -347,11 +410,17 @@ public struct PacketDecoder: Sendable {
             let payloadEnd = saneLength ? start &+ udpLength : limit.end
             packet.payloadOffset = start &+ UDPHeader.length
             packet.payloadLength = payloadEnd &- packet.payloadOffset
-            guard ports.destinationPort == VXLANHeader.port, !packet.isFragment else { return }
-            try checkNotTunnelled(packet, layer: .vxlan, offset: packet.payloadOffset)
+            let port = ports.destinationPort
+            guard port == VXLANHeader.port || port == GeneveHeader.port, !packet.isFragment else { return }
             let payload =
                 payloadEnd == limit.end ? limit : Limit(end: payloadEnd, source: .udpLength)  // <= limit.end
-            try decodeVXLAN(bytes, at: packet.payloadOffset, limit: payload, into: &packet)
+            if port == VXLANHeader.port {
+                try checkNotTunnelled(packet, layer: .vxlan, offset: packet.payloadOffset)
+                try decodeVXLAN(bytes, at: packet.payloadOffset, limit: payload, into: &packet)
+            } else {
+                try checkNotTunnelled(packet, layer: .geneve, offset: packet.payloadOffset)
+                try decodeGeneve(bytes, at: packet.payloadOffset, limit: payload, into: &packet)
+            }
 
         case GREHeader.ipProtocol:
             guard !packet.isFragment else { return }
@@ -385,8 +454,23 @@ public struct PacketDecoder: Sendable {
             throw DecodeError(code: .invalidField, layer: .vxlan, offset: start, field: "flags (I bit clear)")
         }
         try decodeTunnelPayload(
-            bytes, .vxlan, id: vxlan.networkIdentifier, protocolType: GREHeader.transparentEthernetBridging,
-            at: start &+ VXLANHeader.length, limit: limit, into: &packet)
+            bytes, .vxlan, id: vxlan.networkIdentifier, carrying: .ethernet, at: start &+ VXLANHeader.length,
+            limit: limit, into: &packet)
+    }
+
+    /// Decodes the Geneve header at `start` (a UDP payload ending at `limit.end`), skips its
+    /// options, and decodes what it carries.
+    private static func decodeGeneve(
+        _ bytes: UnsafeRawBufferPointer, at start: Int, limit: Limit, into packet: inout DecodedPacket
+    ) throws(DecodeError) {
+        let geneve = try GeneveHeader(bytes, at: start, limit: limit)
+        guard geneve.version == 0 else {
+            throw DecodeError(code: .invalidField, layer: .geneve, offset: start, field: "version")
+        }
+        try geneve.checkOptions(limit: limit)
+        try decodeTunnelPayload(
+            bytes, .geneve, id: geneve.networkIdentifier, carrying: TunnelPayload(protocolType: geneve.protocolType),
+            at: start &+ geneve.length, limit: limit, into: &packet)  // the options lie before limit.end
     }
 
     /// Decodes the GRE header at `start` (an IP payload ending at `limit.end`) and what it carries.
@@ -399,18 +483,70 @@ public struct PacketDecoder: Sendable {
             throw DecodeError(code: .invalidField, layer: .gre, offset: start, field: "flags (routing present)")
         }
         try gre.checkOptionalFields(limit: limit)
-        try decodeTunnelPayload(
-            bytes, .gre, id: gre.hasKey ? gre.key : 0, protocolType: gre.protocolType,
-            at: start &+ gre.length, limit: limit, into: &packet)  // the header lies before limit.end
+        let payload = start &+ gre.length  // the header lies before limit.end
+        let id = gre.hasKey ? gre.key : 0
+        switch gre.protocolType {
+        case WCCPRedirectHeader.greProtocolType:
+            let ip = try WCCPRedirectHeader.packetOffset(bytes, at: payload, limit: limit)
+            try decodeTunnelPayload(bytes, .gre, id: id, carrying: .ipByVersion, at: ip, limit: limit, into: &packet)
+        case ERSPAN.typeIIProtocolType, ERSPAN.typeIIIProtocolType:
+            try decodeERSPAN(bytes, gre, at: payload, limit: limit, into: &packet)
+        default:
+            try decodeTunnelPayload(
+                bytes, .gre, id: id, carrying: TunnelPayload(protocolType: gre.protocolType), at: payload,
+                limit: limit, into: &packet)
+        }
     }
 
-    /// Decodes a tunnel's payload at `start`: an Ethernet frame when `protocolType` is
-    /// 0x6558, else the packet of that EtherType. When an inner IP header is decoded, the
-    /// network and transport fields describe the inner packet and the outer IP header moves
-    /// to the `outer…` fields; otherwise the outer packet stands as it was decoded.
+    /// Decodes the ERSPAN header at `start`, after `gre` (of protocol type 0x88BE or 0x22EB),
+    /// and the mirrored Ethernet frame: type I has no header (GRE without a sequence number,
+    /// session 0), type II an 8-byte one, type III 12 or 20 bytes.
+    private static func decodeERSPAN(
+        _ bytes: UnsafeRawBufferPointer, _ gre: GREHeader, at start: Int, limit: Limit,
+        into packet: inout DecodedPacket
+    ) throws(DecodeError) {
+        var frame = start  // type I: the frame right after GRE, session 0
+        var session: UInt16 = 0
+        var vlan: UInt16 = 0
+        if gre.protocolType == ERSPAN.typeIIIProtocolType {
+            let header = try ERSPANTypeIIIHeader(bytes, at: start, limit: limit)
+            try header.checkVersion(ERSPANTypeIIIHeader.version)
+            try header.checkSubheader(limit: limit)
+            guard header.isEthernet else { return }  // a mirrored IP packet: not followed
+            (session, vlan, frame) = (header.sessionID, header.vlan, start &+ header.length)  // checked
+        } else if gre.flags & GREHeader.sequencePresent != 0 {
+            let header = try ERSPANTypeIIHeader(bytes, at: start, limit: limit)
+            try header.checkVersion(ERSPANTypeIIHeader.version)
+            (session, vlan, frame) = (header.sessionID, header.vlan, start &+ ERSPANTypeIIHeader.length)  // checked
+        }
+        try decodeTunnelPayload(
+            bytes, .erspan, id: UInt32(session), carrying: .ethernet, at: frame, limit: limit, erspanVLAN: vlan,
+            into: &packet)
+    }
+
+    /// What a tunnel carries.
+    enum TunnelPayload {
+        /// An Ethernet frame (VXLAN, ERSPAN, and protocol type 0x6558).
+        case ethernet
+        /// The packet of this EtherType (IPv4 or IPv6 are followed, others are not).
+        case network(UInt16)
+        /// An IPv4 or IPv6 packet, by its version nibble (WCCP).
+        case ipByVersion
+
+        /// What a protocol type (GRE's, Geneve's) announces.
+        @inline(__always)
+        init(protocolType: UInt16) {
+            self = protocolType == GREHeader.transparentEthernetBridging ? .ethernet : .network(protocolType)
+        }
+    }
+
+    /// Decodes a tunnel's payload at `start`, of the kind `payload` says. When an inner IP
+    /// header is decoded, the network and transport fields describe the inner packet and the
+    /// outer IP header moves to the `outer…` fields (with `erspanVLAN`, for ERSPAN);
+    /// otherwise the outer packet stands as it was decoded.
     private static func decodeTunnelPayload(
-        _ bytes: UnsafeRawBufferPointer, _ tunnel: DecodedPacket.Tunnel, id: UInt32, protocolType: UInt16,
-        at start: Int, limit: Limit, into packet: inout DecodedPacket
+        _ bytes: UnsafeRawBufferPointer, _ tunnel: DecodedPacket.Tunnel, id: UInt32, carrying payload: TunnelPayload,
+        at start: Int, limit: Limit, erspanVLAN: UInt16 = 0, into packet: inout DecodedPacket
     ) throws(DecodeError) {
         let outer = packet  // a plain value: no allocation
         packet = DecodedPacket(linkLayerOf: outer)
@@ -420,13 +556,17 @@ public struct PacketDecoder: Sendable {
         packet.outerSource = outer.source
         packet.outerDestination = outer.destination
         packet.outerIPProtocol = outer.ipProtocol
+        packet.erspanVLAN = erspanVLAN
         do throws(DecodeError) {
-            if protocolType == GREHeader.transparentEthernetBridging {
+            switch payload {
+            case .ethernet:
                 let ethernet = try EthernetHeader(bytes, at: start, limit: limit)
                 try decodeEtherType(
                     bytes, ethernet.etherType, at: start &+ EthernetHeader.length, limit: limit, into: &packet)
-            } else {
-                try decodeNetwork(bytes, etherType: protocolType, at: start, limit: limit, into: &packet)
+            case .network(let etherType):
+                try decodeNetwork(bytes, etherType: etherType, at: start, limit: limit, into: &packet)
+            case .ipByVersion:
+                try decodeIP(bytes, at: start, limit: limit, layer: .gre, into: &packet)
             }
         } catch {
             if packet.ipVersion == 0 { packet = outer }

@@ -61,7 +61,9 @@ public enum CheckRun {
             result.description = expectation.description
             let policy = try Policy.load(path: expectation.policyPath)
             let outcome = try Replay.run(
-                ReplayConfiguration(policy: policy, inputs: expectation.captures, ifindexNames: expectation.ifindexNames))
+                ReplayConfiguration(
+                    policy: policy, inputs: expectation.captures, ifindexNames: expectation.ifindexNames,
+                    erspanNames: expectation.erspanNames))
             let got = outcome.result
             result.verdict = got.verdict
             result.storagePackets = got.networks.map { ($0.name, $0.storagePackets) }

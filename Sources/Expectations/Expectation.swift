@@ -11,6 +11,7 @@ import Yams
 /// policy: policy.yaml
 /// captures: [host.pcapng]              # each PATH or INTERFACE=PATH
 /// ifindex: {2: mgmt0, 3: stor0}        # optional, names SLL2 interface indexes
+/// erspan: {5: mgmt0}                   # optional, names the interfaces ERSPAN sessions mirror
 /// verdict: pass                        # pass | fail | inconclusive
 /// storage_packets: {management: 0, storage: 1234}   # optional, per network
 /// violations: 3                        # optional, the number of violating flows
@@ -24,6 +25,7 @@ public struct Expectation: Sendable {
     /// The captures, paths resolved.
     public var captures: [ReplayInput]
     public var ifindexNames: [Int32: String]
+    public var erspanNames: [UInt16: String]
     public var verdict: Verdict
     /// Expected storage packets per network, in file order.
     public var storagePackets: [(network: String, packets: Int)]
@@ -50,7 +52,9 @@ public struct Expectation: Sendable {
 struct ExpectationReader: YAMLFieldReading {
     let path: String
 
-    static let keys = ["description", "policy", "captures", "ifindex", "verdict", "storage_packets", "violations"]
+    static let keys = [
+        "description", "policy", "captures", "ifindex", "erspan", "verdict", "storage_packets", "violations",
+    ]
 
     var directory: String {
         guard let slash = path.lastIndex(of: "/") else { return "" }
@@ -99,6 +103,17 @@ struct ExpectationReader: YAMLFieldReading {
             }
         }
 
+        var erspanNames: [UInt16: String] = [:]
+        if let entry = top["erspan"] {
+            let names = try mapping(entry.value, key: "erspan", allowed: nil, expected: "a mapping of ERSPAN session to name")
+            for item in names.entries {
+                guard let session = UInt16(item.name), session <= 1023 else {
+                    throw fail(item.keyNode, item.path, "\"\(item.name)\" is not an ERSPAN session ID (0 to 1023)")
+                }
+                erspanNames[session] = try string(item.value, key: item.path, what: "an interface name")
+            }
+        }
+
         let verdictEntry = try required("verdict")
         let verdictText = try string(verdictEntry.value, key: "verdict", what: "pass, fail or inconclusive")
         guard let verdict = Verdict(rawValue: verdictText) else {
@@ -115,6 +130,6 @@ struct ExpectationReader: YAMLFieldReading {
         let violations = try top["violations"].map { entry throws(PolicyError) in try integer(entry.value, key: "violations") }
         return Expectation(
             path: path, description: description, policyPath: policyPath, captures: captures,
-            ifindexNames: ifindexNames, verdict: verdict, storagePackets: storagePackets, violations: violations)
+            ifindexNames: ifindexNames, erspanNames: erspanNames, verdict: verdict, storagePackets: storagePackets, violations: violations)
     }
 }

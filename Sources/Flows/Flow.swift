@@ -60,19 +60,29 @@ public struct FlowKey: Hashable, Sendable {
     }
 }
 
-/// The overlay a flow was carried in (VXLAN or GRE), with the outer addresses of each of
-/// its ends.
+/// The overlay a flow was carried in (VXLAN, Geneve, GRE, ERSPAN), with the outer addresses
+/// of each of its ends; for ERSPAN, the mirror's instead (see `mirrorSource`).
 public struct TunnelInfo: Sendable, Hashable {
     /// The tunnel (never `.none` here). Stored as the decoder's one-byte kind rather than
     /// text, so that a flow record holds no reference and copies as plain bytes.
     public var tunnel: DecodedPacket.Tunnel
-    /// `vxlan` or `gre`.
-    public var kind: String { tunnel == .vxlan ? "vxlan" : "gre" }
-    /// The VXLAN VNI or GRE key (0 when GRE has none).
+    /// `vxlan`, `geneve`, `gre` or `erspan`.
+    public var kind: String {
+        switch tunnel {
+        case .vxlan: "vxlan"
+        case .geneve: "geneve"
+        case .gre: "gre"
+        case .erspan: "erspan"
+        case .none: "none"
+        }
+    }
+    /// The VXLAN or Geneve VNI, the GRE key (0 when GRE has none), or the ERSPAN session.
     public var id: UInt32
-    /// The outer (underlay) address that carried the key's lower endpoint.
+    /// The outer (underlay) address that carried the key's lower endpoint; for ERSPAN, the
+    /// mirror's source (the switch).
     public var outerOfLower: IPAddress
-    /// The outer address that carried the key's upper endpoint.
+    /// The outer address that carried the key's upper endpoint; for ERSPAN, the mirror's
+    /// destination (the collector).
     public var outerOfUpper: IPAddress
 }
 
@@ -126,9 +136,11 @@ public struct Flow: Sendable {
     /// the last field (a constant, where `MemoryLayout.offset(of:)` is worked out at run time).
     static var hotLength: Int { MemoryLayout<Flow>.size - MemoryLayout<TunnelInfo?>.size }
 
-    /// The outer (underlay) addresses of the client and the server, for a tunnelled flow.
+    /// The outer (underlay) addresses of the client and the server, for a tunnelled flow; for
+    /// a copy ERSPAN mirrored, the mirror's source and destination instead.
     public var outerAddresses: (client: IPAddress, server: IPAddress)? {
         guard let tunnel else { return nil }
+        if tunnel.tunnel == .erspan { return (tunnel.outerOfLower, tunnel.outerOfUpper) }
         return clientIsLower ? (tunnel.outerOfLower, tunnel.outerOfUpper) : (tunnel.outerOfUpper, tunnel.outerOfLower)
     }
     public var ipProtocol: UInt8 { key.ipProtocol }

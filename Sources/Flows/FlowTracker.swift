@@ -341,7 +341,9 @@ public struct FlowTracker: Sendable {
         }
         var tunnel: TunnelInfo?
         if packet.pointee.tunnel != .none {
-            let sourceIsLower = key.lower == source
+            // A mirrored copy's outer addresses are the mirror's (switch to collector) whichever
+            // way the flow's packet went: kept as seen.
+            let sourceIsLower = key.lower == source || packet.pointee.tunnel == .erspan
             tunnel = TunnelInfo(
                 tunnel: packet.pointee.tunnel, id: packet.pointee.tunnelID,
                 outerOfLower: sourceIsLower ? packet.pointee.outerSource : packet.pointee.outerDestination,

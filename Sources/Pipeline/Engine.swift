@@ -14,7 +14,13 @@ struct RawPlace: Hashable, Sendable {
     var ifindex: Int32
     var outerVLAN: UInt16
     var innerVLAN: UInt16
+    /// The ERSPAN session that mirrored the frame, or `notMirrored`.
+    var mirrorSession: UInt16
+    /// The VLAN the mirrored frame was on (see `DecodedPacket.mirroredVLAN`), or `untagged`.
+    var mirroredVLAN: UInt16
     static let untagged: UInt16 = 0xFFFF
+    /// Not an ERSPAN copy (sessions have 10 bits).
+    static let notMirrored: UInt16 = 0xFFFF
 
     init(source: Int, interface: Int?, packet: DecodedPacket) {
         self.source = source
@@ -22,12 +28,31 @@ struct RawPlace: Hashable, Sendable {
         self.ifindex = packet.sllInterfaceIndex ?? Int32.min
         self.outerVLAN = packet.vlanCount >= 1 ? packet.outerVLAN : Self.untagged
         self.innerVLAN = packet.vlanCount >= 2 ? packet.innerVLAN : Self.untagged
+        self.mirrorSession = packet.mirrorSession
+        self.mirroredVLAN = packet.mirroredVLAN
     }
 
     /// The outermost VLAN id, when tagged.
     var outer: UInt16? { outerVLAN == Self.untagged ? nil : outerVLAN }
     /// The second VLAN id, when tagged twice.
     var inner: UInt16? { innerVLAN == Self.untagged ? nil : innerVLAN }
+    /// The ERSPAN session, for a mirrored frame.
+    var session: UInt16? { mirrorSession == Self.notMirrored ? nil : mirrorSession }
+    /// The VLAN a mirrored frame was on, when it says.
+    var mirrored: UInt16? { mirroredVLAN == Self.untagged ? nil : mirroredVLAN }
+}
+
+extension DecodedPacket {
+    /// The ERSPAN session that mirrored this frame, or `RawPlace.notMirrored`.
+    @inline(__always)
+    var mirrorSession: UInt16 { tunnel == .erspan ? UInt16(truncatingIfNeeded: tunnelID) : RawPlace.notMirrored }
+    /// For an ERSPAN copy: the VLAN its header says the frame was mirrored from, else the
+    /// mirrored frame's own outermost tag; `RawPlace.untagged` when neither says (or not ERSPAN).
+    @inline(__always)
+    var mirroredVLAN: UInt16 {
+        guard tunnel == .erspan else { return RawPlace.untagged }
+        return erspanVLAN != 0 ? erspanVLAN : tunnelVLANCount >= 1 ? tunnelVLAN : RawPlace.untagged
+    }
 }
 
 /// The reading pass: decodes every frame of every source and classifies it into flows,
@@ -189,7 +214,7 @@ struct Engine {
 
     /// True when `packet` (on the source's interface `interface`) continues the flow of
     /// `previous`, the frame just before it in the same source: the same place (interface,
-    /// SLL2 index, VLAN tags) and the same TCP or UDP 5-tuple either way round, as a whole
+    /// SLL2 index, VLAN tags, ERSPAN session) and the same TCP or UDP 5-tuple either way round, as a whole
     /// packet with ports and no fragment. Then, if `previous` joined a flow, so does
     /// `packet`, and `account(_:decoded:continuing:)` may count it. Reads only the decodes.
     @inline(__always)
@@ -204,6 +229,11 @@ struct Engine {
         else { return false }
         if p.pointee.vlanCount >= 1 && p.pointee.outerVLAN != q.pointee.outerVLAN { return false }
         if p.pointee.vlanCount >= 2 && p.pointee.innerVLAN != q.pointee.innerVLAN { return false }
+        if (p.pointee.tunnel == .erspan || q.pointee.tunnel == .erspan)
+            && (p.pointee.mirrorSession != q.pointee.mirrorSession || p.pointee.mirroredVLAN != q.pointee.mirroredVLAN)
+        {
+            return false
+        }
         if p.pointee.sourcePort == q.pointee.sourcePort && p.pointee.destinationPort == q.pointee.destinationPort
             && same(p.pointee.source, q.pointee.source) && same(p.pointee.destination, q.pointee.destination)
         {

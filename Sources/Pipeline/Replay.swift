@@ -36,8 +36,12 @@ public struct ReplayConfiguration: Sendable {
     public var inputs: [ReplayInput]
     /// SLL2 interface index -> name (`--ifindex 3=eth1`).
     public var ifindexNames: [Int32: String]
-    /// The inputs and `--ifindex` names, as resolution names interfaces.
-    public var sourceNames: SourceNames { SourceNames(inputs: inputs, ifindexNames: ifindexNames) }
+    /// ERSPAN session -> the interface it mirrors (`--erspan 5=eth1`).
+    public var erspanNames: [UInt16: String]
+    /// The inputs, `--ifindex` and `--erspan` names, as resolution names interfaces.
+    public var sourceNames: SourceNames {
+        SourceNames(inputs: inputs, ifindexNames: ifindexNames, erspanNames: erspanNames)
+    }
     /// Where to write every packet of every violating flow, if anywhere.
     public var evidencePath: String?
     /// Whether to build the report's timeline (a second pass over the captures).
@@ -57,12 +61,13 @@ public struct ReplayConfiguration: Sendable {
     public var replaceExisting = false
 
     public init(
-        policy: Policy, inputs: [ReplayInput], ifindexNames: [Int32: String] = [:], evidencePath: String? = nil,
-        timeline: Bool = false
+        policy: Policy, inputs: [ReplayInput], ifindexNames: [Int32: String] = [:], erspanNames: [UInt16: String] = [:],
+        evidencePath: String? = nil, timeline: Bool = false
     ) {
         self.policy = policy
         self.inputs = inputs
         self.ifindexNames = ifindexNames
+        self.erspanNames = erspanNames
         self.evidencePath = evidencePath
         self.timeline = timeline
     }

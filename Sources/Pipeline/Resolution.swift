@@ -4,14 +4,17 @@ import Frames
 import Policy
 
 /// What names the interfaces of a run's sources: each source (a capture file, or a live
-/// interface) with the interface name it was given, and `--ifindex` names for SLL2 indexes.
+/// interface) with the interface name it was given, `--ifindex` names for SLL2 indexes, and
+/// `--erspan` names for the interfaces ERSPAN sessions mirror.
 public struct SourceNames: Sendable {
     public var inputs: [ReplayInput]
     public var ifindexNames: [Int32: String]
+    public var erspanNames: [UInt16: String]
 
-    public init(inputs: [ReplayInput], ifindexNames: [Int32: String] = [:]) {
+    public init(inputs: [ReplayInput], ifindexNames: [Int32: String] = [:], erspanNames: [UInt16: String] = [:]) {
         self.inputs = inputs
         self.ifindexNames = ifindexNames
+        self.erspanNames = erspanNames
     }
 
     /// A live watch's: each source is the interface of that name.
@@ -72,7 +75,8 @@ extension Engine {
         var segmentOfPlace: [Int] = []
         var interfaceOfPlace: [Int] = []
         for place in engines.flatMap(\.placeList) {
-            let interface = Self.interface(of: place, names: names, sourceInterfaces: sourceInterfaces)
+            let (interface, outerVLAN, innerVLAN) = Self.attribution(
+                of: place, names: names, sourceInterfaces: sourceInterfaces)
             let interfaceSlot: Int
             if let known = interfaceIndex[interface] {
                 interfaceSlot = known
@@ -82,8 +86,8 @@ extension Engine {
                 observation.interfaces.append(interface)
             }
             let segment = Segment(
-                interface: interfaceSlot, outerVLAN: place.outer, innerVLAN: place.inner,
-                network: checker.network(interface: interface.name, outerVLAN: place.outer, innerVLAN: place.inner))
+                interface: interfaceSlot, outerVLAN: outerVLAN, innerVLAN: innerVLAN,
+                network: checker.network(interface: interface.name, outerVLAN: outerVLAN, innerVLAN: innerVLAN))
             if let known = segmentIndex[segment] {
                 segmentOfPlace.append(known)
             } else {
@@ -143,6 +147,19 @@ extension Engine {
             observation: observation, rawFlowOwner: rawFlowOwner, summarisedStorage: summarisedStorage,
             interfaceOfPlace: interfaceOfPlace,
             segmentOfPlace: segmentOfPlace)
+    }
+
+    /// Where a raw place's frames are judged: a copy mirrored by an ERSPAN session that
+    /// `--erspan` names is on that interface, with the VLAN it was mirrored from (the ERSPAN
+    /// header's, else the mirrored frame's own tag); everything else, unnamed sessions
+    /// included, is where the capture saw it, with the tags it had there.
+    static func attribution(
+        of place: RawPlace, names: SourceNames, sourceInterfaces: [[CaptureInterface]]
+    ) -> (interface: ObservedInterface, outerVLAN: UInt16?, innerVLAN: UInt16?) {
+        if let session = place.session, let name = names.erspanNames[session] {
+            return (ObservedInterface(name: name, label: name), place.mirrored, nil)
+        }
+        return (interface(of: place, names: names, sourceInterfaces: sourceInterfaces), place.outer, place.inner)
     }
 
     /// The interface a raw place is on: the SLL2 index through `--ifindex`, else the name

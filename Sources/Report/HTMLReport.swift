@@ -164,9 +164,7 @@ public enum HTMLReport {
             var what = "\(record.protocolName)"
             if record.service != record.protocolName { what += " (\(record.service))" }
             what += " over \(record.transport)"
-            if let tunnel = record.tunnel {
-                what += " in \(tunnel.kind) \(tunnel.id) from \(tunnel.outerClient) to \(tunnel.outerServer)"
-            }
+            if let tunnel = record.tunnelPhrase { what += " \(tunnel)" }
             return HTML.Row([
                 record.interface, record.vlan.map(String.init) ?? "–", what, "\(record.recognition) (\(record.evidence))",
                 record.client.description, record.server.description, String(record.packets),

@@ -109,10 +109,12 @@ public enum JSONReport {
             (
                 "tunnel",
                 record.tunnel.map {
-                    .object([
+                    // ERSPAN's outer addresses are the mirror's, not the client's and the server's.
+                    let mirrored = $0.kind == "erspan"
+                    return .object([
                         ("kind", .string($0.kind)), ("id", .int(Int($0.id))),
-                        ("outer_client", .string($0.outerClient.description)),
-                        ("outer_server", .string($0.outerServer.description)),
+                        (mirrored ? "mirror_source" : "outer_client", .string($0.outerClient.description)),
+                        (mirrored ? "mirror_destination" : "outer_server", .string($0.outerServer.description)),
                     ])
                 } ?? .null
             ),

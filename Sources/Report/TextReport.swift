@@ -66,9 +66,7 @@ public enum TextReport {
             let service = record.service == record.protocolName ? "" : " (\(record.service))"
             out += "  \(number + 1). \(record.protocolName)\(service) over \(record.transport) on \(record.interface)"
                 + " [\(record.network)\(vlan)]: \(record.client) -> \(record.server)\n"
-            if let tunnel = record.tunnel {
-                out += "     inside \(tunnel.kind) \(tunnel.id) from \(tunnel.outerClient) to \(tunnel.outerServer)\n"
-            }
+            if let tunnel = record.tunnelPhrase { out += "     \(tunnel)\n" }
             out += "     \(record.packets) packets, \(Checker.formatBytes(record.bytes)), "
                 + "\(record.firstSeen.rfc3339) to \(record.lastSeen.rfc3339); recognised by \(record.recognition) (\(record.evidence))\n"
         }

@@ -12,7 +12,8 @@ struct ReplayCommand: ParsableCommand {
         discussion: """
             CAPTURE is PATH or INTERFACE=PATH; INTERFACE names the interface a single-interface file was \
             taken on. pcapng files name their interfaces themselves; SLL2 ('any') captures carry interface \
-            indexes, named with --ifindex.
+            indexes, named with --ifindex. Frames a switch mirrored with ERSPAN are judged on the interface \
+            --erspan names for their session (else on the interface the copy arrived on).
             """
     )
 
@@ -22,6 +23,13 @@ struct ReplayCommand: ParsableCommand {
         name: .long,
         help: ArgumentHelp("Name an SLL2 interface index (repeatable), e.g. --ifindex 3=eth1.", valueName: "N=NAME"))
     var ifindex: [String] = []
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Attribute frames mirrored by an ERSPAN session to the interface it mirrors (repeatable), "
+                + "e.g. --erspan 5=eth1.", valueName: "SESSION=NAME"))
+    var erspan: [String] = []
 
     @Option(
         name: .long,
@@ -41,17 +49,33 @@ struct ReplayCommand: ParsableCommand {
             throw ValidationError("--max-flows \(maxFlows): give at least 16")
         }
         _ = try ifindexNames()
+        _ = try erspanNames()
     }
 
     func ifindexNames() throws -> [Int32: String] {
-        var names: [Int32: String] = [:]
-        for entry in ifindex {
+        try Self.names(
+            ifindex, option: "--ifindex", expected: "N=NAME with N a positive interface index, e.g. 3=eth1"
+        ) { Int32($0).flatMap { $0 > 0 ? $0 : nil } }
+    }
+
+    func erspanNames() throws -> [UInt16: String] {
+        try Self.names(
+            erspan, option: "--erspan", expected: "SESSION=NAME with SESSION an ERSPAN session ID from 0 to 1023, e.g. 5=eth1"
+        ) { UInt16($0).flatMap { $0 <= 1023 ? $0 : nil } }
+    }
+
+    /// The names `KEY=NAME` entries of `option` give, each key once (or twice with the same name).
+    static func names<Key: Hashable & CustomStringConvertible>(
+        _ entries: [String], option: String, expected: String, key: (Substring) -> Key?
+    ) throws -> [Key: String] {
+        var names: [Key: String] = [:]
+        for entry in entries {
             let parts = entry.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2, let index = Int32(parts[0]), index > 0, !parts[1].isEmpty else {
-                throw ValidationError("--ifindex \(entry): expected N=NAME with N a positive interface index, e.g. 3=eth1")
+            guard parts.count == 2, let index = key(parts[0]), !parts[1].isEmpty else {
+                throw ValidationError("\(option) \(entry): expected \(expected)")
             }
             if let existing = names[index], existing != String(parts[1]) {
-                throw ValidationError("--ifindex \(index) is given twice (\(existing) and \(parts[1]))")
+                throw ValidationError("\(option) \(index) is given twice (\(existing) and \(parts[1]))")
             }
             names[index] = String(parts[1])
         }
@@ -63,7 +87,8 @@ struct ReplayCommand: ParsableCommand {
         try report.base.refuseExistingEvidence(report.evidence)
         var configuration = ReplayConfiguration(
             policy: try report.loadPolicy(), inputs: captures.map(ReplayInput.init(argument:)),
-            ifindexNames: try ifindexNames(), evidencePath: report.evidence, timeline: report.format == .html)
+            ifindexNames: try ifindexNames(), erspanNames: try erspanNames(), evidencePath: report.evidence,
+            timeline: report.format == .html)
         configuration.replaceExisting = report.force
         configuration.maxFlows = maxFlows
         let outcome: ReplayOutcome

@@ -33,6 +33,12 @@ func lanekeeper(_ arguments: String...) throws -> Run {
         let badIfindex = try lanekeeper("replay", "--policy", "captures/clean/policy.yaml", "--ifindex", "x=eth0", "a.pcap")
         #expect(badIfindex.status == 64)
         #expect(badIfindex.stderr.contains("N=NAME"))
+        let badErspan = try lanekeeper("replay", "--policy", "captures/clean/policy.yaml", "--erspan", "1024=eth1", "a.pcap")
+        #expect(badErspan.status == 64)
+        #expect(badErspan.stderr.contains("--erspan 1024=eth1: expected SESSION=NAME"))
+        let twice = try lanekeeper(
+            "replay", "--policy", "captures/clean/policy.yaml", "--erspan", "5=eth1", "--erspan", "5=eth2", "a.pcap")
+        #expect(twice.status == 64 && twice.stderr.contains("--erspan 5 is given twice (eth1 and eth2)"))
         #expect(try lanekeeper("replay", "--policy", "captures/clean/policy.yaml", "--format", "xml", "a.pcap").status == 64)
     }
 

@@ -2,7 +2,7 @@ import Decode
 import Frames
 import Testing
 
-/// VXLAN and GRE: every field of the inner and outer packet for each golden frame, every
+/// VXLAN and GRE (and, in the prefix sweep, Geneve, WCCP and ERSPAN): every field of the inner and outer packet for each golden frame, every
 /// prefix, lengths that lie, what is deliberately not followed, and nested tunnels.
 @Suite struct TunnelTests {
     // MARK: Golden frames
@@ -20,7 +20,7 @@ import Testing
         e.outerSource = address(outer.0)
         e.outerDestination = address(outer.1)
         e.outerIPVersion = e.outerSource.isIPv4 ? 4 : 6
-        e.outerIPProtocol = tunnel == .vxlan ? 17 : 47
+        e.outerIPProtocol = tunnel == .vxlan || tunnel == .geneve ? 17 : 47
         e.source = address(inner.0)
         e.destination = address(inner.1)
         e.ipVersion = e.source.isIPv4 ? 4 : 6
@@ -154,9 +154,9 @@ import Testing
                     #expect(packet.sourcePort == full.sourcePort && packet.destinationPort == full.destinationPort)
                 }
             } else if let outerUDP = sample.outerTransportOffset {
-                // Until then, the outer UDP datagram to port 4789.
+                // Until then, the outer UDP datagram to port 4789 (VXLAN) or 6081 (Geneve).
                 #expect(packet.hasPorts == (count >= outerUDP + 4), "\(at)")
-                if packet.hasPorts { #expect(packet.destinationPort == 4789, "\(at)") }
+                if packet.hasPorts { #expect([4789, 6081].contains(packet.destinationPort), "\(at)") }
             } else {
                 #expect(!packet.hasPorts, "\(at)")
                 #expect(packet.ipVersion == 0 || packet.ipProtocol == 47, "\(at)")

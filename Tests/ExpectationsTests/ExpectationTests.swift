@@ -22,6 +22,7 @@ let capturesDirectory: String = {
             policy: policy.yaml
             captures: [host.pcapng, stor0=stor0.pcap, /abs/any.pcap]
             ifindex: {2: mgmt0, 3: stor0}
+            erspan: {5: eth1}
             verdict: fail
             storage_packets: {management: 12, storage: 0}
             violations: 2
@@ -32,6 +33,7 @@ let capturesDirectory: String = {
         #expect(e.captures.map(\.path) == ["/x/clean/host.pcapng", "/x/clean/stor0.pcap", "/abs/any.pcap"])
         #expect(e.captures.map(\.interfaceName) == [nil, "stor0", nil])
         #expect(e.ifindexNames == [2: "mgmt0", 3: "stor0"])
+        #expect(e.erspanNames == [5: "eth1"])
         #expect(e.verdict == .fail)
         #expect(e.storagePackets.map(\.network) == ["management", "storage"])
         #expect(e.storagePackets.map(\.packets) == [12, 0])
@@ -44,6 +46,7 @@ let capturesDirectory: String = {
         ("policy: p.yaml\ncaptures: a.pcap\nverdict: pass\n", 2, "captures", "expected a list"),
         ("policy: p.yaml\ncaptures: [a.pcap]\nverdict: pass\nstorage_packet: {}\n", 4, "storage_packet", "did you mean \"storage_packets\""),
         ("policy: p.yaml\ncaptures: [a.pcap]\nverdict: pass\nifindex: {x: eth0}\n", 4, "ifindex.x", "not an interface index"),
+        ("policy: p.yaml\ncaptures: [a.pcap]\nverdict: pass\nerspan: {1024: eth1}\n", 4, "erspan.1024", "not an ERSPAN session ID"),
         ("policy: p.yaml\ncaptures: [a.pcap]\nverdict: pass\nstorage_packets: {storage: many}\n", 4, "storage_packets.storage", "expected an integer"),
     ])
     func badExpectationsNameTheLineAndKey(text: String, line: Int, key: String, message: String) {
