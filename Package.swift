@@ -70,8 +70,8 @@ let package = Package(
         .testTarget(name: "WatchTests", dependencies: ["TestSupport", "Pipeline", "Capture", "Policy", "Frames"]),
         .testTarget(name: "AuditTests", dependencies: ["Audit", "Policy", "Check", "Decode", "Report", "TestSupport"],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "CShims", "Pipeline", "Check", "Report", "Policy", "Capture", "Frames", "Expectations"],
-                    resources: []),
+        .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "CShims", "Pipeline", "Check", "Report", "Policy", "Capture", "Frames", "Expectations", "Flows"],
+                    exclude: ["PublicCaptures"]),
     ],
     swiftLanguageModes: [.v6]
 )

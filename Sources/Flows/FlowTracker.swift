@@ -310,10 +310,18 @@ public struct FlowTracker: Sendable {
 
         var client = source
         var server = destination
-        let byDestination = table.portService(ipProtocol: packet.pointee.ipProtocol, port: packet.pointee.destinationPort)
+        // A port known only from a range counts only on the side that is probably the
+        // server (a SYN's destination, else the lower port): a client's ephemeral port that
+        // happens to lie in Ceph's 6800-7300 says nothing.
+        let isSYN = packet.pointee.ipProtocol == 6 && packet.pointee.tcpFlags & 0x12 == 0x02
+        let serverIsDestination = isSYN || packet.pointee.destinationPort <= packet.pointee.sourcePort
+        var byDestination = table.portService(ipProtocol: packet.pointee.ipProtocol, port: packet.pointee.destinationPort)
+        if byDestination?.inRange == true && !serverIsDestination { byDestination = nil }
+        var bySource = byDestination == nil ? table.portService(ipProtocol: packet.pointee.ipProtocol, port: packet.pointee.sourcePort) : nil
+        if bySource?.inRange == true && serverIsDestination { bySource = nil }
         var service = byDestination?.service
         var recognition = byDestination.map { Self.portRecognition(packet.pointee.destinationPort, inRange: $0.inRange) }
-        if service == nil, let reverse = table.portService(ipProtocol: packet.pointee.ipProtocol, port: packet.pointee.sourcePort) {
+        if service == nil, let reverse = bySource {
             // A reply seen first (the capture started mid-flow): the source is the server.
             service = reverse.service
             recognition = Self.portRecognition(packet.pointee.sourcePort, inRange: reverse.inRange)
@@ -333,8 +341,7 @@ public struct FlowTracker: Sendable {
             recognition = taught.callback ? .callbackAddress(port: server.port) : .portmapperMapping(port: server.port)
         } else if service == nil {
             // Not storage: guess the server as the SYN's destination, else the lower port.
-            let isSYN = packet.pointee.ipProtocol == 6 && packet.pointee.tcpFlags & 0x12 == 0x02
-            if !isSYN && packet.pointee.sourcePort < packet.pointee.destinationPort {
+            if !serverIsDestination {
                 client = destination
                 server = source
             }

@@ -495,3 +495,36 @@ let isnsDevAttrReg = xdr([32, 24]) + Array("iqn.2026-11.org.example".utf8) + [0]
         }
     }
 }
+
+@Suite struct PortRangeDirectionTests {
+    /// A client's ephemeral port that lies in Ceph's OSD range (a TLS client on 6946, an
+    /// HTTP client on 7235) is no evidence of anything: only the server's port counts.
+    @Test func aClientPortInTheRangeIsNotStorage() {
+        var syn = FlowTracker(table: .builtin)
+        syn.observe(packet(6, "198.51.100.10", 6946, "198.51.100.20", 443, flags: 0x02), segment: 0, wireLength: 74, at: at(1))
+        #expect(syn.flows[0].service == nil)
+        #expect(syn.flows[0].server.port == 443)
+        // Mid-flow (no SYN seen): the lower port is taken as the server's.
+        var mid = FlowTracker(table: .builtin)
+        mid.observe(packet(6, "198.51.100.20", 3128, "198.51.100.10", 7235, flags: 0x10), segment: 0, wireLength: 74, at: at(1))
+        #expect(mid.flows[0].service == nil)
+        var reply = FlowTracker(table: .builtin)
+        reply.observe(packet(6, "198.51.100.10", 7236, "198.51.100.20", 3128, flags: 0x10), segment: 0, wireLength: 74, at: at(1))
+        #expect(reply.flows[0].service == nil)
+    }
+
+    @Test func theServersPortInTheRangeIsRangeEvidenceEitherWay() {
+        var syn = FlowTracker(table: .builtin)
+        syn.observe(packet(6, "198.51.100.10", 40_000, "198.51.100.20", 6800, flags: 0x02), segment: 0, wireLength: 74, at: at(1))
+        #expect(syn.flows[0].recognition == .portRange(6800))
+        #expect(syn.flows[0].server.port == 6800)
+        var synAck = FlowTracker(table: .builtin)
+        synAck.observe(packet(6, "198.51.100.20", 6800, "198.51.100.10", 40_000, flags: 0x12), segment: 0, wireLength: 74, at: at(1))
+        #expect(synAck.flows[0].recognition == .portRange(6800))
+        #expect(synAck.flows[0].server.port == 6800)
+        // A well-known port still counts on either side, as before.
+        var nfs = FlowTracker(table: .builtin)
+        nfs.observe(packet(6, "198.51.100.10", 800, "198.51.100.20", 2049, flags: 0x10), segment: 0, wireLength: 74, at: at(1))
+        #expect(nfs.flows[0].recognition == .port(2049))
+    }
+}
