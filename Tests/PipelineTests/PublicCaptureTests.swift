@@ -202,3 +202,60 @@ import Testing
         #expect(violation.packets == 3)
     }
 }
+
+/// The NFSv4.0 callback channel on a real SETCLIENTID: the lab's NFSv4.0 client (libnfs)
+/// names no callback (r_addr `0.0.0.0.0.0`, port 0), so lanekeeper learns nothing from it;
+/// with the port of that same message set to 777 (`0.0.0.0.3.9`, the same length, so every
+/// other byte is the client's own), the NFS server's connection back to the client's port
+/// 777 is storage from its SYN, and a violation when it crosses the management interface.
+@Suite struct NFSv4CallbackOnALabCaptureTests {
+    static func frames(patchingCallbackTo address: String?) throws -> [FixturePacket] {
+        var source = try CaptureFile.open(path: labCaptures + "/clean/host.pcapng")
+        var read: [(interface: Int, packet: FixturePacket)] = []
+        let wildcard = Array("0.0.0.0.0.0".utf8)
+        _ = source.read { frame in
+            var bytes = Array(frame.bytes)
+            if let address, let at = bytes.indices.first(where: { bytes[$0...].starts(with: wildcard) }) {
+                bytes.replaceSubrange(at..<(at + wildcard.count), with: Array(address.utf8))
+            }
+            read.append((frame.interface ?? 0, FixturePacket(
+                interface: "", seconds: frame.timestamp.nanoseconds / 1_000_000_000, bytes: bytes, wireLength: frame.wireLength)))
+        }
+        // Interface names are known once their description blocks are read.
+        let names = source.interfaces.map { $0.name ?? "?" }
+        var packets = read.map { item in
+            var packet = item.packet
+            packet.interface = names[item.interface]
+            return packet
+        }
+        // The server (203.0.113.20) connects back to the client (203.0.113.10), through mgmt0.
+        packets.append(FixturePacket(
+            interface: "mgmt0", seconds: packets.last!.seconds + 1,
+            bytes: F.frame(.ethernet(vlans: []), 6, "203.0.113.20", 45_000, "203.0.113.10", 777, flags: 0x02)))
+        return packets
+    }
+
+    @Test func theClientsCallbackAddressMakesTheConnectionBackStorage() throws {
+        let dir = try TemporaryDirectory()
+        try Fixtures.writePcapng(dir.file("patched.pcapng"), try Self.frames(patchingCallbackTo: "0.0.0.0.3.9"))
+        let policy = try Policy.load(path: labCaptures + "/clean/policy.yaml")
+        let result = try replay(policy, [dir.file("patched.pcapng")]).result
+        #expect(result.verdict == .fail)
+        let violation = try #require(result.violations.first)
+        #expect(result.violations.count == 1)
+        #expect(violation.service == "nfs-callback")
+        #expect(violation.interface == "mgmt0")
+        #expect(violation.recognition == "nfsv4.0 callback address port 777")
+        #expect(violation.evidence == .wellKnownPort)
+        #expect(violation.server.description == "203.0.113.10:777")
+    }
+
+    @Test func libnfsNamesNoCallbackSoNothingIsLearned() throws {
+        let dir = try TemporaryDirectory()
+        try Fixtures.writePcapng(dir.file("as-is.pcapng"), try Self.frames(patchingCallbackTo: nil))
+        let policy = try Policy.load(path: labCaptures + "/clean/policy.yaml")
+        let result = try replay(policy, [dir.file("as-is.pcapng")]).result
+        #expect(result.violations.isEmpty)
+        #expect(result.verdict == .pass)
+    }
+}
