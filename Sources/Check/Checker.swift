@@ -77,8 +77,7 @@ public struct Checker: Sendable {
         var unassigned: [String: (packets: Int, flows: Int)] = [:]
         var unattributed: [String: (packets: Int, flows: Int, hint: String?)] = [:]
         totals.flows = observation.flows.count + observation.summarised.values.reduce(0) { $0 + $1.flows }
-        /// Counts `flows` storage flows of `service` on `segment`; returns the network when
-        /// it is a management network (the flows are violations unless allowed).
+        /// Counts `flows` storage flows of `service` on `segment`; returns its network, if any.
         func account(_ service: StorageService, segment segmentIndex: UInt32, flows: Int, packets: Int, bytes: Int) -> Int? {
             let segment = observation.segments[Int(segmentIndex)]
             let interface = observation.interfaces[segment.interface]
@@ -102,7 +101,7 @@ public struct Checker: Sendable {
             networks[network].storagePackets += packets
             networks[network].storageBytes += bytes
             Self.tally(&networks[network].byProtocol, service.protocolName, flows, packets, bytes)
-            return policy.isManagement(network) ? network : nil
+            return network
         }
         // Storage flows finished without their details (more than the flow bound): counted,
         // and in a management network judged violations, since no `allow` can be checked.
@@ -114,7 +113,8 @@ public struct Checker: Sendable {
         for (key, tally) in observation.summarised.sorted(by: { ($0.key.segment, $0.key.service ?? -1) < ($1.key.segment, $1.key.service ?? -1) }) {
             guard let serviceIndex = key.service, serviceIndex < table.services.count else { continue }
             let service = table.services[serviceIndex]
-            if account(service, segment: key.segment, flows: tally.flows, packets: tally.packets, bytes: tally.bytes) != nil {
+            let network = account(service, segment: key.segment, flows: tally.flows, packets: tally.packets, bytes: tally.bytes)
+            if policy.isManagement(network) {
                 let interface = observation.interfaces[observation.segments[Int(key.segment)].interface]
                 if key.rangeOnly {
                     summarisedUnconfirmed.merge(tally)
@@ -126,6 +126,7 @@ public struct Checker: Sendable {
             }
         }
         var unconfirmed: [Violation] = []
+        var transit: [Violation] = []
         for (flowIndex, flow) in observation.flows.enumerated() {
             guard let serviceIndex = flow.service, serviceIndex < table.services.count else { continue }
             let service = table.services[serviceIndex]
@@ -135,10 +136,20 @@ public struct Checker: Sendable {
                 let network = account(
                     service, segment: flow.segment, flows: 1, packets: flow.packets, bytes: flow.bytes)
             else { continue }
+            let isTransit = policy.isTransit(client: flow.client.address, server: flow.server.address)
+            if isTransit {
+                // Neither end is the host: another machine's storage bridged through it.
+                networks[network].transitFlows += 1
+                networks[network].transitPackets += flow.packets
+                networks[network].transitBytes += flow.bytes
+            }
+            guard policy.isManagement(network) else { continue }
             let record = Violation(
                 flow: flow, index: flowIndex, interface: interface.label, network: policy.networks[network].name,
                 service: service, vlan: segment.vlan)
-            if !policy.isViolation(in: network, protocolName: service.protocolName, client: flow.client.address, server: flow.server.address) {
+            if isTransit {
+                transit.append(record)
+            } else if !policy.isViolation(in: network, protocolName: service.protocolName, client: flow.client.address, server: flow.server.address) {
                 allowed.append(record)
             } else if record.evidence == .portRange {
                 unconfirmed.append(record)
@@ -172,6 +183,14 @@ public struct Checker: Sendable {
                     + "(\(summarisedUnconfirmed.packets) packets) in the management network were possibly storage, known "
                     + "only by a port range (\(summarisedUnconfirmedPlaces.sorted().joined(separator: ", "))), and were "
                     + "summarised without their ends to keep memory bounded")
+        }
+        if !transit.isEmpty {
+            let addresses = Set(transit.flatMap { [$0.client.address, $0.server.address] }).sorted().map(\.description)
+            let shown = addresses.prefix(8).joined(separator: ", ") + (addresses.count > 8 ? ", ..." : "")
+            warnings.append(
+                "\(transit.count) storage flow\(transit.count == 1 ? "" : "s") in the management network "
+                    + "\(transit.count == 1 ? "is" : "are") transit, between addresses not in host_addresses (\(shown)), so "
+                    + "not violations; if one of these addresses is this host's own, add it to host_addresses")
         }
         for (label, tally) in unattributed.sorted(by: { $0.key < $1.key }) {
             let hint = tally.hint.map { "; name it with \($0)" } ?? ""
@@ -231,6 +250,7 @@ public struct Checker: Sendable {
             sources: observation.sources)
         result.summarisedViolations = summarisedViolations
         result.unconfirmed = unconfirmed
+        result.transit = transit
         result.summarisedUnconfirmed = summarisedUnconfirmed
         return result
     }

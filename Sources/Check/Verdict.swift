@@ -101,6 +101,10 @@ public struct NetworkSummary: Sendable {
     public var byProtocol: [ProtocolTally] = []
     /// Interface labels that carried this network's traffic.
     public var interfaces: [String] = []
+    /// Transit storage flows (counted in the storage figures too): neither end a host address.
+    public var transitFlows = 0
+    public var transitPackets = 0
+    public var transitBytes = 0
 }
 
 /// Per-interface totals.
@@ -141,6 +145,9 @@ public struct CheckResult: Sendable {
     public var unconfirmed: [Violation] = []
     /// Such flows counted without their details (finished beyond the flow bound).
     public var summarisedUnconfirmed = FlowTally()
+    /// Storage flows in a management network between two addresses neither of which is the
+    /// host's (`host_addresses`): another machine's traffic bridged through the host.
+    public var transit: [Violation] = []
     /// Storage protocols the policy lists that packet capture cannot see (RDMA, Fibre Channel).
     public var unobservableProtocols: [String]
     public var totals: Totals

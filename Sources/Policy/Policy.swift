@@ -95,14 +95,20 @@ public struct Policy: Sendable {
     /// The storage servers `lanekeeper audit` checks the routes to (`storage_targets`), in file
     /// order; replay does not use them.
     public let storageTargets: [IPAddress]
+    /// The host's own addresses (`host_addresses`), or nil when the policy does not list
+    /// them. Given, a storage flow neither of whose ends is one of them is transit: another
+    /// machine's traffic bridged through the host (a VM's NFS across the management bridge),
+    /// reported but never a violation.
+    public let hostAddresses: Set<IPAddress>?
 
     private let indexByVLAN: [UInt16: Int]
     private let indexByInterface: [String: Int]
 
     init(version: Int, networks: [NetworkSpec], storageProtocols: [String], extraPorts: [String: [UInt16]],
-         allow: [AllowRule], storageTargets: [IPAddress] = []) {
+         allow: [AllowRule], storageTargets: [IPAddress] = [], hostAddresses: Set<IPAddress>? = nil) {
         self.version = version
         self.storageTargets = storageTargets
+        self.hostAddresses = hostAddresses
         self.networks = networks
         self.storageProtocols = storageProtocols
         self.extraPorts = extraPorts
@@ -148,7 +154,15 @@ public struct Policy: Sendable {
     /// seen in network `network` is a violation when that is a management network and no
     /// `allow` entry covers the flow. Replay, watch and continuous watch all judge with this.
     public func isViolation(in network: Int?, protocolName: String, client: IPAddress, server: IPAddress) -> Bool {
-        isManagement(network) && !allow.contains { $0.covers(protocolName: protocolName, client: client, server: server) }
+        isManagement(network) && !isTransit(client: client, server: server)
+            && !allow.contains { $0.covers(protocolName: protocolName, client: client, server: server) }
+    }
+
+    /// Whether a flow between `client` and `server` is none of the host's business: the
+    /// policy lists the host's addresses and neither end is one of them.
+    public func isTransit(client: IPAddress, server: IPAddress) -> Bool {
+        guard let hostAddresses else { return false }
+        return !hostAddresses.contains(client) && !hostAddresses.contains(server)
     }
 
     /// Index in `networks` of the network that VLAN `vlan` belongs to.

@@ -7,7 +7,7 @@ import Yams
 struct PolicyReader: YAMLFieldReading {
     let path: String
 
-    static let topLevelKeys = ["version", "networks", "storage_protocols", "ports", "allow", "storage_targets"]
+    static let topLevelKeys = ["version", "networks", "storage_protocols", "ports", "allow", "storage_targets", "host_addresses"]
     static let networkKeys = ["interfaces", "vlans", "subnets", "expect_storage_traffic"]
     static let allowKeys = ["protocol", "peer"]
 
@@ -41,17 +41,28 @@ struct PolicyReader: YAMLFieldReading {
         let networks = try readNetworks(top["networks"], root: root)
         let ports = try top["ports"].map { entry throws(PolicyError) in try extraPorts(entry.value, protocols: protocols) } ?? [:]
         let allow = try top["allow"].map { entry throws(PolicyError) in try allowRules(entry.value, protocols: protocols) } ?? []
-        let targets = try top["storage_targets"].map { entry throws(PolicyError) in try storageTargets(entry.value) } ?? []
+        let targets = try top["storage_targets"].map { entry throws(PolicyError) in
+            try addresses(entry.value, key: "storage_targets")
+        } ?? []
+        let hostAddresses = try top["host_addresses"].map { entry throws(PolicyError) in
+            let list = try addresses(entry.value, key: "host_addresses")
+            guard !list.isEmpty else {
+                // Empty, every storage flow would be transit: a silent pass.
+                throw fail(entry.value, "host_addresses", "the list is empty; list the host's own addresses "
+                    + "(`lanekeeper policy init` writes them) or leave host_addresses out")
+            }
+            return Set(list)
+        }
         return Policy(version: version, networks: networks, storageProtocols: protocols, extraPorts: ports, allow: allow,
-                      storageTargets: targets)
+                      storageTargets: targets, hostAddresses: hostAddresses)
     }
 
-    /// `storage_targets`: the storage servers' addresses, each once.
-    private func storageTargets(_ node: Node) throws(PolicyError) -> [IPAddress] {
+    /// A list of IP addresses (`storage_targets`, `host_addresses`), each once.
+    private func addresses(_ node: Node, key listKey: String) throws(PolicyError) -> [IPAddress] {
         var targets: [IPAddress] = []
         var nodes: [IPAddress: Node] = [:]
-        for (index, element) in try list(node, key: "storage_targets", of: "IP addresses").enumerated() {
-            let key = "storage_targets[\(index)]"
+        for (index, element) in try list(node, key: listKey, of: "IP addresses").enumerated() {
+            let key = "\(listKey)[\(index)]"
             let text = try string(element, key: key, what: "an IP address")
             guard let address = IPAddress(text) else {
                 let hint = text.contains("/") ? " (a single address, not a prefix)" : ""

@@ -72,6 +72,14 @@ public enum HTMLReport {
                         + "confirmed: the verdict is inconclusive because of them, not failed.")
                     + flowTable(result.unconfirmed, class: "unconfirmed"))
         }
+        if !result.transit.isEmpty {
+            body += HTML.section(
+                "Transit", id: "transit",
+                HTML.details(
+                    "\(result.transit.count) storage flows in the management network between addresses that are not "
+                        + "the host's (host_addresses): another machine's traffic bridged through it, not violations",
+                    flowTable(result.transit, class: "transit")))
+        }
         body += HTML.section("Networks", id: "networks", networks(result))
         body += HTML.section("Interfaces", id: "interfaces", interfaces(result, dropped: context.dropped))
         if !result.warnings.isEmpty {
@@ -194,7 +202,7 @@ public enum HTMLReport {
                 HTML.Row([
                     network.name, network.role, network.interfaces.joined(separator: ", "), String(network.packets),
                     Checker.formatBytes(network.bytes), String(network.storagePackets),
-                    Checker.formatBytes(network.storageBytes), TextReport.protocols(network.byProtocol),
+                    Checker.formatBytes(network.storageBytes), TextReport.protocols(network),
                 ])
             },
             numeric: [3, 4, 5, 6])

@@ -57,6 +57,7 @@ public enum JSONReport {
             ("violations", .array(result.violations.map(violation))),
             ("allowed", .array(result.allowed.map(violation))),
             ("unconfirmed", .array(result.unconfirmed.map(violation))),
+            ("transit", .array(result.transit.map(violation))),
             ("unobservable_protocols", .array(result.unobservableProtocols.map(JSONValue.string))),
             ("totals", totals(result.totals)),
             ("captures", .array(watch?.captures ?? result.sources.map(source))),
@@ -75,6 +76,9 @@ public enum JSONReport {
             ("storage_bytes", .int(summary.storageBytes)),
             ("protocols", protocols(summary.byProtocol)),
             ("interfaces", .array(summary.interfaces.map(JSONValue.string))),
+            ("transit_flows", .int(summary.transitFlows)),
+            ("transit_packets", .int(summary.transitPackets)),
+            ("transit_bytes", .int(summary.transitBytes)),
         ])
     }
 

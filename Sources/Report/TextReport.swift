@@ -12,7 +12,7 @@ public enum TextReport {
         for network in result.networks {
             networkRows.append([
                 network.name, network.role, String(network.packets), String(network.storagePackets),
-                Checker.formatBytes(network.storageBytes), protocols(network.byProtocol),
+                Checker.formatBytes(network.storageBytes), protocols(network),
             ])
         }
         out += table(networkRows, rightAligned: [2, 3, 4])
@@ -38,6 +38,10 @@ public enum TextReport {
         if !result.unconfirmed.isEmpty {
             out += "\nPossibly storage, known only by a port range (inconclusive, not violations)\n"
             out += violations(result.unconfirmed)
+        }
+        if !result.transit.isEmpty {
+            out += "\nTransit: another machine's storage bridged through the host (not violations)\n"
+            out += violations(result.transit)
         }
         if !result.warnings.isEmpty {
             out += "\nWarnings\n"
@@ -71,6 +75,13 @@ public enum TextReport {
                 + "\(record.firstSeen.rfc3339) to \(record.lastSeen.rfc3339); recognised by \(record.recognition) (\(record.evidence))\n"
         }
         return out
+    }
+
+    /// A network's storage by protocol, and the part of it that was transit.
+    static func protocols(_ network: NetworkSummary) -> String {
+        let transit = network.transitFlows == 0 ? ""
+            : "; transit \(network.transitFlows) flow\(network.transitFlows == 1 ? "" : "s") / \(network.transitPackets) pkts"
+        return protocols(network.byProtocol) + transit
     }
 
     static func protocols(_ tallies: [ProtocolTally]) -> String {

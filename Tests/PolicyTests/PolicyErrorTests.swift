@@ -44,7 +44,7 @@ let rejections: [Rejection] = [
     // Unknown keys, with and without a suggestion.
     Rejection(name: "unknown top-level key", yaml: "version: 1\nnetwork: {}\n", line: 2, column: 1, key: "network",
               message: "unknown key \"network\"; did you mean \"networks\"? "
-                + "(expected version, networks, storage_protocols, ports, allow, storage_targets)"),
+                + "(expected version, networks, storage_protocols, ports, allow, storage_targets, host_addresses)"),
     Rejection(name: "subnet for subnets",
               yaml: "version: 1\nnetworks:\n  management:\n    interfaces: [eth0]\n    subnet: [10.0.0.0/8]\n",
               line: 5, column: 5, key: "networks.management.subnet",
@@ -61,7 +61,7 @@ let rejections: [Rejection] = [
               message: "unknown key \"expect-storage-traffic\"; did you mean \"expect_storage_traffic\"? "
                 + "(expected interfaces, vlans, subnets, expect_storage_traffic)"),
     Rejection(name: "unrelated unknown key", yaml: header + "colour: blue\n", line: 4, column: 1, key: "colour",
-              message: "unknown key \"colour\" (expected version, networks, storage_protocols, ports, allow, storage_targets)"),
+              message: "unknown key \"colour\" (expected version, networks, storage_protocols, ports, allow, storage_targets, host_addresses)"),
     Rejection(name: "key that is not a scalar", yaml: header + "[a]: b\n", line: 4, column: 1, key: nil,
               message: "keys must be plain names, found a list"),
 
@@ -340,7 +340,7 @@ let rejections: [Rejection] = [
               code: .syntax, line: 3, column: 31, key: nil,
               message: "YAML syntax error: control characters are not allowed"),
     Rejection(name: "aliases a billion deep", yaml: billionLaughs, line: 3, column: 1, key: "a0",
-              message: "unknown key \"a0\" (expected version, networks, storage_protocols, ports, allow, storage_targets)"),
+              message: "unknown key \"a0\" (expected version, networks, storage_protocols, ports, allow, storage_targets, host_addresses)"),
 ]
 
 /// Ten levels of aliases, each ten of the one before (10^11 strings if expanded), then a
