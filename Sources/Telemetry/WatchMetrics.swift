@@ -23,6 +23,8 @@ public final class WatchMetrics: Sendable {
         case violationPackets = "lanekeeper_violation_packets_total"
         case violations = "lanekeeper_violations_total"
         case violatingFlows = "lanekeeper_violating_flows"
+        case unconfirmedFlows = "lanekeeper_unconfirmed_flows"
+        case transitFlows = "lanekeeper_transit_flows"
         case dropped = "lanekeeper_dropped_packets_total"
         case captureUp = "lanekeeper_capture_up"
         case verdict = "lanekeeper_verdict"
@@ -45,6 +47,12 @@ public final class WatchMetrics: Sendable {
             case .violations: "Storage flows in the management network that no allow entry covers, counted when first seen."
             case .violatingFlows:
                 "Violating flows in the last closed window, plus those first seen since (0 when storage stays off management)."
+            case .unconfirmedFlows:
+                "Flows in the management network known as storage only by a port range in the last closed window "
+                    + "(they make its verdict inconclusive)."
+            case .transitFlows:
+                "Storage flows in the management network between addresses not in host_addresses in the last closed "
+                    + "window (another machine's, bridged through the host; not violations)."
             case .dropped: "Packets dropped before lanekeeper could read them (kernel buffer or interface)."
             case .captureUp: "1 while the interface is captured without problems, 0 when it could not be opened or was lost."
             case .verdict: "1 for the verdict of the last closed window, 0 for the others."
@@ -66,6 +74,8 @@ public final class WatchMetrics: Sendable {
             gauge(.verdict, [("verdict", verdict.rawValue)]).set(to: 0)
         }
         gauge(.violatingFlows).set(to: 0)
+        gauge(.unconfirmedFlows).set(to: 0)
+        gauge(.transitFlows).set(to: 0)
         counter(.windows).increment(by: Int64(0))
         for result in ["loaded", "rejected"] {
             counter(.reloads, [("result", result)]).increment(by: Int64(0))
@@ -124,6 +134,8 @@ public final class WatchMetrics: Sendable {
             ).increment(by: Int64(violation.packets))
         }
         gauge(.violatingFlows).set(to: Double(result.violations.count))
+        gauge(.unconfirmedFlows).set(to: Double(result.unconfirmed.count))
+        gauge(.transitFlows).set(to: Double(result.transit.count))
         for capture in window.outcome.interfaces {
             counter(.dropped, [("interface", capture.name)]).increment(by: Int64(capture.statistics.dropped))
             gauge(.captureUp, [("interface", capture.name)]).set(to: capture.opened && capture.problems.isEmpty ? 1 : 0)

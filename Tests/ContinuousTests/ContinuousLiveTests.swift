@@ -252,6 +252,9 @@ struct ContinuousLiveTests {
                 == Double(counted.reduce(0) { $0 + packets($1, "mgmt0", field: "storage_packets") }))
         #expect(scraped["lanekeeper_violations_total{interface=mgmt0,network=management,protocol=nfs}"] as? Double == 1)
         #expect(scraped["lanekeeper_dropped_packets_total{interface=mgmt0}"] as? Double == 0)
+        // No port-range-only flow and no host_addresses: both stay 0, present from the start.
+        #expect(scraped["lanekeeper_unconfirmed_flows"] as? Double == 0)
+        #expect(scraped["lanekeeper_transit_flows"] as? Double == 0)
         let verdicts = ["pass", "fail", "inconclusive"].map { scraped["lanekeeper_verdict{verdict=\($0)}"] as? Double }
         #expect(verdicts.compactMap { $0 }.sorted() == [0, 0, 1], "one verdict gauge is 1")
         let digest = try run(URL(fileURLWithPath: "/usr/bin/sha256sum"), [policy]).stdout.prefix(64)
