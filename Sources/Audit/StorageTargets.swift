@@ -40,6 +40,9 @@ public struct StorageTarget: Sendable, Hashable {
     public var source: TargetSource
     /// What names it there: `198.51.100.20:/export on /mnt/primary`, `session1 iqn....`.
     public var detail: String?
+    /// For a mount: where it is mounted (`/mnt/ff2b7d1e-...`) and what (`198.51.100.60:/export`).
+    public var mountPoint: String?
+    public var mountSource: String?
 
     public init(address: IPAddress, source: TargetSource, detail: String? = nil) {
         self.address = address
@@ -76,8 +79,10 @@ public enum MountInfo {
                 address = IPAddress(host)
             }
             guard let address else { continue }
-            targets.append(StorageTarget(address: address, source: .nfsMount,
-                                         detail: "\(source) on \(unescape(fields[4]))"))
+            var target = StorageTarget(address: address, source: .nfsMount, detail: "\(source) on \(unescape(fields[4]))")
+            target.mountPoint = unescape(fields[4])
+            target.mountSource = source
+            targets.append(target)
         }
         return targets
     }

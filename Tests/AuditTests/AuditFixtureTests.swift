@@ -137,7 +137,7 @@ import Testing
         #expect(survey.targets.isEmpty)
         let text = PolicyWriter.write(.init(host: survey.host, targets: [], agent: nil, origin: "in a test"))
         #expect(text.contains("# !!! NO STORAGE NETWORK"))
-        #expect(text.contains("storage is then\n# !!! carried over the management bridge"))
+        #expect(text.contains("primary storage goes where the host's routing table sends it: over the\n# !!! management network"))
         let policy = try Policy.parse(text, path: "written.yaml")
         #expect(policy.storage == nil)
         #expect(policy.management.interfaces == ["cloudbr0"])
