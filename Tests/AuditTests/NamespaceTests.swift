@@ -241,8 +241,15 @@ struct NamespaceAuditTests {
     /// controller) on a live namespace: one host route sends a Ceph monitor via management.
     @Test func primaryStorageTargetsOnALiveHost() throws {
         let host = try Self.rightHost()
-        let files = ["--config-root", fixture("ceph-host"), "--sysfs", fixture("ceph-host/sys"),
-                     "--mountinfo", fixture("ceph-host/mountinfo"), "--format", "json"]
+        // Without the two host names: the namespace has no DNS server to ask, only timeouts.
+        let root = temporaryPath("ceph-host-" + UUID().uuidString.prefix(8))
+        try FileManager.default.copyItem(atPath: fixture("ceph-host"), toPath: root)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.removeItem(atPath: "\(root)/etc/libvirt/storage/rbd-byname.xml")
+        let conf = try String(contentsOfFile: "\(root)/etc/ceph/ceph.conf", encoding: .utf8)
+        try conf.replacingOccurrences(of: ",ceph-mon2.example", with: "").write(
+            toFile: "\(root)/etc/ceph/ceph.conf", atomically: true, encoding: .utf8)
+        let files = ["--config-root", root, "--sysfs", "\(root)/sys", "--mountinfo", "\(root)/mountinfo", "--format", "json"]
         let path = try temporaryFile("policy.yaml", Self.policy)
         defer { try? FileManager.default.removeItem(atPath: path) }
         let clean = try host.lanekeeper(["audit", "--policy", path] + files)
