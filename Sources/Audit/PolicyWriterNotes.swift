@@ -126,7 +126,8 @@ extension PolicyWriter {
 
     /// The `allow:` section: an entry for each NFS mount reached over management that is
     /// secondary storage by its mount point, and, commented out, one for each mount reached
-    /// over management that could be either (allow it only if it is secondary storage).
+    /// over management that could be either (allow it only if it is secondary storage); with
+    /// no such mount, a commented example.
     static func secondaryStorageAllow(_ input: Input, networks: [NetworkSpec]) -> String {
         var sure: [(StorageTarget, String)] = []
         var unsure: [(StorageTarget, String)] = []
@@ -143,7 +144,15 @@ extension PolicyWriter {
                 unsure.append((target, "#   - \(entry)  # \(target.mountSource ?? "\(target.address)")\(place) via \(name)\n"))
             }
         }
-        guard !sure.isEmpty || !unsure.isEmpty else { return "" }
+        guard !sure.isEmpty || !unsure.isEmpty else {
+            return """
+                # Secondary storage (templates, ISOs, snapshots) is NFS the host mounts itself, normally over
+                # management, where it belongs; none is mounted over management now. To excuse a server there:
+                # allow:
+                #   - {protocol: nfs, peer: 198.51.100.60/32}  # secondary storage
+
+                """
+        }
         var out = """
             # Secondary storage (templates, ISOs, snapshots) is NFS the host mounts itself, normally over
             # the management network, and it belongs there; primary storage does not. An allow entry

@@ -58,6 +58,9 @@ import Testing
             + "the\n# !!! SSVM's, never primary storage."))
         #expect(banner.contains("primary storage goes where the host's routing table sends it"))
         #expect(!text.contains("BridgeVifDriver"))
+        // No NFS mount over management: how to allow secondary storage, commented out.
+        #expect(text.hasSuffix("management, where it belongs; none is mounted over management now. To excuse a server there:\n"
+            + "# allow:\n#   - {protocol: nfs, peer: 198.51.100.60/32}  # secondary storage\n"))
     }
 
     @Test func agentBridgesMissingOnThisHostAreNamed() throws {
