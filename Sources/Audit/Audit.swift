@@ -31,6 +31,9 @@ public struct AuditedTarget: Sendable {
     public var network: String?
     /// Why there is no route, when there is none.
     public var noRoute: String?
+    /// The `allow` entry that excuses this target on management (`allow[0] {protocol: nfs,
+    /// peer: 198.51.100.60/32}`), when one does and the target is reached over management.
+    public var allowedBy: String?
 }
 
 /// A broken separation condition.
@@ -40,6 +43,8 @@ public struct AuditViolation: Sendable {
     public var message: String
     public var target: IPAddress?
     public var interface: String?
+    /// Where the target was found, for a violation about one.
+    public var source: TargetSource?
 }
 
 /// The audit's judgement, with everything a report shows.
@@ -51,6 +56,9 @@ public struct AuditResult: Sendable {
     public var interfaces: [AuditedInterface]
     public var targets: [AuditedTarget]
     public var violations: [AuditViolation]
+
+    /// The targets an `allow` entry excuses on management (secondary storage, typically).
+    public var allowed: [AuditedTarget] { targets.filter { $0.allowedBy != nil } }
 }
 
 /// The static audit: holds the host's configuration against the policy.
@@ -72,11 +80,19 @@ public struct AuditResult: Sendable {
 /// a target the kernel has no route to, or that is an address of this host; a policy storage
 /// network of which no interface is on this host.
 public enum Audit {
-    public static func run(policy: Policy, host: HostInventory, targets: [StorageTarget]) -> AuditResult {
+    ///
+    /// A target an `allow` entry covers (its protocol and address; a `storage_targets` entry,
+    /// which has no protocol, only by the entry's `peer`) is not failed for being reached over
+    /// management or lying in a management subnet: it is listed as allowed. A target of a
+    /// protocol the policy's `storage_protocols` leaves out is not audited (a warning says so).
+    /// `warnings` (what the target sources could not read) are reported as given.
+    public static func run(policy: Policy, host: HostInventory, targets: [StorageTarget], warnings given: [String] = [])
+        -> AuditResult
+    {
         let resolver = MembershipResolver(networks: policy.networks, host: host)
         var violations: [AuditViolation] = []
         var inconclusive: [String] = []
-        var warnings: [String] = []
+        var warnings: [String] = given
 
         func role(_ membership: Membership?) -> NetworkRole? {
             membership.map { policy.networks[$0.network].role }
@@ -159,12 +175,25 @@ public enum Audit {
             + management.map { ($0.subnet, "on \($0.interface)") }
         for target in targets {
             let address = target.address
+            if let name = target.source.protocolName, !policy.storageProtocols.contains(name) {
+                warnings.append("storage target \(address) (\(target.source.rawValue)) not audited: \(name) is not in the "
+                    + "policy's storage_protocols")
+                continue
+            }
             var entry = AuditedTarget(address: address, source: target.source, detail: target.detail)
             let label = "storage target \(address)"
+            let origin = target.source == .policy ? "" : "; from \(target.source.rawValue): \(target.detail ?? "-")"
+            let allowance = allowRule(covering: target, in: policy)
+            func fail(_ rule: String, _ message: String, interface: String? = nil) {
+                violations.append(AuditViolation(rule: rule, message: message + origin, target: address, interface: interface,
+                                                 source: target.source))
+            }
             if let (subnet, place) = managementSubnets.first(where: { $0.0.contains(address) }) {
-                violations.append(AuditViolation(
-                    rule: "target-in-management-subnet",
-                    message: "\(label) lies inside the management subnet \(subnet) (\(place))", target: address))
+                if let allowance {
+                    entry.allowedBy = allowance
+                } else {
+                    fail("target-in-management-subnet", "\(label) lies inside the management subnet \(subnet) (\(place))")
+                }
             }
             switch host.routeAnswers[address] ?? .noRoute("not looked up") {
             case let .noRoute(reason):
@@ -189,39 +218,33 @@ public enum Audit {
                 let via = route.gateway.map { " through gateway \($0)" } ?? ""
                 switch role(membership) {
                 case .management?:
-                    violations.append(AuditViolation(
-                        rule: "routed-via-management",
-                        message: "\(label) is routed via \(name)\(via), which is management (\(membership!.explanation))",
-                        target: address, interface: name))
+                    if let allowance {
+                        entry.allowedBy = allowance
+                    } else {
+                        fail("routed-via-management",
+                             "\(label) is routed via \(name)\(via), which is management (\(membership!.explanation))",
+                             interface: name)
+                    }
                 case nil:
-                    violations.append(AuditViolation(
-                        rule: "routed-outside-storage",
-                        message: "\(label) is routed via \(name)\(via), which belongs to no network of the policy",
-                        target: address, interface: name))
+                    fail("routed-outside-storage",
+                         "\(label) is routed via \(name)\(via), which belongs to no network of the policy", interface: name)
                 case .other?:
-                    violations.append(AuditViolation(
-                        rule: "routed-outside-storage",
-                        message: "\(label) is routed via \(name)\(via), which is network \(entry.network!), not storage",
-                        target: address, interface: name))
+                    fail("routed-outside-storage",
+                         "\(label) is routed via \(name)\(via), which is network \(entry.network!), not storage", interface: name)
                 case .storage?:
                     if let gateway = route.gateway {
-                        violations.append(AuditViolation(
-                            rule: "not-directly-connected",
-                            message: "\(label) is reached through gateway \(gateway) on \(name), not directly connected "
-                                + "on a storage interface", target: address, interface: name))
+                        fail("not-directly-connected",
+                             "\(label) is reached through gateway \(gateway) on \(name), not directly connected on a storage interface",
+                             interface: name)
                     } else if !storage.contains(where: { $0.subnet.contains(address) }) {
                         let have = storage.map { "\($0.interface) \($0.address.cidr)" }
-                        violations.append(AuditViolation(
-                            rule: "outside-storage-subnets",
-                            message: "\(label) is routed via \(name) but lies in no subnet of a storage interface's address ("
-                                + (have.isEmpty ? "there are none" : have.joined(separator: ", ")) + ")",
-                            target: address, interface: name))
+                        fail("outside-storage-subnets",
+                             "\(label) is routed via \(name) but lies in no subnet of a storage interface's address ("
+                                + (have.isEmpty ? "there are none" : have.joined(separator: ", ")) + ")", interface: name)
                     } else if let subnets = policy.storage?.subnets, !subnets.isEmpty, !subnets.contains(where: { $0.contains(address) }) {
-                        violations.append(AuditViolation(
-                            rule: "outside-storage-subnets",
-                            message: "\(label) lies outside the storage subnets of the policy ("
-                                + subnets.map(\.description).joined(separator: ", ") + ")",
-                            target: address, interface: name))
+                        fail("outside-storage-subnets",
+                             "\(label) lies outside the storage subnets of the policy ("
+                                + subnets.map(\.description).joined(separator: ", ") + ")", interface: name)
                     }
                 }
             }
@@ -231,6 +254,26 @@ public enum Audit {
         let verdict: Verdict = !violations.isEmpty ? .fail : inconclusive.isEmpty ? .pass : .inconclusive
         return AuditResult(verdict: verdict, reasons: violations.map(\.message) + inconclusive, warnings: warnings,
                            interfaces: interfaces, targets: audited, violations: violations)
+    }
+
+    /// The first `allow` entry covering `target`, described (`allow[0] {protocol: nfs, peer:
+    /// 198.51.100.60/32}`): its protocol and address for a target found on the host; for a
+    /// `storage_targets` entry, which has no protocol, only an entry whose `peer` holds it.
+    static func allowRule(covering target: StorageTarget, in policy: Policy) -> String? {
+        for (index, rule) in policy.allow.enumerated() {
+            let covers: Bool
+            if let name = target.source.protocolName {
+                covers = rule.covers(protocolName: name, client: target.address, server: target.address)
+            } else {
+                covers = rule.peer?.contains(target.address) == true
+            }
+            guard covers else { continue }
+            var fields: [String] = []
+            if let name = rule.protocolName { fields.append("protocol: \(name)") }
+            if let peer = rule.peer { fields.append("peer: \(peer)") }
+            return "allow[\(index)] {\(fields.joined(separator: ", "))}"
+        }
+        return nil
     }
 
     /// `interfaces stor0, VLANs 42`.

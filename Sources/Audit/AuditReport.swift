@@ -40,9 +40,22 @@ public enum AuditReport {
             }
             out += TextReport.table(targetRows, rightAligned: [])
         }
+        out += allowedSection(result)
         if !result.warnings.isEmpty {
             out += "\nWarnings\n"
             for warning in result.warnings { out += "  - \(warning)\n" }
+        }
+        return out
+    }
+
+    /// The targets `allow` excuses on management, each with where it was found and the entry.
+    static func allowedSection(_ result: AuditResult) -> String {
+        let allowed = result.allowed
+        guard !allowed.isEmpty else { return "" }
+        var out = "\nAllowed on management (the policy's allow; not failed)\n"
+        for target in allowed {
+            out += "  - \(target.address) (\(target.source.rawValue)" + (target.detail.map { " \($0)" } ?? "") + ") via "
+                + (target.interface ?? "-") + ": \(target.allowedBy ?? "-")\n"
         }
         return out
     }
@@ -88,6 +101,17 @@ public enum AuditReport {
                     ("table", target.table.map { .int(Int($0)) } ?? .null),
                     ("network", optional(target.network)),
                     ("no_route", optional(target.noRoute)),
+                    ("allowed_by", optional(target.allowedBy)),
+                ])
+            })),
+            ("allowed", .array(result.allowed.map { target in
+                .object([
+                    ("address", .string(target.address.description)),
+                    ("source", .string(target.source.rawValue)),
+                    ("detail", optional(target.detail)),
+                    ("interface", optional(target.interface)),
+                    ("network", optional(target.network)),
+                    ("allow", optional(target.allowedBy)),
                 ])
             })),
             ("violations", .array(result.violations.map { violation in
@@ -96,6 +120,7 @@ public enum AuditReport {
                     ("message", .string(violation.message)),
                     ("target", optional(violation.target)),
                     ("interface", optional(violation.interface)),
+                    ("source", optional(violation.source?.rawValue)),
                 ])
             })),
         ]

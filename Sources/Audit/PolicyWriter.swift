@@ -20,6 +20,8 @@ public enum PolicyWriter {
         public var agent: (path: String, properties: [String: String])?
         /// Said in the header (`on HOST at TIME`).
         public var origin: String
+        /// What the target sources could not use (`FILE: what is wrong`), said in the header.
+        public var problems: [String] = []
 
         public init(host: HostInventory, targets: [StorageTarget], agent: (path: String, properties: [String: String])?,
                     origin: String) {
@@ -130,24 +132,12 @@ public enum PolicyWriter {
 
         // The text.
         var out = "# lanekeeper policy written by `lanekeeper policy init` \(input.origin), from the kernel's\n"
-        out += "# interfaces, addresses and routes (rtnetlink), NFS mounts and iSCSI sessions"
+        out += "# interfaces, addresses and routes (rtnetlink), \(targetSourcesPhrase)"
         out += input.agent.map { " and\n# \($0.path).\n" } ?? ".\n"
         out += "# Check every line, then: lanekeeper audit --policy THIS-FILE\n"
+        out += warningComments(input)
         if storage.interfaces.isEmpty {
-            out += """
-                #
-                # !!! NO STORAGE NETWORK: lanekeeper could not identify a storage interface on this host.
-                # !!! No storage target is reached directly through an interface outside the management
-                # !!! network. CloudStack's KVM agent has no storage network key: with an empty storage
-                # !!! traffic label, BridgeVifDriver falls back to the management bridge, so storage is then
-                # !!! carried over the management bridge -- exactly the leak lanekeeper exists to find.
-                # !!! To separate it, add a network named storage with the storage bridge, e.g.
-                # !!!   storage:
-                # !!!     interfaces: [cloudbr1]
-                # !!!     subnets: [203.0.113.0/24]
-                #
-
-                """
+            out += noStorageWarning(networks: networks, host: host)
         }
         out += "version: 1\nnetworks:\n"
         for network in networks {
@@ -165,7 +155,7 @@ public enum PolicyWriter {
             out += "# in no network (add them where they belong): \(unassigned.joined(separator: "; "))\n"
         }
         if input.targets.isEmpty {
-            out += "# storage_targets: none found (no NFS mounts, no iSCSI sessions); list the storage servers:\n"
+            out += "# storage_targets: none found (no storage mounts, sessions, controllers or Ceph monitors); list the storage servers:\n"
             out += "# storage_targets: [203.0.113.20]\n"
         } else {
             out += "storage_targets:\n"
@@ -173,9 +163,11 @@ public enum PolicyWriter {
                 var comment = target.source.rawValue
                 if let detail = target.detail { comment += " \(detail)" }
                 if let note = targetNotes[target.address] { comment += "; \(note)" }
+                if let mark = mountMark(target, host: host, networks: networks) { comment += "; \(mark)" }
                 out += "  - \(yamlScalar(target.address.description))  # \(comment.replacingOccurrences(of: "\n", with: " "))\n"
             }
         }
+        out += secondaryStorageAllow(input, networks: networks)
         return out
     }
 

@@ -9,6 +9,29 @@ public enum TargetSource: String, Sendable, Hashable {
     case nfsMount = "nfs-mount"
     /// An iSCSI session (`/sys/class/iscsi_connection/*/persistent_address`).
     case iscsiSession = "iscsi-session"
+    /// A Ceph monitor of a libvirt RBD pool definition (`<source><host name= port=>`).
+    case libvirtRBDPool = "libvirt-rbd-pool"
+    /// A Gluster server of a libvirt gluster pool definition.
+    case libvirtGlusterPool = "libvirt-gluster-pool"
+    /// A Ceph monitor of `ceph.conf` (`mon_host`).
+    case cephConf = "ceph-conf"
+    /// A GlusterFS server of a `fuse.glusterfs` mount.
+    case glusterMount = "glusterfs-mount"
+    /// An NVMe/TCP controller (`/sys/class/nvme/*/address`).
+    case nvmeTCP = "nvme-tcp"
+
+    /// The storage protocol of the traffic to such a target, as the policy names it
+    /// (`storage_protocols`, `allow`); nil for the policy's own targets, which say none.
+    public var protocolName: String? {
+        switch self {
+        case .policy: nil
+        case .nfsMount: "nfs"
+        case .iscsiSession: "iscsi"
+        case .libvirtRBDPool, .cephConf: "ceph"
+        case .libvirtGlusterPool, .glusterMount: "glusterfs"
+        case .nvmeTCP: "nvme-tcp"
+        }
+    }
 }
 
 /// A storage server address this host uses or is told about.
@@ -17,6 +40,9 @@ public struct StorageTarget: Sendable, Hashable {
     public var source: TargetSource
     /// What names it there: `198.51.100.20:/export on /mnt/primary`, `session1 iqn....`.
     public var detail: String?
+    /// For a mount: where it is mounted (`/mnt/ff2b7d1e-...`) and what (`198.51.100.60:/export`).
+    public var mountPoint: String?
+    public var mountSource: String?
 
     public init(address: IPAddress, source: TargetSource, detail: String? = nil) {
         self.address = address
@@ -53,8 +79,10 @@ public enum MountInfo {
                 address = IPAddress(host)
             }
             guard let address else { continue }
-            targets.append(StorageTarget(address: address, source: .nfsMount,
-                                         detail: "\(source) on \(unescape(fields[4]))"))
+            var target = StorageTarget(address: address, source: .nfsMount, detail: "\(source) on \(unescape(fields[4]))")
+            target.mountPoint = unescape(fields[4])
+            target.mountSource = source
+            targets.append(target)
         }
         return targets
     }
@@ -103,7 +131,8 @@ public enum ISCSISessions {
         return targets
     }
 
-    private static func read(_ path: String) -> String? {
+    /// A sysfs value, trimmed; nil when missing or empty.
+    static func read(_ path: String) -> String? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         return trimmed.isEmpty ? nil : trimmed

@@ -8,8 +8,9 @@ struct AuditCommand: ParsableCommand {
         abstract: "Audit this host's configuration: would storage leave through the management network?",
         discussion: """
             Reads the interfaces, addresses and routes of the network namespace it runs in over rtnetlink, \
-            the NFS mounts (/proc/self/mountinfo) and iSCSI sessions (/sys/class/iscsi_*), and the policy's \
-            storage_targets; asks the kernel the route to each target (as `ip route get`) and checks the \
+            the storage targets (NFS and GlusterFS mounts in /proc/self/mountinfo, iSCSI sessions and NVMe/TCP \
+            controllers in /sys/class, Ceph monitors of libvirt RBD pools in /etc/libvirt/storage and \
+            /run/libvirt/storage and of /etc/ceph/ceph.conf) and the policy's storage_targets; asks the kernel the route to each target (as `ip route get`) and checks the \
             separation conditions. Exit status as replay: 0 pass, 1 fail, 2 inconclusive, 64 usage, \
             65 unusable policy or host data, 66 a file that does not exist, 74 the report could not be written.
             """
@@ -36,7 +37,8 @@ struct AuditCommand: ParsableCommand {
         let destination = try report.openReport()
         let policy = try report.loadPolicy()
         let survey = try host.survey(extraTargets: policy.storageTargets.map { StorageTarget(address: $0, source: .policy) })
-        let result = Audit.run(policy: policy, host: survey.host, targets: survey.targets)
+        let result = Audit.run(policy: policy, host: survey.host, targets: survey.targets,
+                               warnings: survey.problems.map(\.description))
         let text: String
         switch format {
         case .text: text = AuditReport.text(result)
@@ -62,10 +64,14 @@ struct HostOptions: ParsableArguments {
     @Option(name: .customLong("record-host"), help: .hidden)
     var record: String?
 
+    /// The root for /etc/libvirt/storage, /run/libvirt/storage and /etc/ceph/ceph.conf.
+    @Option(name: .customLong("config-root"), help: .hidden)
+    var configRoot: String?
+
     /// Reads the host; exits 66 when a named file or fixture does not exist, 65 otherwise.
     func survey(extraTargets: [StorageTarget]) throws -> HostSurvey {
         do {
-            return try HostSurvey.take(HostPaths(fixture: fixture, sysfsRoot: sysfs, mountinfo: mountinfo),
+            return try HostSurvey.take(HostPaths(fixture: fixture, sysfsRoot: sysfs, mountinfo: mountinfo, configRoot: configRoot),
                                        extraTargets: extraTargets, recordInto: record)
         } catch {
             printError(error.description)

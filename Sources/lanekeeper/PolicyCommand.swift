@@ -16,11 +16,13 @@ struct PolicyInitCommand: ParsableCommand {
         commandName: "init",
         abstract: "Write a starting policy from this host.",
         discussion: """
-            Interfaces and their subnets come from the kernel, storage targets from the current NFS mounts \
-            and iSCSI sessions, roles from CloudStack's KVM agent configuration when given \
+            Interfaces and their subnets come from the kernel, storage targets from the current NFS and \
+            GlusterFS mounts, iSCSI sessions, NVMe/TCP controllers, libvirt's RBD pools and ceph.conf, roles from CloudStack's KVM agent configuration when given \
             (private.network.device is the management bridge; public.network.device and \
             guest.network.device are not storage). Storage is the interfaces the kernel routes the targets \
-            directly out of; when there is none, the policy says so. Exit status: 0 written, 64 usage, \
+            directly out of; when there is none, the policy says so. NFS mounts reached over management are \
+            marked (primary and secondary storage look alike) with how to allow secondary storage; agent \
+            bridges missing on this host are warned about. Exit status: 0 written, 64 usage, \
             65 unusable host data, 66 a file that does not exist, 73 the --output file exists (--force \
             replaces it), 74 the policy could not be written.
             """
@@ -55,8 +57,11 @@ struct PolicyInitCommand: ParsableCommand {
         let survey = try host.survey(extraTargets: [])
         let hostname = ProcessInfo.processInfo.hostName
         let time = ISO8601DateFormatter().string(from: Date())
-        let text = PolicyWriter.write(PolicyWriter.Input(
-            host: survey.host, targets: survey.targets, agent: agentInput, origin: "on \(hostname) at \(time)"))
+        var input = PolicyWriter.Input(
+            host: survey.host, targets: survey.targets, agent: agentInput, origin: "on \(hostname) at \(time)")
+        input.problems = survey.problems.map(\.description)
+        for warning in PolicyWriter.warnings(input) { printError("warning: \(warning)") }
+        let text = PolicyWriter.write(input)
         // What we write must load; if it does not, that is lanekeeper's bug, not the host's.
         do {
             _ = try Policy.parse(text, path: output ?? "<policy init>")

@@ -71,7 +71,8 @@ import Testing
             + "  storage: {interfaces: [cloudbr9], subnets: [203.0.113.0/24]}\n")
         #expect(result.verdict == .fail)
         #expect(result.reasons.contains(
-            "storage target 203.0.113.20 is routed via bond0.42, which is management (through bond0 → cloudbr0, named in the policy)"))
+            "storage target 203.0.113.20 is routed via bond0.42, which is management (through bond0 → cloudbr0, named in the policy); "
+                + "from nfs-mount: 203.0.113.20:/export/primary on /mnt/ff2b7d1e-4a3c-3d0a-9e1f-8c7a5b6d4e3f"))
         #expect(result.reasons.contains("no interface of this host belongs to the storage network (interfaces cloudbr9)"))
         #expect(result.violations.contains { $0.rule == "subnets-overlap" && $0.interface == nil })
         #expect(result.warnings == ["interface cloudbr9 of network storage is not on this host"])
@@ -136,7 +137,7 @@ import Testing
         #expect(survey.targets.isEmpty)
         let text = PolicyWriter.write(.init(host: survey.host, targets: [], agent: nil, origin: "in a test"))
         #expect(text.contains("# !!! NO STORAGE NETWORK"))
-        #expect(text.contains("storage is then\n# !!! carried over the management bridge"))
+        #expect(text.contains("primary storage goes where the host's routing table sends it: over the\n# !!! management network"))
         let policy = try Policy.parse(text, path: "written.yaml")
         #expect(policy.storage == nil)
         #expect(policy.management.interfaces == ["cloudbr0"])

@@ -237,6 +237,42 @@ struct NamespaceAuditTests {
         #expect(targets.map { $0["source_address"] as? String } == ["203.0.113.10", "198.51.100.10"])
     }
 
+    /// The ceph-host files (libvirt RBD pools, ceph.conf, a Gluster mount, an NVMe/TCP
+    /// controller) on a live namespace: one host route sends a Ceph monitor via management.
+    @Test func primaryStorageTargetsOnALiveHost() throws {
+        let host = try Self.rightHost()
+        // Without the two host names: the namespace has no DNS server to ask, only timeouts.
+        let root = temporaryPath("ceph-host-" + UUID().uuidString.prefix(8))
+        try FileManager.default.copyItem(atPath: fixture("ceph-host"), toPath: root)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.removeItem(atPath: "\(root)/etc/libvirt/storage/rbd-byname.xml")
+        let conf = try String(contentsOfFile: "\(root)/etc/ceph/ceph.conf", encoding: .utf8)
+        try conf.replacingOccurrences(of: ",ceph-mon2.example", with: "").write(
+            toFile: "\(root)/etc/ceph/ceph.conf", atomically: true, encoding: .utf8)
+        let files = ["--config-root", root, "--sysfs", "\(root)/sys", "--mountinfo", "\(root)/mountinfo", "--format", "json"]
+        let path = try temporaryFile("policy.yaml", Self.policy)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let clean = try host.lanekeeper(["audit", "--policy", path] + files)
+        let cleanJSON = try #require(try JSONSerialization.jsonObject(with: Data(clean.stdout.utf8)) as? [String: Any])
+        let targets = try #require(cleanJSON["targets"] as? [[String: Any]])
+        let ipv4 = targets.filter { ($0["address"] as? String)?.contains(".") == true }
+        #expect(Set(ipv4.compactMap { $0["source"] as? String })
+            == ["nfs-mount", "glusterfs-mount", "nvme-tcp", "libvirt-rbd-pool", "ceph-conf"])
+        #expect(ipv4.allSatisfy { $0["interface"] as? String == "stor0" })
+        #expect((cleanJSON["violations"] as? [Any])?.isEmpty == true, "\(clean.stdout)")
+
+        try host.host("route", "add", "203.0.113.31/32", "via", "198.51.100.1", "dev", "mgmt0")
+        let leak = try host.lanekeeper(["audit", "--policy", path] + files)
+        #expect(leak.status == 1)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(leak.stdout.utf8)) as? [String: Any])
+        let violations = try #require(json["violations"] as? [[String: Any]])
+        #expect(violations.map { $0["target"] as? String } == ["203.0.113.31"])
+        #expect(violations.first?["source"] as? String == "libvirt-rbd-pool")
+        #expect(violations.first?["message"] as? String == "storage target 203.0.113.31 is routed via mgmt0 through gateway "
+            + "198.51.100.1, which is management (named in the policy); from libvirt-rbd-pool: Ceph monitor 203.0.113.31:6789 "
+            + "of RBD pool a7c3e1f2-5b6d-4e8f-9a0b-1c2d3e4f5a6b")
+    }
+
     /// `policy init` on a right host writes a policy that audits and replays clean.
     @Test func policyInitRoundTrip() throws {
         let host = try Self.rightHost()
