@@ -168,7 +168,20 @@ public enum PolicyWriter {
             }
         }
         out += secondaryStorageAllow(input, networks: networks)
+        out += hostAddresses(host)
         return out
+    }
+
+    /// `host_addresses`: every address of this host that leaves it (loopback, host-scoped and
+    /// IPv6 link-local ones left out), so that a guest's storage bridged through the host is
+    /// transit, not a violation.
+    static func hostAddresses(_ host: HostInventory) -> String {
+        var seen = Set<IPAddress>()
+        let addresses = host.addresses.filter { $0.isRoutable && seen.insert($0.address).inserted }.map(\.address)
+        guard !addresses.isEmpty else { return "" }
+        return "# The host's own addresses: storage in the management network between two other machines (a VM's\n"
+            + "# NFS or iSCSI across a bridge) is reported as transit, not as a violation. Keep the list complete.\n"
+            + "host_addresses: [\(addresses.map { yamlScalar($0.description) }.joined(separator: ", "))]\n"
     }
 
     /// The interface of the main table's default route (IPv4 first).

@@ -59,7 +59,7 @@ import Testing
         #expect(banner.contains("primary storage goes where the host's routing table sends it"))
         #expect(!text.contains("BridgeVifDriver"))
         // No NFS mount over management: how to allow secondary storage, commented out.
-        #expect(text.hasSuffix("management, where it belongs; none is mounted over management now. To excuse a server there:\n"
+        #expect(text.contains("management, where it belongs; none is mounted over management now. To excuse a server there:\n"
             + "# allow:\n#   - {protocol: nfs, peer: 198.51.100.60/32}  # secondary storage\n"))
     }
 
@@ -135,5 +135,20 @@ import Testing
         #expect(role("/mnt/6a9b2f43-6c1e-3d55-8a7e-21f0e9c4b3d2") == .either)
         #expect(role("/srv/nfs") == .unknown)
         #expect(PolicyWriter.mountRole(StorageTarget(address: IPAddress("198.51.100.60")!, source: .policy)) == nil)
+    }
+}
+
+/// `policy init` lists the host's own addresses as `host_addresses`, so that a guest's
+/// storage bridged through the host is transit.
+@Suite struct PolicyInitHostAddressesTests {
+    @Test func everyRoutableAddressOfTheHostIsListed() throws {
+        let (text, input) = try PolicyInitTests.write("bridge-host", agent: nil)
+        let policy = try Policy.parse(text, path: "written.yaml")
+        let written = try #require(policy.hostAddresses)
+        let expected = Set(input.host.addresses.filter(\.isRoutable).map(\.address))
+        #expect(written == expected)
+        #expect(!written.isEmpty)
+        #expect(!written.contains { $0.description == "127.0.0.1" || $0.description.hasPrefix("fe80") })
+        #expect(text.contains("# The host's own addresses"))
     }
 }
