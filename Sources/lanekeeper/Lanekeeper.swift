@@ -13,7 +13,7 @@ struct Lanekeeper: ParsableCommand {
             Exit status: 0 pass, 1 fail (storage crossed the management network), 2 inconclusive,
             64 usage error, 65 unusable input (a capture or policy that cannot be read), 66 a file that does not exist.
             """,
-        version: "0.1.0",
+        version: BuildInfo.description,
         subcommands: [ReplayCommand.self, CheckCommand.self, WatchCommand.self, AuditCommand.self, PolicyCommand.self]
     )
 
