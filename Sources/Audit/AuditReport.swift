@@ -88,6 +88,19 @@ public enum AuditReport {
                     ("table", target.table.map { .int(Int($0)) } ?? .null),
                     ("network", optional(target.network)),
                     ("no_route", optional(target.noRoute)),
+                    ("switch_exit", target.switchExit.map { exit in
+                        .object([
+                            ("bridge", .string(exit.bridge)),
+                            ("vlan", exit.vlan.map { .int(Int($0)) } ?? .null),
+                            ("ports", .array(exit.ports.map { port in
+                                .object([
+                                    ("name", .string(port.name)),
+                                    ("interfaces", .array(port.interfaces.map(JSONValue.string))),
+                                    ("tag", port.tag.map { .int(Int($0)) } ?? .null),
+                                ])
+                            })),
+                        ])
+                    } ?? .null),
                 ])
             })),
             ("violations", .array(result.violations.map { violation in

@@ -62,10 +62,21 @@ struct HostOptions: ParsableArguments {
     @Option(name: .customLong("record-host"), help: .hidden)
     var record: String?
 
+    @Option(name: .customLong("ovs-db"), help: ArgumentHelp(
+        "The Open vSwitch database to read bridges, bonds and VLAN tags from (ovs-vsctl's --db; default: its own, "
+            + "unix:$OVS_RUNDIR/db.sock; none running there means no Open vSwitch).", valueName: "unix:SOCKET"))
+    var ovsDatabase: String?
+
+    @Option(name: .customLong("ovs-vsctl"), help: ArgumentHelp(
+        "The ovs-vsctl program (default: the first on PATH; none means no Open vSwitch).", valueName: "PATH"))
+    var ovsVsctl: String?
+
     /// Reads the host; exits 66 when a named file or fixture does not exist, 65 otherwise.
     func survey(extraTargets: [StorageTarget]) throws -> HostSurvey {
         do {
-            return try HostSurvey.take(HostPaths(fixture: fixture, sysfsRoot: sysfs, mountinfo: mountinfo),
+            let openVSwitch: SwitchSource? = ovsDatabase == nil && ovsVsctl == nil ? nil
+                : .vsctl(path: ovsVsctl, database: ovsDatabase, timeout: 10)
+            return try HostSurvey.take(HostPaths(fixture: fixture, sysfsRoot: sysfs, mountinfo: mountinfo, openVSwitch: openVSwitch),
                                        extraTargets: extraTargets, recordInto: record)
         } catch {
             printError(error.description)
