@@ -285,3 +285,36 @@ extension HostInventory {
         for target in targets { routeAnswers[target.address] = fallbackLookup(target.address) }
     }
 }
+
+/// The recorded Open vSwitch host (Fixtures/ovs-host: netlink and ovs-vsctl output of the
+/// namespace host OpenVSwitchNamespaceTests builds), audited without root.
+@Suite struct RecordedSwitchHostTests {
+    @Test(arguments: [
+        "  management: {interfaces: [cloudbr0]}\n  storage: {interfaces: [cloudbr1]}\n",
+        "  management: {interfaces: [veth-a, veth-b]}\n  storage: {interfaces: [veth-c]}\n",
+        "  management: {interfaces: [bond0]}\n  storage: {interfaces: [veth-c]}\n",
+        "  management: {vlans: [100]}\n  storage: {interfaces: [veth-c]}\n",
+    ])
+    func everyWayOfNamingPasses(networks: String) throws {
+        let result = try AuditFixtureTests.audit("ovs-host", "version: 1\nnetworks:\n" + networks + "storage_targets: [203.0.113.20]\n")
+        #expect(result.verdict == .pass, "\(result.reasons)")
+        #expect(result.warnings.isEmpty, "\(result.warnings)")
+        #expect(result.targets.first?.interface == "cloudbr1")
+        #expect(result.targets.first?.switchExit?.interfaces == ["veth-c"])
+        let networkOf = Dictionary(uniqueKeysWithValues: result.interfaces.map { ($0.name, $0.network ?? "-") })
+        #expect(networkOf["mgmt0"] == "management" && networkOf["veth-c"] == "storage" && networkOf["cloudbr1"] == "storage")
+        #expect(networkOf["ovs-netdev"] == "-")
+    }
+
+    @Test func policyInitFromTheRecording() throws {
+        let survey = try HostSurvey.take(HostPaths(fixture: fixture("ovs-host")),
+                                         extraTargets: [StorageTarget(address: IPAddress("203.0.113.20")!, source: .policy)])
+        #expect(survey.host.interface(named: "ovs-netdev")?.kind == "ovs-datapath")
+        let text = PolicyWriter.write(.init(host: survey.host, targets: survey.targets, agent: nil, origin: "in a test"))
+        let policy = try Policy.parse(text, path: "written.yaml")
+        #expect(policy.management.interfaces == ["mgmt0"] && policy.management.vlans == [100])
+        #expect(policy.storage?.interfaces == ["cloudbr1", "veth-c"])
+        #expect(text.contains("# in no network (add them where they belong): cloudbr0\n"), "\(text)")
+        #expect(Audit.run(policy: policy, host: survey.host, targets: survey.targets).verdict == .pass)
+    }
+}
