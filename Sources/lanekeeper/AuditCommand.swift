@@ -8,6 +8,7 @@ struct AuditCommand: ParsableCommand {
         abstract: "Audit this host's configuration: would storage leave through the management network?",
         discussion: """
             Reads the interfaces, addresses and routes of the network namespace it runs in over rtnetlink, \
+            Open vSwitch's bridges, bonds and VLAN tags (ovs-vsctl, when a switch runs), \
             the NFS mounts (/proc/self/mountinfo) and iSCSI sessions (/sys/class/iscsi_*), and the policy's \
             storage_targets; asks the kernel the route to each target (as `ip route get`) and checks the \
             separation conditions. Exit status as replay: 0 pass, 1 fail, 2 inconclusive, 64 usage, \
