@@ -20,7 +20,8 @@ struct PolicyInitCommand: ParsableCommand {
             and iSCSI sessions, roles from CloudStack's KVM agent configuration when given \
             (private.network.device is the management bridge; public.network.device and \
             guest.network.device are not storage). Storage is the interfaces the kernel routes the targets \
-            directly out of; when there is none, the policy says so. Exit status: 0 written, 64 usage, \
+            directly out of; when there is none, the policy says so. An Open vSwitch bridge's network also \
+            gets its VLAN (a fake bridge's tag) or the NICs its frames leave untagged. Exit status: 0 written, 64 usage, \
             65 unusable host data, 66 a file that does not exist, 73 the --output file exists (--force \
             replaces it), 74 the policy could not be written.
             """
