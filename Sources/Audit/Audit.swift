@@ -34,6 +34,8 @@ public struct AuditedTarget: Sendable {
     /// The `allow` entry that excuses this target on management (`allow[0] {protocol: nfs,
     /// peer: 198.51.100.60/32}`), when one does and the target is reached over management.
     public var allowedBy: String?
+    /// Where Open vSwitch sends it, when the route's interface is an OVS internal port.
+    public var switchExit: SwitchExit?
 }
 
 /// A broken separation condition.
@@ -107,7 +109,7 @@ public enum Audit {
             let addresses = host.addresses(on: interface.name)
             interfaces.append(AuditedInterface(
                 name: interface.name, kind: interface.kind, master: interface.master, lowers: interface.lowers,
-                vlanID: interface.record.vlanID, operState: interface.record.operState, addresses: addresses.map(\.cidr),
+                vlanID: interface.vlanID, operState: interface.record.operState, addresses: addresses.map(\.cidr),
                 network: membership.map { policy.networks[$0.network].name }, membership: membership?.explanation))
             guard let role = role(membership) else { continue }
             for address in addresses {
@@ -126,6 +128,12 @@ public enum Audit {
                     warnings.append("storage interface \(interface.name) is \(interface.record.operState)")
                 }
             }
+        }
+        if let problem = host.openVSwitchProblem {
+            warnings.append("Open vSwitch could not be read (\(problem)): its bridges, bonds and VLAN tags are unknown to this audit")
+        } else if host.openVSwitch == nil, host.interfaces.contains(where: { $0.master == "ovs-system" }) {
+            warnings.append("interfaces are ports of Open vSwitch (master ovs-system) but there is no Open vSwitch database to "
+                + "read: give --ovs-db")
         }
         for network in policy.networks {
             for name in network.interfaces where host.interface(named: name) == nil {
@@ -216,21 +224,24 @@ public enum Audit {
                     break
                 }
                 let via = route.gateway.map { " through gateway \($0)" } ?? ""
+                entry.switchExit = host.openVSwitch?.exit(of: name)
+                let exit = entry.switchExit.map { "; \($0.description)" } ?? ""
                 switch role(membership) {
                 case .management?:
                     if let allowance {
                         entry.allowedBy = allowance
                     } else {
                         fail("routed-via-management",
-                             "\(label) is routed via \(name)\(via), which is management (\(membership!.explanation))",
+                             "\(label) is routed via \(name)\(via), which is management (\(membership!.explanation))\(exit)",
                              interface: name)
                     }
                 case nil:
                     fail("routed-outside-storage",
-                         "\(label) is routed via \(name)\(via), which belongs to no network of the policy", interface: name)
+                         "\(label) is routed via \(name)\(via), which belongs to no network of the policy\(exit)", interface: name)
                 case .other?:
                     fail("routed-outside-storage",
-                         "\(label) is routed via \(name)\(via), which is network \(entry.network!), not storage", interface: name)
+                         "\(label) is routed via \(name)\(via), which is network \(entry.network!), not storage\(exit)",
+                         interface: name)
                 case .storage?:
                     if let gateway = route.gateway {
                         fail("not-directly-connected",

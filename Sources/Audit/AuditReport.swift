@@ -102,6 +102,19 @@ public enum AuditReport {
                     ("network", optional(target.network)),
                     ("no_route", optional(target.noRoute)),
                     ("allowed_by", optional(target.allowedBy)),
+                    ("switch_exit", target.switchExit.map { exit in
+                        .object([
+                            ("bridge", .string(exit.bridge)),
+                            ("vlan", exit.vlan.map { .int(Int($0)) } ?? .null),
+                            ("ports", .array(exit.ports.map { port in
+                                .object([
+                                    ("name", .string(port.name)),
+                                    ("interfaces", .array(port.interfaces.map(JSONValue.string))),
+                                    ("tag", port.tag.map { .int(Int($0)) } ?? .null),
+                                ])
+                            })),
+                        ])
+                    } ?? .null),
                 ])
             })),
             ("allowed", .array(result.allowed.map { target in

@@ -12,10 +12,20 @@ public struct HostInterface: Sendable, Hashable {
     /// The devices below it: a bridge's ports, a bond's slaves, a VLAN device's parent
     /// (sysfs `lower_*`, IFLA_MASTER of the others, IFLA_LINK of a VLAN device).
     public var lowers: [String]
+    /// What Open vSwitch makes of it, when its database knows it: `ovs-bridge` (a bridge's own
+    /// internal port), `ovs-fake-bridge`, `ovs-internal`, `ovs-bond` (a bond port, which is no
+    /// kernel device), `ovs-datapath` (`ovs-system`, `ovs-netdev`).
+    public var switchKind: String? = nil
+    /// The VLAN Open vSwitch puts its frames in: the tag of its port (a fake bridge, a tagged
+    /// internal port, an access port).
+    public var switchTag: UInt16? = nil
 
     public var name: String { record.name }
     public var index: Int32 { record.index }
-    public var kind: String? { record.kind }
+    /// Open vSwitch's kind when it has one, else the kernel's (IFLA_INFO_KIND).
+    public var kind: String? { switchKind ?? record.kind }
+    /// The kernel's VLAN id (a VLAN device), else Open vSwitch's tag.
+    public var vlanID: UInt16? { record.vlanID ?? switchTag }
 }
 
 /// The host as its kernel sees it: interfaces, addresses, routes, and the kernel's own answer
@@ -26,6 +36,10 @@ public struct HostInventory: Sendable {
     public var routes: [RouteRecord]
     /// The kernel's route for each destination looked up with `lookUp(_:in:)`.
     public var routeAnswers: [IPAddress: RouteAnswer] = [:]
+    /// The Open vSwitch configuration, already folded into `interfaces` (`applying(_:)`).
+    public var openVSwitch: OpenVSwitch?
+    /// Why Open vSwitch could not be read, when it could not.
+    public var openVSwitchProblem: String?
 
     public init(interfaces: [HostInterface], addresses: [AddressRecord], routes: [RouteRecord]) {
         self.interfaces = interfaces

@@ -1,8 +1,8 @@
 import Decode
 import Foundation
 
-/// Where `audit` and `policy init` read the host from: the running kernel and files (the
-/// default), or a recorded fixture directory.
+/// Where `audit` and `policy init` read the host from: the running kernel, files and Open
+/// vSwitch's database (the default), or a recorded fixture directory.
 public struct HostPaths: Sendable {
     /// A directory of recorded netlink answers (`RecordedNetlink`); nil reads the kernel.
     public var fixture: String?
@@ -17,10 +17,14 @@ public struct HostPaths: Sendable {
     public var configRoot: String
     /// Resolves the host names of Ceph monitors and Gluster servers.
     public var resolver: HostNameResolver
+    /// Where Open vSwitch's configuration comes from: `ovs-vsctl` (`FIXTURE/ovs-vsctl.json` for
+    /// a fixture).
+    public var openVSwitch: SwitchSource
 
     public init(fixture: String? = nil, sysfsRoot: String? = nil, mountinfo: String? = nil, configRoot: String? = nil,
-                resolver: HostNameResolver = .system) {
+                resolver: HostNameResolver = .system, openVSwitch: SwitchSource? = nil) {
         self.fixture = fixture
+        self.openVSwitch = openVSwitch ?? fixture.map { .recorded("\($0)/ovs-vsctl.json") } ?? .standard
         self.sysfsRoot = sysfsRoot ?? fixture.map { "\($0)/sys" } ?? "/sys"
         self.mountinfo = mountinfo ?? fixture.map { "\($0)/mountinfo" } ?? "/proc/self/mountinfo"
         self.mountinfoRequired = mountinfo != nil
@@ -59,6 +63,14 @@ public struct HostSurvey: Sendable {
             source = try LiveNetlink()
         }
         var host = try HostInventory.read(from: source, sysfsRoot: paths.sysfsRoot)
+        var switchText: String?
+        switch paths.openVSwitch.read() {
+        case .absent: break
+        case let .read(configuration, text):
+            host.apply(configuration)
+            switchText = text
+        case let .failed(reason): host.openVSwitchProblem = reason
+        }
         var found: [StorageTarget] = []
         var mounts = ""
         if FileManager.default.fileExists(atPath: paths.mountinfo) {
@@ -83,6 +95,9 @@ public struct HostSurvey: Sendable {
         try host.lookUp(targets.map(\.address), in: source)
         if let recordInto {
             try RecordedNetlink.record(source, destinations: targets.map(\.address), into: recordInto)
+            if let switchText, (try? switchText.write(toFile: recordInto + "/ovs-vsctl.json", atomically: true, encoding: .utf8)) == nil {
+                throw HostReadError(code: .unreadable, message: "cannot record into \(recordInto)/ovs-vsctl.json")
+            }
         }
         return HostSurvey(host: host, targets: targets, problems: primary.problems)
     }

@@ -32,6 +32,11 @@ public struct Membership: Sendable, Hashable {
 /// 5. a VLAN device no rule above places belongs to its parent's network, as replay counts
 ///    a frame whose tag no network lists by its interface;
 /// otherwise to no network.
+///
+/// Open vSwitch is read into the same relations (`HostInventory.applying(_:)`): a NIC's master
+/// is its OVS bridge, or its bond port (`ovs-bond`, master the bridge); a bridge's lower
+/// devices are its uplinks; a fake bridge or tagged internal port is a VLAN device (its tag)
+/// on its bridge, an untagged internal port a port of it.
 public struct MembershipResolver: Sendable {
     public let networks: [NetworkSpec]
     public let host: HostInventory
@@ -46,7 +51,7 @@ public struct MembershipResolver: Sendable {
     }
 
     private func own(_ interface: HostInterface) -> Membership? {
-        if let vlan = interface.record.vlanID, let network = networks.firstIndex(where: { $0.vlans.contains(vlan) }) {
+        if let vlan = interface.vlanID, let network = networks.firstIndex(where: { $0.vlans.contains(vlan) }) {
             return Membership(network: network, chain: [interface.name], rule: "VLAN \(vlan) in the policy")
         }
         if let network = networks.firstIndex(where: { $0.interfaces.contains(interface.name) }) {
@@ -67,7 +72,7 @@ public struct MembershipResolver: Sendable {
             membership.isInheritedFromLower = false
             return membership
         }
-        if interface.kind != "vlan", let fromPorts = fromPorts(interface, depth: depth) { return fromPorts }
+        if interface.kind != "vlan", interface.vlanID == nil, let fromPorts = fromPorts(interface, depth: depth) { return fromPorts }
         if let parent = vlanParent(interface), var membership = resolve(parent, depth: depth + 1) {
             membership.chain.insert(name, at: 0)
             membership.isInheritedFromLower = true
@@ -82,7 +87,7 @@ public struct MembershipResolver: Sendable {
         var found: Membership?
         for lower in interface.lowers {
             guard let port = host.interface(named: lower),
-                let membership = own(port) ?? (port.kind == "vlan" ? nil : fromPorts(port, depth: depth + 1))
+                let membership = own(port) ?? (port.kind == "vlan" || port.vlanID != nil ? nil : fromPorts(port, depth: depth + 1))
             else { return nil }
             if let found, found.network != membership.network { return nil }
             if found == nil { found = membership }
@@ -95,7 +100,7 @@ public struct MembershipResolver: Sendable {
 
     private func vlanParent(_ interface: HostInterface) -> String? {
         if let link = interface.record.lowerFromLink, let parent = host.interface(index: link) { return parent.name }
-        if interface.kind == "vlan" || interface.record.vlanID != nil, interface.lowers.count == 1 { return interface.lowers[0] }
+        if interface.kind == "vlan" || interface.vlanID != nil, interface.lowers.count == 1 { return interface.lowers[0] }
         return nil
     }
 }

@@ -91,13 +91,14 @@ public enum PolicyWriter {
             guard !storage.interfaces.contains(name) else { continue }
             storage.interfaces.append(name)
             notes["storage", default: []].append("\(name): the kernel routes \(target.address) directly out of it")
-            if let vlan = host.interface(named: name)?.record.vlanID, !storage.vlans.contains(vlan),
+            if let vlan = host.interface(named: name)?.vlanID, !storage.vlans.contains(vlan),
                 !networks.contains(where: { $0.vlans.contains(vlan) })
             {
                 storage.vlans.append(vlan)
             }
         }
         if !storage.interfaces.isEmpty { networks.insert(storage, at: 1) }
+        addSwitchDevices(&networks, notes: &notes, host: host)
 
         // Subnets: what each network's interfaces are connected to.
         let resolver = MembershipResolver(networks: networks, host: host)
@@ -107,7 +108,7 @@ public enum PolicyWriter {
             // A VLAN device only its parent places is left for the reader to place: it is
             // usually a VLAN nobody listed yet, not more of the parent's network.
             guard let membership = resolver.membership(of: interface.name), !membership.isInheritedFromLower else {
-                if interface.master == nil {
+                if interface.master == nil, interface.switchKind != "ovs-datapath" {
                     unassigned.append(interface.name + (addresses.isEmpty ? "" : " (" + addresses.map(\.cidr).joined(separator: ", ") + ")"))
                 }
                 continue

@@ -8,6 +8,7 @@ struct AuditCommand: ParsableCommand {
         abstract: "Audit this host's configuration: would storage leave through the management network?",
         discussion: """
             Reads the interfaces, addresses and routes of the network namespace it runs in over rtnetlink, \
+            Open vSwitch's bridges, bonds and VLAN tags (ovs-vsctl, when a switch runs), \
             the storage targets (NFS and GlusterFS mounts in /proc/self/mountinfo, iSCSI sessions and NVMe/TCP \
             controllers in /sys/class, Ceph monitors of libvirt RBD pools in /etc/libvirt/storage and \
             /run/libvirt/storage and of /etc/ceph/ceph.conf) and the policy's storage_targets; asks the kernel the route to each target (as `ip route get`) and checks the \
@@ -68,10 +69,22 @@ struct HostOptions: ParsableArguments {
     @Option(name: .customLong("config-root"), help: .hidden)
     var configRoot: String?
 
+    @Option(name: .customLong("ovs-db"), help: ArgumentHelp(
+        "The Open vSwitch database to read bridges, bonds and VLAN tags from (ovs-vsctl's --db; default: its own, "
+            + "unix:$OVS_RUNDIR/db.sock; none running there means no Open vSwitch).", valueName: "unix:SOCKET"))
+    var ovsDatabase: String?
+
+    @Option(name: .customLong("ovs-vsctl"), help: ArgumentHelp(
+        "The ovs-vsctl program (default: the first on PATH; none means no Open vSwitch).", valueName: "PATH"))
+    var ovsVsctl: String?
+
     /// Reads the host; exits 66 when a named file or fixture does not exist, 65 otherwise.
     func survey(extraTargets: [StorageTarget]) throws -> HostSurvey {
         do {
-            return try HostSurvey.take(HostPaths(fixture: fixture, sysfsRoot: sysfs, mountinfo: mountinfo, configRoot: configRoot),
+            let openVSwitch: SwitchSource? = ovsDatabase == nil && ovsVsctl == nil ? nil
+                : .vsctl(path: ovsVsctl, database: ovsDatabase, timeout: 10)
+            return try HostSurvey.take(
+                HostPaths(fixture: fixture, sysfsRoot: sysfs, mountinfo: mountinfo, configRoot: configRoot, openVSwitch: openVSwitch),
                                        extraTargets: extraTargets, recordInto: record)
         } catch {
             printError(error.description)

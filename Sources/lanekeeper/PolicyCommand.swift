@@ -20,9 +20,11 @@ struct PolicyInitCommand: ParsableCommand {
             GlusterFS mounts, iSCSI sessions, NVMe/TCP controllers, libvirt's RBD pools and ceph.conf, roles from CloudStack's KVM agent configuration when given \
             (private.network.device is the management bridge; public.network.device and \
             guest.network.device are not storage). Storage is the interfaces the kernel routes the targets \
-            directly out of; when there is none, the policy says so. NFS mounts reached over management are \
-            marked (primary and secondary storage look alike) with how to allow secondary storage; agent \
-            bridges missing on this host are warned about. Exit status: 0 written, 64 usage, \
+            directly out of; when there is none, the policy says so. An Open vSwitch bridge's network also \
+            gets its VLAN (a fake bridge's tag) or the NICs its frames leave untagged. NFS mounts reached over \
+            management are marked (primary and secondary storage look alike) with how to allow secondary \
+            storage; agent bridges missing on this host are warned about; the host's own addresses are listed \
+            as host_addresses. Exit status: 0 written, 64 usage, \
             65 unusable host data, 66 a file that does not exist, 73 the --output file exists (--force \
             replaces it), 74 the policy could not be written.
             """
