@@ -40,7 +40,7 @@ public struct AuditedTarget: Sendable {
 
 /// A broken separation condition.
 public struct AuditViolation: Sendable {
-    /// A stable name for the condition (the README lists them).
+    /// A stable name for the condition (docs/audit.md lists them).
     public var rule: String
     public var message: String
     public var target: IPAddress?

@@ -28,7 +28,7 @@ public struct LiveCaptureOptions: Sendable, Equatable {
     public static let defaultSnapLength = 262_144
     /// 32 MiB: at 400,000 MTU-sized packets a second, some 50 ms of traffic, fifty times
     /// the reader's rest. The kernel zeroes the whole ring when the capture opens, a start-up
-    /// cost that grows with the buffer (the README's "Live capture speed" gives the figures
+    /// cost that grows with the buffer (docs/performance.md, "Live capture speed", gives the figures
     /// `scripts/bench-live` measured, and on which CPU).
     public static let defaultBufferBytes = 32 << 20
     public static let defaultBatchMicroseconds = 1_000

@@ -5,7 +5,7 @@ import Policy
 
 /// Holds what was observed against the policy.
 ///
-/// The rules (see the README's "How the verdict is reached"):
+/// The rules (see docs/policy.md, "How the verdict is reached"):
 /// - storage traffic in the management network is a violation unless an `allow` entry covers it;
 /// - storage traffic that belongs to no network, or that could not be attributed to an
 ///   interface, makes the verdict inconclusive;

@@ -1,7 +1,7 @@
 import Check
 import Flows
 
-/// The machine-readable report, version 1. Fields may be added; the ones the README
+/// The machine-readable report, version 1. Fields may be added; the ones docs/reports.md
 /// documents are never renamed.
 public enum JSONReport {
     public static let version = 1

@@ -13,7 +13,7 @@ struct CheckCommand: ParsableCommand {
         abstract: "Replay every capture under DIR against its expectation (*.expect.yaml), as a test suite.",
         discussion: """
             Each NAME.expect.yaml names a policy, its captures, the expected verdict and the storage \
-            packets expected per network (see the README). Exit status 0 only when every case matches, \
+            packets expected per network (see docs/check.md). Exit status 0 only when every case matches, \
             1 when any does not, 65 when an expectation cannot be read, 66 when DIR does not exist, \
             73 when the --output file exists (give --force to replace it), 74 when it cannot be written.
             """

@@ -13,7 +13,7 @@ private func tcp(_ source: String, _ sourcePort: UInt16, _ destination: String, 
     return Array(frame.dropLast(payload.count)) + payload
 }
 
-/// The verdicts the README's evidence table promises for a flow in the management network.
+/// The verdicts docs/evidence.md's table promises for a flow in the management network.
 @Suite struct EvidenceLevelReplayTests {
     let nfsOnStorage = conversation(client: "203.0.113.10", 700, server: "203.0.113.20", 2049, data: 6, interface: "stor0")
 
