@@ -66,7 +66,6 @@ public final class MetricsServer: Sendable {
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         if case .v6 = socketAddress {
             // `::` takes IPv4 too (dual stack); any other IPv6 address only itself.
             bootstrap = bootstrap.serverChannelOption(
