@@ -204,3 +204,18 @@ struct MetricsServingTests {
         #expect(Self.status(held[0].readResponse()) == 200)
     }
 }
+
+extension MetricsServingTests {
+    /// Stopping closes the connections still open and ends at once.
+    @Test func stopClosesEveryConnection() throws {
+        let server = try MetricsServer(address: "127.0.0.1:0") { Array("x 1\n".utf8) }
+        let idle = try (0..<50).map { _ in try Connection(port: server.port, timeout: 3) }
+        Thread.sleep(forTimeInterval: 0.2)
+        let started = ContinuousClock.now
+        server.stop()
+        let took = ContinuousClock.now - started
+        print("stop with \(idle.count) idle connections open: \(took)")
+        #expect(took < .seconds(1))
+        #expect(idle[0].readAll() == "")
+    }
+}
