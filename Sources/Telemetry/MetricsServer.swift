@@ -142,6 +142,7 @@ final class RequestGuard: ChannelInboundHandler {
     private var waiting = true
     private var received = 0
     private var refused = false
+    private var answered = false
     private var deadline: Scheduled<Void>?
 
     init(_ limits: Limits) {
@@ -188,14 +189,21 @@ final class RequestGuard: ChannelInboundHandler {
         deadline = nil
     }
 
-    /// The answer is written and the connection kept: the next head has the same limits.
-    func awaitRequest() {
+    /// The answer is written and the connection kept: the next head has the same limits, but a
+    /// kept connection on which nothing more comes is closed quietly (an unasked-for 408 would
+    /// land on a client's idle connection).
+    func awaitRequest(answered: Bool = false) {
         guard let context, !refused else { return }
+        self.answered = self.answered || answered
         waiting = true
         received = 0
         deadline?.cancel()
         deadline = context.eventLoop.assumeIsolated().scheduleTask(in: limits.timeout) { [self] in
-            refuse(status: "408 Request Timeout", body: "request timed out\n")
+            if self.answered && received == 0 {
+                context.close(promise: nil)
+            } else {
+                refuse(status: "408 Request Timeout", body: "request timed out\n")
+            }
         }
     }
 
@@ -260,7 +268,7 @@ final class MetricsHandler: ChannelInboundHandler {
         }
         let written = context.writeAndFlush(Self.wrapOutboundOut(.end(nil)))
         if keepAlive {
-            requestGuard.awaitRequest()
+            requestGuard.awaitRequest(answered: true)
         } else {
             let channel = context.channel
             written.assumeIsolated().whenComplete { _ in channel.close(promise: nil) }

@@ -160,6 +160,18 @@ struct MetricsServingTests {
         #expect(connection.readAll().hasSuffix("x 1\n"))
     }
 
+    /// A kept connection on which nothing more comes is closed after the timeout, without a 408.
+    @Test func idleKeptConnectionsCloseQuietly() throws {
+        let server = try MetricsServer(address: "127.0.0.1:0", requestTimeout: 0.3) { Array("x 1\n".utf8) }
+        defer { server.stop() }
+        let connection = try Connection(port: server.port)
+        connection.send("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(Self.status(connection.readResponse()) == 200)
+        let started = ContinuousClock.now
+        #expect(connection.readAll() == "")
+        #expect(ContinuousClock.now - started < .seconds(3))
+    }
+
     /// A client that sends nothing, or not a whole head, is answered 408 and closed.
     @Test func idleClientsTimeOut() throws {
         let server = try MetricsServer(address: "127.0.0.1:0", requestTimeout: 0.3) { Array("x 1\n".utf8) }
