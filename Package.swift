@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
     ],
     targets: [
         .systemLibrary(
@@ -42,7 +43,9 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["CShims", "Frames", "Capture", "Decode", "Flows", "Policy", "Check"]),
         .target(name: "Report", dependencies: ["Frames", "Decode", "Flows", "Policy", "Check", "Pipeline"]),
         .target(name: "Supervision", dependencies: ["Capture", "Pipeline", "SystemCalls"]),
-        .target(name: "Telemetry", dependencies: ["Capture", "Check", "Pipeline", "Report", "SystemCalls", .product(name: "Prometheus", package: "swift-prometheus")]),
+        .target(name: "Telemetry", dependencies: ["Capture", "Check", "Pipeline", "Report", "SystemCalls", .product(name: "Prometheus", package: "swift-prometheus"),
+                                            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                                            .product(name: "NIOHTTP1", package: "swift-nio")]),
         .target(name: "Audit", dependencies: ["Decode", "Policy", "Check", "Report", "SystemCalls"]),
         .target(
             name: "Expectations",

@@ -3,14 +3,17 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
-import SystemCalls
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
 
-/// A minimal HTTP/1.1 server for Prometheus to scrape: `GET /metrics` (and `HEAD`), nothing
-/// else. One thread serves one connection at a time; a request line and headers larger than
-/// `maxRequestBytes`, or slower than `requestTimeout` in all, are refused; every response
-/// closes the connection.
-public final class MetricsServer: @unchecked Sendable {
+/// The HTTP/1.1 endpoint Prometheus scrapes: `GET /metrics` (and `HEAD`), nothing else, on
+/// SwiftNIO (one event loop thread). Connections are served concurrently, so idle or slow
+/// clients do not hold up a scrape; at most `maxConnections` are open at once (beyond that a new
+/// one is closed at once); a request head must arrive within `requestTimeout` (else 408) and
+/// within `maxRequestBytes` (else 431); keep-alive is honoured for GET and HEAD.
+public final class MetricsServer: Sendable {
     /// A listening address that could not be used.
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public var description: String
@@ -18,14 +21,14 @@ public final class MetricsServer: @unchecked Sendable {
 
     public static let maxRequestBytes = 8192
     public static let requestTimeout = 5.0
+    public static let maxConnections = 1024
 
     /// The address and port it listens on (the port the kernel chose, when asked for 0).
     public let host: String
     public let port: UInt16
-    private let listener: Int32
-    private let wake: (read: Int32, write: Int32)
-    private let body: @Sendable () -> [UInt8]
-    private let done = DispatchSemaphore(value: 0)
+    private let group: MultiThreadedEventLoopGroup
+    private let listener: any Channel
+    private let stopped = Mutex(false)
 
     /// Parses `ADDRESS:PORT` (`127.0.0.1:9273`, `[::1]:9273`, `0.0.0.0:9273`); `:PORT` (as
     /// node_exporter takes it) and `[::]:PORT` mean every address, IPv6 and IPv4 (host `::`).
@@ -39,64 +42,61 @@ public final class MetricsServer: @unchecked Sendable {
     }
 
     /// Binds and listens on `address` (`ADDRESS:PORT`, numeric) and starts serving `body()`
-    /// as `/metrics`.
+    /// as `/metrics`, at most `maxConnections` at once, each given `requestTimeout` seconds
+    /// for a request head.
     ///
     /// - Throws: `Failure` naming the address when it is malformed or cannot be bound.
-    public init(address: String, body: @escaping @Sendable () -> [UInt8]) throws(Failure) {
+    public init(
+        address: String, maxConnections: Int = MetricsServer.maxConnections,
+        requestTimeout: Double = MetricsServer.requestTimeout, body: @escaping @Sendable () -> [UInt8]
+    ) throws(Failure) {
         guard let (host, port) = Self.parse(address) else {
             throw Failure(description: "--metrics-listen \(address): give ADDRESS:PORT, e.g. 127.0.0.1:9273, [::1]:9273 or :9273 (every address)")
         }
-        var hints = addrinfo()
-        hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var info: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &info) == 0, let first = info else {
+        let socketAddress: SocketAddress
+        do {
+            socketAddress = try SocketAddress(ipAddress: host, port: Int(port))
+        } catch {
             throw Failure(description: "--metrics-listen \(address): \(host) is not a numeric IPv4 or IPv6 address")
         }
-        defer { freeaddrinfo(info) }
-        let fd = socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "--metrics-listen \(address): socket: \(Errno.current.description)") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        if first.pointee.ai_family == AF_INET6 {
+        Self.allowDescriptors(maxConnections + 64)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let open = Atomic<Int>(0)
+        let limits = RequestGuard.Limits(bytes: Self.maxRequestBytes, timeout: .nanoseconds(Int64(requestTimeout * 1e9)))
+        var bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        if case .v6 = socketAddress {
             // `::` takes IPv4 too (dual stack); any other IPv6 address only itself.
-            var only: Int32 = host == "::" ? 0 : 1
-            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &only, socklen_t(MemoryLayout<Int32>.size))
+            bootstrap = bootstrap.serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .ipv6, name: .ipv6_v6only), value: host == "::" ? 0 : 1)
         }
-        guard bind(fd, first.pointee.ai_addr, first.pointee.ai_addrlen) == 0, listen(fd, 16) == 0 else {
-            let reason = Errno.current.description
-            close(fd)
-            throw Failure(description: "cannot listen on \(address) for metrics: \(reason)")
-        }
-        var bound = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = withUnsafeMutablePointer(to: &bound) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        let boundPort: UInt16 = withUnsafePointer(to: &bound) { pointer in
-            if Int32(pointer.pointee.ss_family) == AF_INET6 {
-                pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin6_port) }
-            } else {
-                pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+        let channel: any Channel
+        do {
+            channel = try bootstrap.childChannelInitializer { channel in
+                // Over the cap: closed at once, before anything is read.
+                guard open.add(1, ordering: .relaxed).newValue <= maxConnections else {
+                    open.subtract(1, ordering: .relaxed)
+                    return channel.eventLoop.makeFailedFuture(ChannelError.ioOnClosedChannel)
+                }
+                channel.closeFuture.whenComplete { _ in open.subtract(1, ordering: .relaxed) }
+                return channel.eventLoop.makeCompletedFuture {
+                    let requestGuard = RequestGuard(limits)
+                    let pipeline = channel.pipeline.syncOperations
+                    try pipeline.addHandler(requestGuard)
+                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    try pipeline.addHandler(MetricsHandler(requestGuard: requestGuard, body: body))
+                }
             }
+            .bind(to: socketAddress).wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw Failure(description: "cannot listen on \(address) for metrics: \(error)")
         }
-        var pipeEnds: [Int32] = [0, 0]
-        guard pipe(&pipeEnds) == 0 else {
-            close(fd)
-            throw Failure(description: "cannot serve metrics: pipe: \(Errno.current.description)")
-        }
-        for end in pipeEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
         self.host = host
-        self.port = boundPort
-        self.listener = fd
-        self.wake = (pipeEnds[0], pipeEnds[1])
-        self.body = body
-        let thread = Thread { [self] in
-            serve()
-            done.signal()
-        }
-        thread.name = "lanekeeper metrics"
-        thread.start()
+        self.port = UInt16(channel.localAddress?.port ?? Int(port))
+        self.group = group
+        self.listener = channel
     }
 
     /// `http://HOST:PORT/metrics`.
@@ -104,114 +104,174 @@ public final class MetricsServer: @unchecked Sendable {
         "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/metrics"
     }
 
-    /// Stops listening and waits for the serving thread.
+    /// Stops listening, closes every connection and waits for the event loop thread to end.
     public func stop() {
-        var byte: UInt8 = 1
-        _ = write(wake.write, &byte, 1)
-        done.wait()
-        close(listener)
-        close(wake.read)
-        close(wake.write)
-    }
-
-    private func serve() {
-        while true {
-            var fds = [
-                pollfd(fd: listener, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0),
-            ]
-            guard poll(&fds, 2, -1) >= 0 || errno == EINTR else { return }
-            if fds[1].revents != 0 { return }
-            guard fds[0].revents & Int16(POLLIN) != 0 else { continue }
-            let connection = accept(listener, nil, nil)
-            guard connection >= 0 else { continue }
-            _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
-            respond(on: connection)
-            linger(connection)
-            close(connection)
+        let already = stopped.withLock { stopped in
+            defer { stopped = true }
+            return stopped
         }
+        guard !already else { return }
+        try? listener.close().wait()
+        try? group.syncShutdownGracefully()
     }
 
-    /// Reads one request (bounded in size and time) and answers it.
-    private func respond(on connection: Int32) {
-        var timeout = timeval(tv_sec: Int(Self.requestTimeout), tv_usec: 0)
-        setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let deadline = Date().addingTimeInterval(Self.requestTimeout)
-        var request: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1024)
-        while !Self.headerComplete(request) {
-            guard request.count < Self.maxRequestBytes else {
-                send(connection, status: "431 Request Header Fields Too Large", body: Array("request too large\n".utf8))
+    /// Raises the soft limit on open descriptors to `count` (within the hard limit), so that
+    /// the connection cap, not the limit, decides which connections are refused.
+    public static func allowDescriptors(_ count: Int) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(count) else { return }
+        limit.rlim_cur = min(rlim_t(count), limit.rlim_max)
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+    }
+}
+
+/// Sits next to the socket: counts the bytes of a request head (431 past the limit) and gives
+/// the head a deadline (408 past it), while no request is being answered.
+final class RequestGuard: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    struct Limits: Sendable {
+        var bytes: Int
+        var timeout: TimeAmount
+    }
+
+    private let limits: Limits
+    private var context: ChannelHandlerContext?
+    private var waiting = true
+    private var received = 0
+    private var refused = false
+    private var answered = false
+    private var deadline: Scheduled<Void>?
+
+    init(_ limits: Limits) {
+        self.limits = limits
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { awaitRequest() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        awaitRequest()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if refused { return }
+        if waiting {
+            received += Self.unwrapInboundIn(data).readableBytes
+            if received > limits.bytes {
+                refuse(status: "431 Request Header Fields Too Large", body: "request too large\n")
                 return
             }
-            let remaining = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
-            var fd = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
-            guard remaining > 0, poll(&fd, 1, remaining) > 0 else {
-                send(connection, status: "408 Request Timeout", body: Array("request timed out\n".utf8))
-                return
+        }
+        context.fireChannelRead(data)
+    }
+
+    /// A request head arrived: no deadline or count while it is answered.
+    func requestArrived() {
+        waiting = false
+        received = 0
+        deadline?.cancel()
+        deadline = nil
+    }
+
+    /// The answer is written and the connection kept: the next head has the same limits, but a
+    /// kept connection on which nothing more comes is closed quietly (an unasked-for 408 would
+    /// land on a client's idle connection).
+    func awaitRequest(answered: Bool = false) {
+        guard let context, !refused else { return }
+        self.answered = self.answered || answered
+        waiting = true
+        received = 0
+        deadline?.cancel()
+        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: limits.timeout) { [self] in
+            if self.answered && received == 0 {
+                context.close(promise: nil)
+            } else {
+                refuse(status: "408 Request Timeout", body: "request timed out\n")
             }
-            let count = read(connection, &chunk, min(chunk.count, Self.maxRequestBytes - request.count))
-            guard count > 0 else { return }
-            request += chunk[0..<count]
-        }
-        let line = request.prefix { $0 != 13 && $0 != 10 }
-        let parts = String(decoding: line, as: UTF8.self).split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[2].hasPrefix("HTTP/1.") else {
-            send(connection, status: "400 Bad Request", body: Array("bad request\n".utf8))
-            return
-        }
-        let method = parts[0]
-        let path = parts[1].split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        guard method == "GET" || method == "HEAD" else {
-            send(connection, status: "405 Method Not Allowed", body: Array("only GET /metrics\n".utf8), extra: "Allow: GET, HEAD\r\n")
-            return
-        }
-        guard path == "/metrics" else {
-            send(connection, status: "404 Not Found", body: Array("lanekeeper serves /metrics only\n".utf8))
-            return
-        }
-        send(
-            connection, status: "200 OK", body: body(), contentType: "text/plain; version=0.0.4; charset=utf-8",
-            headOnly: method == "HEAD")
-    }
-
-    /// Ends the connection gracefully: no more to send, then whatever the client still sends
-    /// (a request refused before its end) is read and dropped, for at most a second and
-    /// 64 KiB, so that closing does not reset the connection before the answer is read.
-    private func linger(_ connection: Int32) {
-        shutdown(connection, Int32(SHUT_WR))
-        var sink = [UInt8](repeating: 0, count: 4096)
-        var left = 64 << 10
-        let deadline = Date().addingTimeInterval(1)
-        while left > 0 {
-            let remaining = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
-            var fd = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
-            guard remaining > 0, poll(&fd, 1, remaining) > 0 else { return }
-            let count = read(connection, &sink, sink.count)
-            guard count > 0 else { return }
-            left -= count
         }
     }
 
-    static func headerComplete(_ bytes: [UInt8]) -> Bool {
-        let end: [UInt8] = [13, 10, 13, 10]
-        guard bytes.count >= 4 else { return false }
-        return bytes.indices.dropLast(3).contains { bytes[$0..<($0 + 4)].elementsEqual(end) }
-            || bytes.indices.dropLast(1).contains { bytes[$0] == 10 && bytes[$0 + 1] == 10 }
+    /// Answers `status` and ends the connection gracefully: no more to send, whatever the client
+    /// still sends is dropped, and it is closed when the client closes or a second later, so
+    /// that closing does not reset the connection before the answer is read.
+    private func refuse(status: String, body: String) {
+        guard let context, !refused else { return }
+        refused = true
+        deadline?.cancel()
+        let text = "HTTP/1.1 \(status)\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\n"
+            + "Connection: close\r\n\r\n" + body
+        let channel = context.channel
+        context.writeAndFlush(Self.wrapOutboundOut(context.channel.allocator.buffer(string: text))).assumeIsolated().whenComplete { _ in
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+        }
+        channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+    }
+}
+
+/// Answers each request: `/metrics` to GET and HEAD, 404 for other paths, 405 for other methods.
+final class MetricsHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let requestGuard: RequestGuard
+    private let body: @Sendable () -> [UInt8]
+
+    init(requestGuard: RequestGuard, body: @escaping @Sendable () -> [UInt8]) {
+        self.requestGuard = requestGuard
+        self.body = body
     }
 
-    private func send(
-        _ connection: Int32, status: String, body: [UInt8], contentType: String = "text/plain; charset=utf-8",
-        extra: String = "", headOnly: Bool = false
-    ) {
-        let head = "HTTP/1.1 \(status)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n"
-            + extra + "Connection: close\r\n\r\n"
-        var bytes = Array(head.utf8)
-        if !headOnly { bytes += body }
-        var sent = 0
-        while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes { Glibc.send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard count > 0 else { return }
-            sent += count
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(let request) = Self.unwrapInboundIn(data) else { return }
+        requestGuard.requestArrived()
+        let path = request.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        // A request with a body is answered and the connection closed, the body unread.
+        let hasBody = request.headers.contains(name: "transfer-encoding")
+            || request.headers["content-length"].contains { $0 != "0" }
+        var keepAlive = request.isKeepAlive && !hasBody
+        let status: HTTPResponseStatus
+        var contentType = "text/plain; charset=utf-8"
+        var extra: [(String, String)] = []
+        let bytes: [UInt8]
+        if request.method != .GET && request.method != .HEAD {
+            (status, bytes, keepAlive) = (.methodNotAllowed, Array("only GET /metrics\n".utf8), false)
+            extra.append(("Allow", "GET, HEAD"))
+        } else if path != "/metrics" {
+            (status, bytes) = (.notFound, Array("lanekeeper serves /metrics only\n".utf8))
+        } else {
+            (status, bytes) = (.ok, body())
+            contentType = "text/plain; version=0.0.4; charset=utf-8"
+        }
+        var headers = HTTPHeaders([("Content-Type", contentType), ("Content-Length", String(bytes.count))] + extra)
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+        var head = HTTPResponseHead(version: request.version, status: status, headers: headers)
+        head.version = .http1_1
+        context.write(Self.wrapOutboundOut(.head(head)), promise: nil)
+        if request.method != .HEAD {
+            context.write(Self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
+        }
+        let written = context.writeAndFlush(Self.wrapOutboundOut(.end(nil)))
+        if keepAlive {
+            requestGuard.awaitRequest(answered: true)
+        } else {
+            let channel = context.channel
+            written.assumeIsolated().whenComplete { _ in channel.close(promise: nil) }
         }
     }
 }
