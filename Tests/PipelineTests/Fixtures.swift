@@ -36,6 +36,25 @@ enum Fixtures {
         try writer.close()
     }
 
+    /// Every frame of a capture file as fixture packets, each on its interface's name (`?` for
+    /// one the file does not name), whole seconds kept.
+    static func readPackets(_ path: String) throws -> [FixturePacket] {
+        var source = try CaptureFile.open(path: path)
+        var read: [(interface: Int?, packet: FixturePacket)] = []
+        _ = source.read { frame in
+            read.append((frame.interface, FixturePacket(
+                interface: "", linkType: frame.linkType, seconds: frame.timestamp.nanoseconds / 1_000_000_000,
+                bytes: Array(frame.bytes), wireLength: frame.wireLength)))
+        }
+        // Interface names are known once their description blocks are read.
+        let names = source.interfaces.map { $0.name ?? "?" }
+        return read.map { item in
+            var packet = item.packet
+            packet.interface = item.interface.map { $0 < names.count ? names[$0] : "?" } ?? "?"
+            return packet
+        }
+    }
+
     /// Writes a classic little-endian microsecond pcap file.
     static func writePcap(_ path: String, linkType: LinkType = .ethernet, _ frames: [(seconds: Int64, bytes: [UInt8])]) throws {
         let records = frames.map { PcapBytes.Record(seconds: UInt32($0.seconds), fraction: 500_000, data: $0.bytes) }

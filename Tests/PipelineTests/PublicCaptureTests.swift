@@ -116,12 +116,7 @@ import Testing
 
     /// The first frame of a public capture.
     static func firstFrame(_ name: String) throws -> [UInt8] {
-        var source = try CaptureFile.open(path: directory + "/storage/" + name)
-        var first: [UInt8]?
-        _ = source.read { frame in
-            if first == nil { first = Array(frame.bytes) }
-        }
-        return try #require(first)
+        try #require(try Fixtures.readPackets(directory + "/storage/" + name).first).bytes
     }
 
     /// A pcap of `frames`, each the first `headerLength` bytes of a real frame of `name`
@@ -210,23 +205,13 @@ import Testing
 /// 777 is storage from its SYN, and a violation when it crosses the management interface.
 @Suite struct NFSv4CallbackOnALabCaptureTests {
     static func frames(patchingCallbackTo address: String?) throws -> [FixturePacket] {
-        var source = try CaptureFile.open(path: labCaptures + "/clean/host.pcapng")
-        var read: [(interface: Int, packet: FixturePacket)] = []
         let wildcard = Array("0.0.0.0.0.0".utf8)
-        _ = source.read { frame in
-            var bytes = Array(frame.bytes)
-            if let address, let at = bytes.indices.first(where: { bytes[$0...].starts(with: wildcard) }) {
-                bytes.replaceSubrange(at..<(at + wildcard.count), with: Array(address.utf8))
+        var packets = try Fixtures.readPackets(labCaptures + "/clean/host.pcapng").map { packet in
+            var patched = packet
+            if let address, let at = patched.bytes.indices.first(where: { patched.bytes[$0...].starts(with: wildcard) }) {
+                patched.bytes.replaceSubrange(at..<(at + wildcard.count), with: Array(address.utf8))
             }
-            read.append((frame.interface ?? 0, FixturePacket(
-                interface: "", seconds: frame.timestamp.nanoseconds / 1_000_000_000, bytes: bytes, wireLength: frame.wireLength)))
-        }
-        // Interface names are known once their description blocks are read.
-        let names = source.interfaces.map { $0.name ?? "?" }
-        var packets = read.map { item in
-            var packet = item.packet
-            packet.interface = names[item.interface]
-            return packet
+            return patched
         }
         // The server (203.0.113.20) connects back to the client (203.0.113.10), through mgmt0.
         packets.append(FixturePacket(

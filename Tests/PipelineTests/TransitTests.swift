@@ -27,12 +27,10 @@ import Testing
     /// on the management bridge looks like to the host. `hostSession` adds the host's own
     /// NFS (198.51.100.10 -> 198.51.100.30:2049) on mgmt0 as well.
     static func capture(hostSession: Bool, in dir: TemporaryDirectory) throws -> String {
-        var source = try CaptureFile.open(path: labCaptures + "/clean/host.pcapng")
-        var packets: [FixturePacket] = []
-        _ = source.read { frame in
-            packets.append(FixturePacket(
-                interface: "mgmt0", seconds: frame.timestamp.nanoseconds / 1_000_000_000, bytes: Array(frame.bytes),
-                wireLength: frame.wireLength))
+        var packets = try Fixtures.readPackets(labCaptures + "/clean/host.pcapng").map { packet in
+            var moved = packet
+            moved.interface = "mgmt0"
+            return moved
         }
         if hostSession {
             packets += conversation(client: "198.51.100.10", 702, server: "198.51.100.30", 2049, data: 2,
