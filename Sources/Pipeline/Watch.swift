@@ -20,6 +20,8 @@ public struct WatchConfiguration: Sendable {
     public var replaceExisting = false
     /// Who creates the evidence files: this process, or the supervisor of a capture process.
     public var files: any OutputFiles = LocalFiles()
+    /// The bound on each interface's live flows (`FlowTracker.maxFlows`).
+    public var maxFlows = FlowTracker.defaultMaxFlows
 
     /// What the kernel prefilter keeps.
     public enum Prefilter: String, Sendable, CaseIterable {
@@ -211,7 +213,7 @@ public final class WatchSession: @unchecked Sendable {
             workers.append(
                 InterfaceWorker(
                     name: name, sourceIndex: index, capture: capture, openError: failure, policy: configuration.policy,
-                    evidence: sink, timeline: configuration.timeline))
+                    evidence: sink, timeline: configuration.timeline, maxFlows: configuration.maxFlows))
         }
         return WatchSession(configuration: configuration, workers: workers, evidence: sink)
     }

@@ -52,6 +52,8 @@ struct WatchCommand: ParsableCommand {
             valueName: "deep|ports"))
     var prefilter: WatchConfiguration.Prefilter = .deep
 
+    @OptionGroup var flowBound: FlowBoundOptions
+
     @OptionGroup(title: "Continuous watch") var continuousOptions: ContinuousOptions
 
     @Option(
@@ -185,6 +187,7 @@ struct WatchCommand: ParsableCommand {
             policy: policy, options: LiveCaptureOptions(snapLength: snaplen, bufferBytes: bufferMiB << 20),
             evidencePath: report.evidence, timeline: report.format == .html, prefilter: prefilter)
         configuration.replaceExisting = report.force
+        configuration.maxFlows = flowBound.maxFlows
         configuration.files = link
         let session: WatchSession
         do {

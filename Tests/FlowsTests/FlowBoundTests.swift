@@ -217,9 +217,9 @@ private extension DecodedPacket {
     }
 
     /// `prefetchFlow` loads a record up to `Flow.hotLength`, worked out from sizes on the
-    /// assumption that the tunnel is the record's last field.
+    /// assumption that the tunnel (a reference to its details) is the record's last field.
     @Test func theHotPartOfARecordEndsWhereTheTunnelStarts() {
-        #expect(Flow.hotLength == MemoryLayout<Flow>.offset(of: \Flow.tunnel))
+        #expect(Flow.hotLength == MemoryLayout<Flow>.offset(of: \Flow.tunnelBox))
         #expect(Flow.hotLength > MemoryLayout<FlowKey>.size)
     }
 }
