@@ -288,6 +288,8 @@ public final class WatchSession: @unchecked Sendable {
     /// Stops, closes the evidence file and judges everything that was read.
     public func finish() -> WatchOutcome {
         stop()
+        // The rings are read out: their memory goes before the flows are merged.
+        for capture in workers.compactMap(\.capture) { capture.close() }
         var engines = workers.map(\.engine)
         let checker = Checker(policy: configuration.policy)
         var observation = Engine.resolve(&engines, names: .live(workers.map(\.name)), checker: checker).observation

@@ -25,44 +25,46 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     /// Serialises with two-space indentation (or compactly).
     public func serialized(pretty: Bool = true) -> String {
-        var out = ""
+        var out = JSONBytes()
         write(into: &out, indent: pretty ? 0 : -1)
-        return out
+        return out.text
     }
 
     /// Two spaces per level, made once for the levels a report has.
-    private static let paddings = (0..<16).map { String(repeating: "  ", count: $0) }
-    private static func padding(_ level: Int) -> String {
-        level < paddings.count ? paddings[level] : String(repeating: "  ", count: level)
+    private static let paddings = (0..<16).map { Array(repeating: UInt8(ascii: " "), count: 2 * $0) }
+
+    private static func pad(_ level: Int, into out: inout JSONBytes) {
+        if level < paddings.count {
+            out.append(paddings[level])
+        } else {
+            for _ in 0..<level { out.append("  ") }
+        }
     }
 
-    private static func writeArray(count: Int, _ element: (Int) -> JSONValue, into out: inout String, indent: Int) {
+    private static func writeArray(count: Int, _ element: (Int) -> JSONValue, into out: inout JSONBytes, indent: Int) {
         if count == 0 {
-            out += "[]"
+            out.append("[]")
             return
         }
         let pretty = indent >= 0
-        let newline = pretty ? "\n" : ""
-        let pad = pretty ? Self.padding(indent + 1) : ""
-        out += "[" + newline
+        out.append(pretty ? "[\n" : "[")
         for index in 0..<count {
-            out += pad
+            if pretty { pad(indent + 1, into: &out) }
             element(index).write(into: &out, indent: pretty ? indent + 1 : -1)
-            out += (index + 1 < count ? "," : "") + newline
+            if index + 1 < count { out.append(",") }
+            if pretty { out.append("\n") }
         }
-        out += (pretty ? Self.padding(indent) : "") + "]"
+        if pretty { pad(indent, into: &out) }
+        out.append("]")
     }
 
-    private func write(into out: inout String, indent: Int) {
+    private func write(into out: inout JSONBytes, indent: Int) {
         let pretty = indent >= 0
-        let pad = pretty ? Self.padding(indent + 1) : ""
-        let closePad = pretty ? Self.padding(indent) : ""
-        let newline = pretty ? "\n" : ""
         switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .int(let value): out += String(value)
-        case .number(let value): out += value.isFinite ? String(value) : "null"
+        case .null: out.append("null")
+        case .bool(let value): out.append(value ? "true" : "false")
+        case .int(let value): out.append(String(value))
+        case .number(let value): out.append(value.isFinite ? String(value) : "null")
         case .string(let value): Self.writeString(value, into: &out)
         case .array(let items):
             Self.writeArray(count: items.count, { items[$0] }, into: &out, indent: indent)
@@ -70,43 +72,77 @@ public indirect enum JSONValue: Sendable, Equatable {
             Self.writeArray(count: count, element, into: &out, indent: indent)
         case .object(let members):
             if members.isEmpty {
-                out += "{}"
+                out.append("{}")
                 return
             }
-            out += "{" + newline
+            out.append(pretty ? "{\n" : "{")
             for (index, (key, value)) in members.enumerated() {
-                out += pad
+                if pretty { Self.pad(indent + 1, into: &out) }
                 Self.writeString(key, into: &out)
-                out += pretty ? ": " : ":"
+                out.append(pretty ? ": " : ":")
                 value.write(into: &out, indent: pretty ? indent + 1 : -1)
-                out += (index + 1 < members.count ? "," : "") + newline
+                if index + 1 < members.count { out.append(",") }
+                if pretty { out.append("\n") }
             }
-            out += closePad + "}"
+            if pretty { Self.pad(indent, into: &out) }
+            out.append("}")
         }
     }
 
-    /// RFC 8259 string escaping: quotes, backslash and every control character.
-    private static func writeString(_ value: String, into out: inout String) {
-        out += "\""
-        // Most strings (names, addresses, services) need no escape: appended whole.
-        if !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F || $0 == 0xE2 }) {
-            out += value
-            out += "\""
-            return
-        }
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f || scalar.value == 0x2028 || scalar.value == 0x2029:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+    /// RFC 8259 string escaping: quotes, backslash and every control character (and DEL,
+    /// U+2028 and U+2029, which some JavaScript readers choke on).
+    private static func writeString(_ value: String, into out: inout JSONBytes) {
+        out.append("\"")
+        var value = value
+        value.withUTF8 { bytes in
+            // Most strings (names, addresses, services) need no escape: copied whole.
+            if !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F || $0 == 0xE2 }) {
+                out.append(bytes)
+                return
+            }
+            for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars {
+                switch scalar {
+                case "\"": out.append("\\\"")
+                case "\\": out.append("\\\\")
+                case "\n": out.append("\\n")
+                case "\r": out.append("\\r")
+                case "\t": out.append("\\t")
+                case _ where scalar.value < 0x20 || scalar.value == 0x7f || scalar.value == 0x2028 || scalar.value == 0x2029:
+                    let hex = String(scalar.value, radix: 16)
+                    out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+                default: out.append(String(scalar))
+                }
             }
         }
-        out += "\""
+        out.append("\"")
     }
+}
+
+/// The bytes of a document being written: appends are copies into one growing buffer, with
+/// none of a `String`'s per-append bookkeeping (a report of a million flows makes tens of
+/// millions of them).
+struct JSONBytes {
+    private var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(4096) }
+
+    mutating func append(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func append(_ text: String) {
+        var text = text
+        text.withUTF8 { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) {
+        bytes.append(contentsOf: buffer)
+    }
+
+    mutating func append(_ array: [UInt8]) {
+        bytes.append(contentsOf: array)
+    }
+
+    /// The document (valid UTF-8: every piece appended was).
+    var text: String { String(decoding: bytes, as: UTF8.self) }
 }
