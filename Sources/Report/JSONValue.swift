@@ -119,30 +119,48 @@ public indirect enum JSONValue: Sendable, Equatable {
 }
 
 /// The bytes of a document being written: appends are copies into one growing buffer, with
-/// none of a `String`'s per-append bookkeeping (a report of a million flows makes tens of
-/// millions of them).
-struct JSONBytes {
-    private var bytes: [UInt8] = []
+/// none of a `String`'s or an `Array`'s per-append bookkeeping (a report of a million flows
+/// makes tens of millions of them).
+struct JSONBytes: ~Copyable {
+    private var storage: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private var count = 0
 
-    init() { bytes.reserveCapacity(4096) }
+    init() {
+        capacity = 4096
+        storage = .allocate(capacity: capacity)
+    }
+
+    deinit { storage.deallocate() }
+
+    mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        if count + buffer.count > capacity {
+            var grown = capacity * 2
+            while count + buffer.count > grown { grown *= 2 }
+            let larger = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
+            larger.update(from: storage, count: count)
+            storage.deallocate()
+            storage = larger
+            capacity = grown
+        }
+        (storage + count).update(from: base, count: buffer.count)
+        count += buffer.count
+    }
 
     mutating func append(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        text.withUTF8Buffer { append($0) }
     }
 
     mutating func append(_ text: String) {
         var text = text
-        text.withUTF8 { bytes.append(contentsOf: $0) }
-    }
-
-    mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) {
-        bytes.append(contentsOf: buffer)
+        text.withUTF8 { append($0) }
     }
 
     mutating func append(_ array: [UInt8]) {
-        bytes.append(contentsOf: array)
+        array.withUnsafeBufferPointer { append($0) }
     }
 
     /// The document (valid UTF-8: every piece appended was).
-    var text: String { String(decoding: bytes, as: UTF8.self) }
+    var text: String { String(decoding: UnsafeBufferPointer(start: storage, count: count), as: UTF8.self) }
 }
