@@ -178,8 +178,9 @@ public struct Flow: Sendable {
     /// True when the client is the key's lower endpoint (else its upper one). The ends are
     /// always the key's two endpoints, so a flag stands for both (48 bytes a flow less).
     var clientIsLower: Bool
-    /// Set by every packet, cleared when the tracker's clock hand passes the flow (see
-    /// `FlowTracker`): a flow the hand finds unmarked was not seen for a whole turn.
+    /// Set by every packet after the first, cleared when the tracker's clock hand passes the
+    /// flow (see `FlowTracker`): a flow the hand finds unmarked has not sent since it started
+    /// or since the hand last passed.
     var recent = true
     /// The side that initiated (the NFS or iSCSI client, for a storage flow).
     public var client: Endpoint {

@@ -134,8 +134,13 @@ public struct FlowTracker: Sendable {
             return observeLaterFragment(packet, segment: segment, wireLength: wireLength, at: time)
         }
         guard packet.pointee.hasPorts else { return nil }
+        let started = flowsStarted
         let flowIndex = flow(for: packet, segment: segment, at: time)
         count(packet, joining: flowIndex, payload: payload, wireLength: wireLength, at: time)
+        // A flow's first packet does not mark it: the clock hand finishes a flow that has sent
+        // one packet at its first visit (a scan, a flood of new flows), one that sends again
+        // only if it has been silent for a whole turn.
+        if flowsStarted != started { flows[flowIndex].recent = false }
         if packet.pointee.isFragment {
             // The first fragment: remember its datagram and collect fragments that came early.
             let key = FragmentKey(packet, segment: segment)
@@ -418,10 +423,12 @@ public struct FlowTracker: Sendable {
     }
 
     /// Finishes one flow to make room: the first the clock hand finds unmarked, the hand
-    /// clearing the marks of the flows it passes (a flow seen since the hand last passed it
-    /// is spared once). So the flow finished was not seen for at least a whole turn of the
-    /// hand: "second chance", the usual cheap stand-in for least recently seen, with no
-    /// list to keep in order per packet and no sort. Each call moves the hand on by about
+    /// clearing the marks of the flows it passes (a flow that sent since the hand last passed
+    /// it is spared once; a flow's first packet does not mark it). So the flow finished has
+    /// sent nothing for a whole turn of the hand, or only its first packet: "second chance",
+    /// the usual cheap stand-in for least recently seen, with no list to keep in order per
+    /// packet and no sort; under a flood of one-packet flows (a scan) those go first and a
+    /// flow that keeps sending stays. Each call moves the hand on by about
     /// two slots on average, in slot order (memory order), and depends on nothing but the
     /// packets, so two passes over the same packets finish the same flows.
     private mutating func finishLeastRecentFlow() {
