@@ -66,7 +66,8 @@ final class CloudStackServer {
     }
 
     deinit {
-        kill(process.processIdentifier, SIGTERM)
+        // SIGKILL: the test process may hand its blocked SIGTERM down to the server.
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: log)
     }
