@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "ContinuousTests", dependencies: ["TestSupport", "Pipeline", "Telemetry", "Capture", "Policy", "Frames", "Check"],
                     exclude: ["scrape.py"]),
         .testTarget(name: "WatchTests", dependencies: ["TestSupport", "Pipeline", "Capture", "Policy", "Frames"]),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "CloudStack", "Policy", "Check", "Decode", "Report", "TestSupport"],
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "CloudStack", "Flows", "Policy", "Check", "Decode", "Report", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "CShims", "Pipeline", "Check", "Report", "Policy", "Capture", "Frames", "Expectations", "Flows"],
                     exclude: ["PublicCaptures"]),

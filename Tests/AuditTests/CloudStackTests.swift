@@ -1,5 +1,7 @@
 import Audit
 import CloudStack
+import Decode
+import Flows
 import Foundation
 import Policy
 import TestSupport
@@ -324,5 +326,71 @@ struct CloudStackNamespaceTests {
         #expect(directFailed.status == 1, "\(directFailed.stdout)\(directFailed.stderr)")
         #expect(directFailed.stdout.contains("  - storage target 203.0.113.32 is routed via cloudbr0 through gateway 198.51.100.1, "
             + "which is management (named in the policy)\n"))
+    }
+}
+
+/// The pool-type table's cases the host does not have, in process: vendor protocols this
+/// lanekeeper's policy reader does not know, types whose traffic the API does not describe, a
+/// server that is both primary and secondary storage.
+@Suite struct ManagementServerInputTests {
+    static func view(_ pools: [CloudStackStoragePool], stores: [CloudStackImageStore] = []) -> ManagementServerView {
+        let host = CloudStackHost(id: "h1", name: "kvm1", ipAddress: "198.51.100.10", clusterID: "c1", zoneID: "z1")
+        return ManagementServerView(url: "https://cloud.example/client/api", host: host, hostFoundBy: "a test", pools: pools,
+                                    imageStores: stores, physicalNetworks: [], trafficTypes: [])
+    }
+
+    @Test func poolTypesTheAPICannotPlace() throws {
+        let pools = [
+            CloudStackStoragePool(id: "1", name: "linstor1", ipAddress: "203.0.113.40", path: "rg", type: "Linstor", scope: "ZONE"),
+            CloudStackStoragePool(id: "2", name: "shared1", ipAddress: "localhost", path: "/mnt/shared", type: "SharedMountPoint",
+                                  scope: "CLUSTER", clusterID: "c1"),
+            CloudStackStoragePool(id: "3", name: "clvm1", ipAddress: "localhost", path: "/vg0", type: "CLVM", scope: "CLUSTER",
+                                  clusterID: "c1"),
+            CloudStackStoragePool(id: "4", name: "smb1", ipAddress: "smb.example", path: "/share", type: "SMB", scope: "ZONE"),
+        ]
+        let input = ManagementServerInput(view: Self.view(pools), resolver: .table(["smb.example": [IPAddress("203.0.113.45")!]]))
+        let knowsDRBD = ProtocolTable.builtin.protocolNames.contains("drbd")
+        if knowsDRBD {
+            #expect(input.poolTargets.map(\.address.description) == ["203.0.113.40", "203.0.113.45"])
+            #expect(input.protocols.map(\.name) == ["drbd", "smb"])
+        } else {
+            // Not yet in the protocol table: written commented out, and said.
+            #expect(input.poolTargets.map(\.address.description) == ["203.0.113.45"])
+            #expect(input.commentedTargets == ["#  - 203.0.113.40  # Linstor pool linstor1 (ZONE), protocol drbd (not known to this lanekeeper)"])
+            #expect(input.undecided.contains("Linstor pool linstor1 (ZONE): its protocol drbd is not one this lanekeeper's policy "
+                + "reader knows; its servers are written commented out"))
+            #expect(input.protocols.map(\.name) == ["smb"])
+        }
+        #expect(input.poolTargets.last?.detail == "server smb.example = 203.0.113.45 of SMB pool smb1 (ZONE) /share")
+        #expect(input.undecided.contains { $0.hasPrefix("SharedMountPoint pool shared1 (CLUSTER): the API does not say what protocol") })
+        #expect(input.undecided.contains("CLVM pool clvm1 (CLUSTER): block storage not carried over IP (Fibre Channel or a SAN's "
+            + "LUNs), not observable in packets"))
+    }
+
+    @Test func aServerOfBothPrimaryAndSecondaryStorageIsNotAllowed() {
+        let pools = [CloudStackStoragePool(id: "1", name: "nfs1", ipAddress: "198.51.100.60", path: "/primary",
+                                           type: "NetworkFilesystem", scope: "CLUSTER", clusterID: "c1")]
+        let stores = [CloudStackImageStore(id: "s", name: "sec", url: "nfs://198.51.100.60/secondary", protocol: "nfs"),
+                      CloudStackImageStore(id: "o", name: "objects", url: "https://s3.example/bucket", protocol: "https",
+                                           providerName: "S3")]
+        let input = ManagementServerInput(view: Self.view(pools, stores: stores), resolver: .table([:]))
+        #expect(input.imageStoreServers.isEmpty)
+        #expect(input.undecided.contains("198.51.100.60 serves both primary storage and image store sec "
+            + "(nfs://198.51.100.60/secondary): not allowed on management (an allow entry would excuse the primary storage too)"))
+        #expect(input.undecided.contains("image store objects (https://s3.example/bucket): https secondary storage is not a "
+            + "storage protocol lanekeeper tracks"))
+    }
+
+    @Test func whichPoolsAHostUses() {
+        let host = CloudStackHost(id: "h1", name: "kvm1", clusterID: "c1", zoneID: "z1")
+        func pool(_ scope: String, cluster: String? = nil, zone: String? = "z1") -> CloudStackStoragePool {
+            CloudStackStoragePool(id: "p", name: "p", ipAddress: nil, path: nil, type: "NetworkFilesystem", scope: scope,
+                                  clusterID: cluster, zoneID: zone)
+        }
+        #expect(ManagementServerView.uses(pool("CLUSTER", cluster: "c1"), host: host))
+        #expect(!ManagementServerView.uses(pool("CLUSTER", cluster: "c2"), host: host))
+        #expect(ManagementServerView.uses(pool("ZONE"), host: host))
+        #expect(!ManagementServerView.uses(pool("ZONE", zone: "z2"), host: host))
+        #expect(!ManagementServerView.uses(pool("HOST"), host: host))
     }
 }
