@@ -8,7 +8,8 @@ import PackageDescription
 // then the outer layers, each using only what comes before it: Supervision (the privilege split
 // of `watch`: the messages between the supervisor, which keeps the caller's identity for COMMAND
 // and the output files, and the unprivileged capture process), Telemetry (metrics), Audit (a host's
-// routes and mounts), Expectations (`check`), and `lanekeeper`, the command line.
+// routes and mounts; CloudStack, the management server's API, which it folds into policies), Expectations (`check`),
+// and `lanekeeper`, the command line.
 let package = Package(
     name: "lanekeeper",
     platforms: [.macOS(.v15)],

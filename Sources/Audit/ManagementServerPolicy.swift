@@ -174,6 +174,13 @@ extension PolicyWriter {
                 out.append("the \(type) traffic type's KVM label \(label) is not an interface of this host")
             }
         }
+        if let label = server.view.labels(of: "Management").first, input.host.interface(named: label) != nil,
+            let device = input.agent?.properties["private.network.device"]?.trimmingCharacters(in: .whitespaces),
+            !device.isEmpty, device != label
+        {
+            out.append("\(input.agent?.path ?? "agent.properties") says private.network.device=\(device), the Management traffic "
+                + "type's KVM label is \(label): the label is taken")
+        }
         if server.view.labels(of: "Management").isEmpty {
             out.append("the Management traffic type has no KVM label (the agent then uses its private.network.device)")
         }

@@ -235,6 +235,15 @@ func pythonHMAC(_ message: String, secret: String) throws -> String {
         #expect(result.stderr.contains("CloudStack listHosts: cannot get an answer from \(url)"))
     }
 
+    @Test func aServerThatNeverAnswersTimesOut() throws {
+        let server = try CloudStackServer(["--hang"])
+        let start = Date()
+        let result = try Self.policyInit(server, "--cloudstack-timeout", "2")
+        #expect(result.status == 69)
+        #expect(result.stderr.contains("CloudStack listHosts: cannot get an answer from \(server.url): "))
+        #expect(Date().timeIntervalSince(start) < 20)
+    }
+
     @Test func noKeyInTheEnvironmentIs64() throws {
         let result = try run(URL(fileURLWithPath: "/usr/bin/env"),
                              ["-u", "CLOUDSTACK_KEY", "-u", "CLOUDSTACK_SECRET", binary.path, "policy", "init",

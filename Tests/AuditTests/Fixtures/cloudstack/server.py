@@ -22,6 +22,7 @@ import http.server
 import json
 import ssl
 import sys
+import time
 import urllib.parse
 
 LISTS = {
@@ -62,6 +63,7 @@ def main():
     parser.add_argument("--log", help="append each verified request's parameters (JSON) to this file")
     parser.add_argument("--malformed", action="append", default=[], help="answer this command with a body the API never sends")
     parser.add_argument("--error", action="append", default=[], help="COMMAND:CODE:TEXT, answer with a CloudStack error")
+    parser.add_argument("--hang", action="store_true", help="accept requests and never answer them")
     args = parser.parse_args()
     with open(args.fixture) as f:
         fixture = json.load(f)
@@ -83,6 +85,8 @@ def main():
             self.wfile.write(data)
 
         def do_GET(self):
+            if args.hang:
+                time.sleep(3600)
             url = urllib.parse.urlsplit(self.path)
             params = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
             command = params.get("command", "")
