@@ -213,7 +213,7 @@ public final class CloudStackClient: Sendable {
             context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
         }
         switch error {
-        case let .keyNotFound(key, context): return "\(path(context))[…] has no \"\(key.stringValue)\""
+        case let .keyNotFound(key, context): return "\(path(context)) has no \"\(key.stringValue)\""
         case let .typeMismatch(type, context): return "\(path(context)) is not \(type)"
         case let .valueNotFound(type, context): return "\(path(context)) is null, expected \(type)"
         case let .dataCorrupted(context): return "\(path(context)): \(context.debugDescription)"
