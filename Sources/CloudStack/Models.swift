@@ -48,9 +48,11 @@ public struct CloudStackStoragePool: Sendable, Hashable, Decodable {
     public var clusterID: String?
     public var zoneID: String?
     public var state: String?
+    /// For a zone-wide pool, the hypervisor it serves (`KVM`, `VMware`, `Any`).
+    public var hypervisor: String?
 
     public init(id: String, name: String, ipAddress: String?, path: String?, type: String?, scope: String?,
-                clusterID: String? = nil, zoneID: String? = nil, state: String? = "Up") {
+                clusterID: String? = nil, zoneID: String? = nil, state: String? = "Up", hypervisor: String? = nil) {
         self.id = id
         self.name = name
         self.ipAddress = ipAddress
@@ -60,10 +62,11 @@ public struct CloudStackStoragePool: Sendable, Hashable, Decodable {
         self.clusterID = clusterID
         self.zoneID = zoneID
         self.state = state
+        self.hypervisor = hypervisor
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, path, type, scope, state
+        case id, name, path, type, scope, state, hypervisor
         case ipAddress = "ipaddress", clusterID = "clusterid", zoneID = "zoneid"
     }
 }
@@ -179,11 +182,13 @@ public struct ManagementServerView: Sendable, Hashable {
     }
 
     /// Whether a pool of the zone is one this host uses: a cluster-scoped pool of its
-    /// cluster, or a zone-wide pool of its zone.
+    /// cluster, or a zone-wide pool of its zone for its hypervisor (or any).
     public static func uses(_ pool: CloudStackStoragePool, host: CloudStackHost) -> Bool {
         switch pool.scope?.uppercased() {
         case "CLUSTER": pool.clusterID != nil && pool.clusterID == host.clusterID
-        case "ZONE": pool.zoneID == nil || pool.zoneID == host.zoneID
+        case "ZONE":
+            (pool.zoneID == nil || pool.zoneID == host.zoneID)
+                && [nil, "any", host.hypervisor?.lowercased()].contains(pool.hypervisor?.lowercased())
         default: false
         }
     }

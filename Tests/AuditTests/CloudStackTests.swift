@@ -402,5 +402,10 @@ struct CloudStackNamespaceTests {
         #expect(ManagementServerView.uses(pool("ZONE"), host: host))
         #expect(!ManagementServerView.uses(pool("ZONE", zone: "z2"), host: host))
         #expect(!ManagementServerView.uses(pool("HOST"), host: host))
+        var vmware = pool("ZONE")
+        vmware.hypervisor = "VMware"
+        #expect(!ManagementServerView.uses(vmware, host: host))
+        vmware.hypervisor = "KVM"
+        #expect(ManagementServerView.uses(vmware, host: host))
     }
 }
