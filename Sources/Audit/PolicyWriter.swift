@@ -4,8 +4,10 @@ import Policy
 /// Writes a starting policy from a host (`lanekeeper policy init`): its interfaces and
 /// subnets, its storage targets, and the roles CloudStack's KVM agent gives its bridges.
 ///
-/// - management: `private.network.device` of the agent configuration; without one, the
-///   interface holding the default route.
+/// - management: the Management traffic type's KVM label when a management server was asked
+///   (`managementServer`, see ManagementServerPolicy.swift) and the host has it; else
+///   `private.network.device` of the agent configuration; without one, the interface holding
+///   the default route.
 /// - `public` and `guest`: `public.network.device` and `guest.network.device`, when they are
 ///   other bridges (never storage).
 /// - storage: the interfaces the kernel routes the storage targets out of directly (no
