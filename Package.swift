@@ -8,7 +8,8 @@ import PackageDescription
 // then the outer layers, each using only what comes before it: Supervision (the privilege split
 // of `watch`: the messages between the supervisor, which keeps the caller's identity for COMMAND
 // and the output files, and the unprivileged capture process), Telemetry (metrics), Audit (a host's
-// routes and mounts), Expectations (`check`), and `lanekeeper`, the command line.
+// routes and mounts; CloudStack, the management server's API, which it folds into policies), Expectations (`check`),
+// and `lanekeeper`, the command line.
 let package = Package(
     name: "lanekeeper",
     platforms: [.macOS(.v15)],
@@ -22,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .systemLibrary(
@@ -46,7 +50,12 @@ let package = Package(
         .target(name: "Telemetry", dependencies: ["Capture", "Check", "Pipeline", "Report", "SystemCalls", .product(name: "Prometheus", package: "swift-prometheus"),
                                             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                                             .product(name: "NIOHTTP1", package: "swift-nio")]),
-        .target(name: "Audit", dependencies: ["Decode", "Policy", "Check", "Report", "SystemCalls"]),
+        // CloudStack's HTTP API (signed requests, the list calls `policy init` and `audit` use); no pipeline module.
+        .target(name: "CloudStack", dependencies: [.product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                                   .product(name: "Crypto", package: "swift-crypto"),
+                                                   .product(name: "NIOCore", package: "swift-nio"),
+                                                   .product(name: "NIOSSL", package: "swift-nio-ssl")]),
+        .target(name: "Audit", dependencies: ["Decode", "Flows", "Policy", "Check", "Report", "SystemCalls", "CloudStack"]),
         .target(
             name: "Expectations",
             dependencies: ["Pipeline", "Policy", "Check", "Report", .product(name: "Yams", package: "Yams")]
@@ -55,7 +64,7 @@ let package = Package(
             name: "lanekeeper",
             dependencies: [
                 "Pipeline", "Policy", "Check", "Report", "Expectations", "Capture", "Audit", "Telemetry",
-                "CPrivileges", "Supervision", "SystemCalls",
+                "CPrivileges", "Supervision", "SystemCalls", "CloudStack",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -71,7 +80,7 @@ let package = Package(
         .testTarget(name: "ContinuousTests", dependencies: ["TestSupport", "Pipeline", "Telemetry", "Capture", "Policy", "Frames", "Check"],
                     exclude: ["scrape.py"]),
         .testTarget(name: "WatchTests", dependencies: ["TestSupport", "Pipeline", "Capture", "Policy", "Frames"]),
-        .testTarget(name: "AuditTests", dependencies: ["Audit", "Policy", "Check", "Decode", "Report", "TestSupport"],
+        .testTarget(name: "AuditTests", dependencies: ["Audit", "CloudStack", "Flows", "Policy", "Check", "Decode", "Report", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "PipelineTests", dependencies: ["TestSupport", "CShims", "Pipeline", "Check", "Report", "Policy", "Capture", "Frames", "Expectations", "Flows"],
                     exclude: ["PublicCaptures"]),

@@ -4,8 +4,10 @@ import Policy
 /// Writes a starting policy from a host (`lanekeeper policy init`): its interfaces and
 /// subnets, its storage targets, and the roles CloudStack's KVM agent gives its bridges.
 ///
-/// - management: `private.network.device` of the agent configuration; without one, the
-///   interface holding the default route.
+/// - management: the Management traffic type's KVM label when a management server was asked
+///   (`managementServer`, see ManagementServerPolicy.swift) and the host has it; else
+///   `private.network.device` of the agent configuration; without one, the interface holding
+///   the default route.
 /// - `public` and `guest`: `public.network.device` and `guest.network.device`, when they are
 ///   other bridges (never storage).
 /// - storage: the interfaces the kernel routes the storage targets out of directly (no
@@ -22,6 +24,11 @@ public enum PolicyWriter {
         public var origin: String
         /// What the target sources could not use (`FILE: what is wrong`), said in the header.
         public var problems: [String] = []
+        /// What the CloudStack management server says about this host (`--cloudstack-url`): the
+        /// Management traffic label names management, Guest and Public labels other networks,
+        /// the pools' servers are among `targets`, the image stores' servers are allowed on
+        /// management, the pool types give `storage_protocols`.
+        public var managementServer: ManagementServerInput?
 
         public init(host: HostInventory, targets: [StorageTarget], agent: (path: String, properties: [String: String])?,
                     origin: String) {
@@ -43,7 +50,10 @@ public enum PolicyWriter {
 
         // Management.
         var management = NetworkSpec(name: "management")
-        if let device = property("private.network.device"), let path = input.agent?.path {
+        if let (device, note) = managementFromServer(input) {
+            management.interfaces = [device]
+            notes["management", default: []].append(note)
+        } else if let device = property("private.network.device"), let path = input.agent?.path {
             management.interfaces = [device]
             notes["management", default: []].append("\(device): private.network.device in \(path)")
         } else if let device = defaultRouteInterface(host) {
@@ -59,8 +69,19 @@ public enum PolicyWriter {
         }
         networks.append(management)
         var taken = Set(management.interfaces)
+        for (name, device, note) in otherNetworksFromServer(input) where !taken.contains(device) {
+            if let index = networks.firstIndex(where: { $0.name == name }) {
+                networks[index].interfaces.append(device)
+            } else {
+                networks.append(NetworkSpec(name: name, interfaces: [device]))
+            }
+            notes[name, default: []].append(note)
+            taken.insert(device)
+        }
         for (name, key) in [("public", "public.network.device"), ("guest", "guest.network.device")] {
-            guard let device = property(key), !taken.contains(device), let path = input.agent?.path else { continue }
+            guard let device = property(key), !taken.contains(device), let path = input.agent?.path,
+                !networks.contains(where: { $0.name == name })
+            else { continue }
             networks.append(NetworkSpec(name: name, interfaces: [device]))
             notes[name, default: []].append("\(device): \(key) in \(path) (not storage)")
             taken.insert(device)
@@ -137,10 +158,13 @@ public enum PolicyWriter {
         out += input.agent.map { " and\n# \($0.path).\n" } ?? ".\n"
         out += "# Check every line, then: lanekeeper audit --policy THIS-FILE\n"
         out += warningComments(input)
+        out += managementServerHeader(input)
         if storage.interfaces.isEmpty {
             out += noStorageWarning(networks: networks, host: host)
         }
-        out += "version: 1\nnetworks:\n"
+        out += "version: 1\n"
+        out += storageProtocols(input)
+        out += "networks:\n"
         for network in networks {
             out += "  \(network.name):\n"
             for note in notes[network.name] ?? [] { out += "    # \(note)\n" }
@@ -164,10 +188,15 @@ public enum PolicyWriter {
                 var comment = target.source.rawValue
                 if let detail = target.detail { comment += " \(detail)" }
                 if let note = targetNotes[target.address] { comment += "; \(note)" }
-                if let mark = mountMark(target, host: host, networks: networks) { comment += "; \(mark)" }
+                if target.source != .cloudStackPool, let mark = managementServerMark(target.address, input) {
+                    comment += "; \(mark)"
+                } else if let mark = mountMark(target, host: host, networks: networks) {
+                    comment += "; \(mark)"
+                }
                 out += "  - \(yamlScalar(target.address.description))  # \(comment.replacingOccurrences(of: "\n", with: " "))\n"
             }
         }
+        out += (input.managementServer?.commentedTargets ?? []).map { $0 + "\n" }.joined()
         out += secondaryStorageAllow(input, networks: networks)
         out += hostAddresses(host)
         return out

@@ -129,19 +129,29 @@ extension PolicyWriter {
     /// over management that could be either (allow it only if it is secondary storage); with
     /// no such mount, a commented example.
     static func secondaryStorageAllow(_ input: Input, networks: [NetworkSpec]) -> String {
-        var sure: [(StorageTarget, String)] = []
-        var unsure: [(StorageTarget, String)] = []
-        for target in input.targets {
+        var sure: [String] = []
+        var unsure: [String] = []
+        var listed = Set<IPAddress>()
+        // The management server names secondary storage itself: its NFS image stores.
+        for (address, store) in input.managementServer?.imageStoreServers ?? [] where listed.insert(address).inserted {
+            let peer = address.isIPv4 ? "\(address)/32" : "\(address)/128"
+            sure.append("  - {protocol: nfs, peer: \(yamlScalar(peer))}  # secondary storage: image store \(store.name ?? store.id) "
+                + "(\(store.url ?? "-")) of listImageStores; the host mounts it over management, where it belongs\n")
+        }
+        for target in input.targets where !listed.contains(target.address) {
+            // A primary storage pool's server is never excused.
+            if input.managementServer?.pool(serving: target.address) != nil { continue }
             guard let role = mountRole(target),
                 let name = managementInterface(of: target, host: input.host, networks: networks)
             else { continue }
             let peer = target.address.isIPv4 ? "\(target.address)/32" : "\(target.address)/128"
             let entry = "{protocol: nfs, peer: \(yamlScalar(peer))}"
             let place = target.mountPoint.map { " on \($0)" } ?? ""
+            listed.insert(target.address)
             if role == .secondary {
-                sure.append((target, "  - \(entry)  # secondary storage\(place), over management (\(name))\n"))
+                sure.append("  - \(entry)  # secondary storage\(place), over management (\(name))\n")
             } else {
-                unsure.append((target, "#   - \(entry)  # \(target.mountSource ?? "\(target.address)")\(place) via \(name)\n"))
+                unsure.append("#   - \(entry)  # \(target.mountSource ?? "\(target.address)")\(place) via \(name)\n")
             }
         }
         guard !sure.isEmpty || !unsure.isEmpty else {
@@ -160,13 +170,13 @@ extension PolicyWriter {
 
             """
         if !sure.isEmpty {
-            out += "allow:\n" + sure.map(\.1).joined()
+            out += "allow:\n" + sure.joined()
         }
         if !unsure.isEmpty {
             out += "# These NFS mounts are reached over management and may be primary or secondary storage;\n"
             out += "# allow only those that are secondary storage (CloudStack: Infrastructure > Secondary Storage):\n"
             out += sure.isEmpty ? "# allow:\n" : ""
-            out += unsure.map(\.1).joined()
+            out += unsure.joined()
         }
         return out
     }

@@ -19,12 +19,15 @@ public enum TargetSource: String, Sendable, Hashable {
     case glusterMount = "glusterfs-mount"
     /// An NVMe/TCP controller (`/sys/class/nvme/*/address`).
     case nvmeTCP = "nvme-tcp"
+    /// A server of a primary storage pool the CloudStack management server lists for this host
+    /// (`listStoragePools`: `ipaddress`, an RBD pool's monitors each).
+    case cloudStackPool = "cloudstack-pool"
 
     /// The storage protocol of the traffic to such a target, as the policy names it
     /// (`storage_protocols`, `allow`); nil for the policy's own targets, which say none.
     public var protocolName: String? {
         switch self {
-        case .policy: nil
+        case .policy, .cloudStackPool: nil
         case .nfsMount: "nfs"
         case .iscsiSession: "iscsi"
         case .libvirtRBDPool, .cephConf: "ceph"

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Audit
 import Foundation
+import Policy
 
 struct AuditCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,12 +13,23 @@ struct AuditCommand: ParsableCommand {
             the storage targets (NFS and GlusterFS mounts in /proc/self/mountinfo, iSCSI sessions and NVMe/TCP \
             controllers in /sys/class, Ceph monitors of libvirt RBD pools in /etc/libvirt/storage and \
             /run/libvirt/storage and of /etc/ceph/ceph.conf) and the policy's storage_targets; asks the kernel the route to each target (as `ip route get`) and checks the \
-            separation conditions. Exit status as replay: 0 pass, 1 fail, 2 inconclusive, 64 usage, \
-            65 unusable policy or host data, 66 a file that does not exist, 74 the report could not be written.
+            separation conditions. With --cloudstack-url instead of --policy, the policy is the one \
+            `policy init --cloudstack-url` would write (the management server's view of this host), audited the same way. \
+            Exit status as replay: 0 pass, 1 fail, 2 inconclusive, 64 usage, \
+            65 unusable policy or host data (or an answer the API does not document), 66 a file that does not exist, \
+            69 the management server unreachable or its TLS certificate refused, 74 the report could not be written, \
+            77 the API key or signature refused.
             """
     )
 
-    @OptionGroup var report: PolicyReportOptions
+    @Option(name: .long, help: ArgumentHelp("The policy (YAML); or give --cloudstack-url instead.", valueName: "POLICY.yaml"))
+    var policy: String?
+
+    @Option(name: .long, help: ArgumentHelp("Write the report to FILE instead of standard output.", valueName: "FILE"))
+    var output: String?
+
+    @Flag(name: .long, help: "Replace the report file if it exists (otherwise refused: exit 73).")
+    var force = false
 
     @Option(name: .long, help: "Report format.")
     var format: ReportFormat = .text
@@ -26,26 +38,46 @@ struct AuditCommand: ParsableCommand {
     @Option(name: .long, help: .hidden)
     var evidence: String?
 
+    @OptionGroup var cloudstack: CloudStackOptions
+
     @OptionGroup var host: HostOptions
 
     func validate() throws {
         if evidence != nil {
             throw ValidationError("--evidence is for replay and watch: an audit reads the host's configuration, not packets")
         }
+        switch (policy, cloudstack.url) {
+        case (nil, nil): throw ValidationError("give --policy POLICY.yaml, or --cloudstack-url URL to audit against the management server")
+        case (_?, _?): throw ValidationError("give --policy or --cloudstack-url, not both")
+        default: break
+        }
     }
 
     func run() throws {
-        let destination = try report.openReport()
-        let policy = try report.loadPolicy()
-        let survey = try host.survey(extraTargets: policy.storageTargets.map { StorageTarget(address: $0, source: .policy) })
-        let result = Audit.run(policy: policy, host: survey.host, targets: survey.targets,
-                               warnings: survey.problems.map(\.description))
+        let destination = try ReportDestination(path: output, force: force)
+        let loaded: Policy
+        var warnings: [String] = []
+        let policyName: String
+        if let policy {
+            let report = try PolicyReportOptions.parse(["--policy", policy])
+            loaded = try report.loadPolicy()
+            policyName = policy
+        } else {
+            // The policy `policy init --cloudstack-url` would write, audited as if read from a file.
+            let written = try writtenPolicy(host: host, agentPath: nil, cloudstack: cloudstack, path: "<management server>")
+            loaded = written.policy
+            warnings = written.warnings + written.undecided.map { "could not decide: \($0)" }
+            policyName = cloudstack.url ?? "<management server>"
+        }
+        let survey = try host.survey(extraTargets: loaded.storageTargets.map { StorageTarget(address: $0, source: .policy) })
+        let result = Audit.run(policy: loaded, host: survey.host, targets: survey.targets,
+                               warnings: warnings + survey.problems.map(\.description))
         let text: String
         switch format {
         case .text: text = AuditReport.text(result)
-        case .json: text = AuditReport.json(result, policyPath: report.policy)
+        case .json: text = AuditReport.json(result, policyPath: policyName)
         }
-        try report.finish(report: text, verdict: result.verdict, evidenceError: nil, destination: destination)
+        throw ExitCode(concludeReport(text, verdict: result.verdict, evidenceError: nil, destination: destination, output: output))
     }
 }
 

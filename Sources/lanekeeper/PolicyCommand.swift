@@ -24,9 +24,15 @@ struct PolicyInitCommand: ParsableCommand {
             gets its VLAN (a fake bridge's tag) or the NICs its frames leave untagged. NFS mounts reached over \
             management are marked (primary and secondary storage look alike) with how to allow secondary \
             storage; agent bridges missing on this host are warned about; the host's own addresses are listed \
-            as host_addresses. Exit status: 0 written, 64 usage, \
-            65 unusable host data, 66 a file that does not exist, 73 the --output file exists (--force \
-            replaces it), 74 the policy could not be written.
+            as host_addresses. With --cloudstack-url the management server is asked too (listHosts, \
+            listStoragePools, listImageStores, listPhysicalNetworks, listTrafficTypes): the Management traffic \
+            type's KVM label is management, Guest and Public labels are other networks, the pools of this host's \
+            cluster and zone are storage_targets and give storage_protocols, the image stores' servers are \
+            allowed on management (secondary storage); what it could not decide is printed. \
+            Exit status: 0 written, 64 usage, \
+            65 unusable host data or an answer not as the API documents, 66 a file that does not exist, \
+            69 the management server unreachable or its TLS certificate refused, 73 the --output file exists (--force \
+            replaces it), 74 the policy could not be written, 77 the API key or signature refused.
             """
     )
 
@@ -43,34 +49,57 @@ struct PolicyInitCommand: ParsableCommand {
 
     @OptionGroup var host: HostOptions
 
+    @OptionGroup var cloudstack: CloudStackOptions
+
     func run() throws {
-        var agentInput: (path: String, properties: [String: String])?
-        if let agent {
-            guard FileManager.default.fileExists(atPath: agent) else {
-                printError("\(agent): no such file")
-                throw ExitCode(ExitStatus.noInput)
-            }
-            guard let text = try? String(contentsOfFile: agent, encoding: .utf8) else {
-                printError("\(agent): cannot be read as UTF-8 text")
-                throw ExitCode(ExitStatus.dataError)
-            }
-            agentInput = (agent, JavaProperties.parse(text))
+        let written = try writtenPolicy(host: host, agentPath: agent, cloudstack: cloudstack, path: output ?? "<policy init>")
+        for warning in written.warnings { printError("warning: \(warning)") }
+        for item in written.undecided { printError("could not decide: \(item)") }
+        try emit(written.text, to: output, force: force, what: "policy")
+    }
+}
+
+/// A policy written from this host (and, with --cloudstack-url, what its management server
+/// says), checked to load; what `policy init` prints and what `audit --cloudstack-url` audits.
+struct WrittenPolicy {
+    var text: String
+    var policy: Policy
+    var warnings: [String]
+    var undecided: [String]
+}
+
+func writtenPolicy(host: HostOptions, agentPath agent: String?, cloudstack: CloudStackOptions, path: String) throws -> WrittenPolicy {
+    var agentInput: (path: String, properties: [String: String])?
+    if let agent {
+        guard FileManager.default.fileExists(atPath: agent) else {
+            printError("\(agent): no such file")
+            throw ExitCode(ExitStatus.noInput)
         }
-        let survey = try host.survey(extraTargets: [])
-        let hostname = ProcessInfo.processInfo.hostName
-        let time = ISO8601DateFormatter().string(from: Date())
-        var input = PolicyWriter.Input(
-            host: survey.host, targets: survey.targets, agent: agentInput, origin: "on \(hostname) at \(time)")
-        input.problems = survey.problems.map(\.description)
-        for warning in PolicyWriter.warnings(input) { printError("warning: \(warning)") }
-        let text = PolicyWriter.write(input)
-        // What we write must load; if it does not, that is lanekeeper's bug, not the host's.
-        do {
-            _ = try Policy.parse(text, path: output ?? "<policy init>")
-        } catch {
-            printError("internal error: the written policy does not load (\(error.description)); it follows:\n\(text)")
-            throw ExitCode(70)
+        guard let text = try? String(contentsOfFile: agent, encoding: .utf8) else {
+            printError("\(agent): cannot be read as UTF-8 text")
+            throw ExitCode(ExitStatus.dataError)
         }
-        try emit(text, to: output, force: force, what: "policy")
+        agentInput = (agent, JavaProperties.parse(text))
+    }
+    var survey = try host.survey(extraTargets: [])
+    let server = try cloudstack.input(localAddresses: survey.host.addresses.map(\.address.description))
+    if let server {
+        // Again, so that the kernel is asked the route to each pool server too.
+        survey = try host.survey(extraTargets: server.poolTargets)
+    }
+    let hostname = ProcessInfo.processInfo.hostName
+    let time = ISO8601DateFormatter().string(from: Date())
+    var input = PolicyWriter.Input(
+        host: survey.host, targets: survey.targets, agent: agentInput, origin: "on \(hostname) at \(time)")
+    input.problems = survey.problems.map(\.description)
+    input.managementServer = server
+    let text = PolicyWriter.write(input)
+    // What we write must load; if it does not, that is lanekeeper's bug, not the host's.
+    do {
+        let policy = try Policy.parse(text, path: path)
+        return WrittenPolicy(text: text, policy: policy, warnings: PolicyWriter.warnings(input), undecided: PolicyWriter.undecided(input))
+    } catch {
+        printError("internal error: the written policy does not load (\(error.description)); it follows:\n\(text)")
+        throw ExitCode(70)
     }
 }

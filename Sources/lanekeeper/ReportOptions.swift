@@ -80,26 +80,8 @@ struct PolicyReportOptions: ParsableArguments {
     func conclude(
         report text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
     ) throws -> Int32 {
-        var failed = false
-        do {
-            try (destination ?? openReport()).write(text)
-        } catch let error as OutputWriteError {
-            failed = true
-            printError("cannot write the report to \(output ?? "standard output"): \(error.path): \(error.detail)")
-            if output != nil {
-                printError("the report follows on standard output instead")
-                FileHandle.standardOutput.write(Data(text.utf8))
-            }
-        }
-        if let evidenceError {
-            failed = true
-            printError(evidenceError)
-        }
-        if failed {
-            printError("verdict: \(verdict.rawValue) (it stands)")
-            return verdict == .pass ? ExitStatus.ioError : verdict.exitStatus
-        }
-        return verdict.exitStatus
+        concludeReport(text, verdict: verdict, evidenceError: evidenceError, destination: try destination ?? openReport(),
+                       output: output)
     }
 
     /// Exits 73 when `path` or `path.partial` exists and --force was not given (an evidence
@@ -152,6 +134,33 @@ struct PacketReportOptions: ParsableArguments {
     ) throws -> Int32 {
         try base.conclude(report: text, verdict: verdict, evidenceError: evidenceError, destination: destination)
     }
+}
+
+/// Writes a report to `destination` (`output` its file, nil for standard output) and returns
+/// the verdict's exit status; see `PolicyReportOptions.finish`.
+func concludeReport(_ text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination, output: String?)
+    -> Int32
+{
+    var failed = false
+    do {
+        try destination.write(text)
+    } catch {
+        failed = true
+        printError("cannot write the report to \(output ?? "standard output"): \(error.path): \(error.detail)")
+        if output != nil {
+            printError("the report follows on standard output instead")
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }
+    }
+    if let evidenceError {
+        failed = true
+        printError(evidenceError)
+    }
+    if failed {
+        printError("verdict: \(verdict.rawValue) (it stands)")
+        return verdict == .pass ? ExitStatus.ioError : verdict.exitStatus
+    }
+    return verdict.exitStatus
 }
 
 /// `--max-flows`, replay's and watch's bound on the flows held live.
