@@ -21,15 +21,6 @@ struct OpenVSwitchWatchTests {
 
         """
 
-    /// Sends five ONC RPC calls (NFS version 3, NULL) over UDP to port 2049 of argv[1].
-    static let nfsCalls = """
-        import socket, struct, sys, time
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        for xid in range(1, 6):
-            s.sendto(struct.pack("!IIIIIIIIII", xid, 0, 2, 100003, 3, 0, 0, 0, 0, 0), (sys.argv[1], 2049))
-            time.sleep(0.05)
-        """
-
     static func host() throws -> SwitchHost {
         let ovs = try SwitchHost.bridges()
         try ovs.host.host("addr", "add", "198.51.100.10/24", "dev", "cloudbr0", "nodad")
@@ -46,7 +37,7 @@ struct OpenVSwitchWatchTests {
         let report = directory.file("report.json")
         let result = try ovs.host.lanekeeper([
             "watch", "--policy", path, "--duration", "20", "--format", "json", "--output", report, "--ovs-db", ovs.database,
-            "--", "python3", "-c", nfsCalls, server,
+            "--", "python3", "-c", NamespaceHost.nfsCalls, server,
         ])
         let json = (try? Data(contentsOf: URL(fileURLWithPath: report)))
             .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
