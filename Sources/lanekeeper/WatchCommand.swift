@@ -242,8 +242,13 @@ struct WatchCommand: ParsableCommand {
     /// The supervisor's part, as the caller (the database is root's, and the capture process
     /// gives up its identity before it reads the policy): every Open vSwitch bond, as hidden
     /// arguments of the capture process, which captures a bond the policy names on its NICs.
-    /// Nothing when no switch runs.
+    /// Nothing when no switch runs, and nothing unless started as root: a supervisor started
+    /// with capabilities gives them up thread by thread, and running ovs-vsctl (Foundation's
+    /// Process) leaves a thread behind that would keep them.
     func switchPortArguments() -> [String] {
+        guard geteuid() == 0 else {
+            return ["--switch-problem", "only a watch started as root reads Open vSwitch's database"]
+        }
         switch (openVSwitch.source ?? .standard).read() {
         case .absent:
             return []

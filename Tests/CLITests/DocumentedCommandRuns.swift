@@ -189,7 +189,7 @@ struct DocumentedLiveCommandTests {
     @Test func documentedWatchesRunAndPass() throws {
         // One-shot watches: the documented COMMAND (a test suite) becomes one that sends NFS calls
         // over the storage network; --duration is 2.5 s (added where not shown).
-        try Self.runEach(["watch"], minimum: 5, extra: { command in
+        try Self.runEach(["watch"], minimum: 9, extra: { command in
             command.words.contains("--continuous") ? [] : ["--", "python3", "-c", NamespaceHost.nfsCalls, "203.0.113.20"]
         }) { command, _, result, report in
             if command.words.contains("--continuous") {

@@ -27,7 +27,8 @@ import Testing
 
     /// The `lanekeeper ...` lines of every code block: in ```sh blocks wherever the command
     /// starts in a line (after `&&`, `swift run -c release`, ...), in plain ``` blocks (usage
-    /// synopses) at the start of a line, with the indented lines that continue it; continuation
+    /// synopses) at the start of a line, with the indented lines that continue it, in ```yaml
+    /// blocks (CI jobs) as a `- lanekeeper ...` step with its continuation lines; continuation
     /// lines joined, comments, pipes and redirections cut off.
     static let commands: [Command] = {
         var files = ["README.md"]
@@ -40,15 +41,34 @@ import Testing
             var pending = ""
             // A synopsis being read (a plain block's lanekeeper line), which indented lines continue.
             var synopsis: Int?
+            // A YAML step being read: its command's index and the step's indentation.
+            var step: (Int, Int)?
             for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 let line = String(raw)
                 if line.hasPrefix("```") {
                     block = block == nil ? String(line.dropFirst(3)) : nil
                     pending = ""
                     synopsis = nil
+                    step = nil
                     continue
                 }
-                guard let kind = block, ["sh", "bash", ""].contains(kind) else { continue }
+                guard let kind = block else { continue }
+                if kind == "yaml" {
+                    // A CI job's `- lanekeeper ...` step, with the more indented lines that continue it.
+                    let indent = line.prefix { $0 == " " }.count
+                    let trimmed = line.drop { $0 == " " }
+                    if let (index, depth) = step, indent > depth, !trimmed.hasPrefix("- ") {
+                        found[index].allWords += trimmed.split(separator: " ").map(String.init)
+                        continue
+                    }
+                    step = nil
+                    if trimmed.hasPrefix("- lanekeeper ") {
+                        step = (found.count, indent)
+                        found.append(Command(place: "\(file):\(number + 1)", words: trimmed.split(separator: " ").dropFirst(2).map(String.init)))
+                    }
+                    continue
+                }
+                guard ["sh", "bash", ""].contains(kind) else { continue }
                 if kind.isEmpty, let index = synopsis, line.hasPrefix(" ") {
                     found[index].allWords += line.split(separator: " ").map(String.init)
                     continue
