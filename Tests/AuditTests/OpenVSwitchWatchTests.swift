@@ -79,6 +79,34 @@ struct OpenVSwitchWatchTests {
         #expect(storage?["storage_packets"] as? Int == 5, "\(json["interfaces"] ?? "")")
     }
 
+    /// The storage VLAN on the management bond: the fake bridge stor100 (VLAN 100 of cloudbr0)
+    /// holds the storage address, so its frames leave veth-a or veth-b tagged 100. A tagged frame
+    /// on the bond goes by `vlans:`, as on any NIC: storage with `vlans: [100]`, else bond0's
+    /// network.
+    @Test(arguments: [("  storage: {vlans: [100], subnets: [203.0.113.0/24]}\n", "pass"), ("", "fail")])
+    func aTaggedFrameOnTheBondGoesByVLANs(storage: String, verdict: String) throws {
+        let ovs = try SwitchHost.bridges()
+        try ovs.vsctl("add-br", "stor100", "cloudbr0", "100")
+        try ovs.host.host("link", "set", "stor100", "up")
+        try ovs.host.host("addr", "add", "203.0.113.10/24", "dev", "stor100", "nodad")
+        try ovs.host.host("neigh", "add", "203.0.113.20", "lladdr", "02:00:00:00:00:21", "dev", "stor100", "nud", "permanent")
+        let policy = "version: 1\nnetworks:\n  management: {interfaces: [bond0], subnets: [198.51.100.0/24]}\n" + storage
+        let (result, report) = try Self.watch(ovs, sendingTo: "203.0.113.20", policy: policy)
+        let json = try #require(report, "\(result.stderr)")
+        #expect(json["verdict"] as? String == verdict, "\(json["reasons"] ?? "")")
+        #expect(result.status == (verdict == "pass" ? 0 : 1), "\(result.stderr)")
+        let violations = json["violations"] as? [[String: Any]] ?? []
+        if verdict == "fail" {
+            #expect(violations.first?["interface"] as? String == "bond0")
+            #expect(violations.first?["vlan"] as? Int == 100)
+            #expect(violations.first?["network"] as? String == "management")
+        } else {
+            #expect(violations.isEmpty)
+            let bond = (json["interfaces"] as? [[String: Any]])?.first { $0["name"] as? String == "bond0" }
+            #expect(bond?["storage_packets"] as? Int == 5, "\(json["interfaces"] ?? "")")
+        }
+    }
+
     /// A name that is neither a device nor a port of the switch is the error it always was.
     @Test func aNameThatIsNeitherDeviceNorBondIsAnError() throws {
         let ovs = try Self.host()
