@@ -26,11 +26,14 @@ public struct LiveCaptureOptions: Sendable, Equatable {
     public var batchMicroseconds: Int
 
     public static let defaultSnapLength = 262_144
-    /// 32 MiB: at 400,000 MTU-sized packets a second, some 50 ms of traffic, fifty times
-    /// the reader's rest. The kernel zeroes the whole ring when the capture opens, a start-up
-    /// cost that grows with the buffer (docs/performance.md, "Live capture speed", gives the figures
-    /// `scripts/bench-live` measured, and on which CPU).
-    public static let defaultBufferBytes = 32 << 20
+    /// 16 MiB: at 400,000 MTU-sized packets a second, some 25 ms of traffic, twenty-five
+    /// times the reader's rest; no drop under `scripts/bench-live`'s iperf3 load nor its
+    /// flood of 1.5 million new flows. The ring is mapped into the capture process and counts
+    /// in its memory for every interface watched (the kernel maps more than the buffer asked
+    /// for), and the kernel zeroes it when the capture opens, a start-up cost that grows with
+    /// it: 32 MiB put a two-interface watch's peak over 128 MiB under the flood
+    /// (docs/performance.md, "Live capture speed", has the figures and the CPU).
+    public static let defaultBufferBytes = 16 << 20
     public static let defaultBatchMicroseconds = 1_000
 
     public init(
@@ -127,7 +130,9 @@ public final class LiveCapture: @unchecked Sendable {
     public let warning: String?
     public let options: LiveCaptureOptions
 
-    private let handle: PcapHandle
+    /// The handle until `close()` (nil after). Reading threads take it once, when `run`
+    /// starts; the lock guards only taking and letting go of it.
+    private let handleLock: Mutex<PcapHandle?>
     private let unitsPerSecond: Int64
     /// The interface's index when it was opened; a different index later means it was
     /// deleted (and maybe re-created).
@@ -144,13 +149,13 @@ public final class LiveCapture: @unchecked Sendable {
     }
 
     private init(
-        interface: String, handle: PcapHandle, filterExpression: String?, warning: String?,
+        interface: String, handle: sending PcapHandle, filterExpression: String?, warning: String?,
         options: LiveCaptureOptions, interfaceIndex: UInt32
     ) {
         self.interface = interface
-        self.handle = handle
         self.linkType = LinkType(dlt: handle.dataLink)
         self.unitsPerSecond = handle.timestampUnitsPerSecond
+        self.handleLock = Mutex(handle)
         self.filterExpression = filterExpression
         self.warning = warning
         self.options = options
@@ -226,6 +231,7 @@ public final class LiveCapture: @unchecked Sendable {
         let restUnlessBatchOf = 4_096
         let restMicroseconds = options.immediate ? max(options.batchMicroseconds, 0) : 0
         var rest = timespec(tv_sec: restMicroseconds / 1_000_000, tv_nsec: restMicroseconds % 1_000_000 * 1_000)
+        guard let handle = handleLock.withLock({ $0 }) else { return outcome }
         loop: while true {
             let result = handle.dispatch { header, bytes in
                 outcome.frames += 1
@@ -296,13 +302,25 @@ public final class LiveCapture: @unchecked Sendable {
     /// Without `stop()`: makes `run` call `onTick` now (and go on reading). Safe to call from
     /// any thread.
     public func breakLoop() {
-        handle.breakLoop()
+        handleLock.withLock { $0?.breakLoop() }
+    }
+
+    /// Closes the capture once it has been read for the last time (after `run` returned):
+    /// the kernel's ring buffer (`bufferBytes`, mapped into this process) is released at
+    /// once, before the watch merges and judges its flows, so that the two never add up to
+    /// the peak memory. `statistics()` then returns the last counts read.
+    public func close() {
+        let handle = handleLock.withLock { handle in
+            defer { handle = nil }
+            return handle
+        }
+        _ = handle  // the last reference: pcap_close runs as it goes
     }
 
     /// Counters since the capture was opened. Call on the reading thread, at least once per
     /// 2^32 packets (the kernel's counters are 32-bit and wrap).
     public func statistics() -> LiveCaptureStatistics {
-        guard let raw = try? handle.statistics() else { return statisticsTotal }
+        guard let raw = try? handleLock.withLock({ try $0?.statistics() }) else { return statisticsTotal }
         statisticsTotal.received += Int(raw.received &- statisticsBase.received)
         statisticsTotal.kernelDropped += Int(raw.dropped &- statisticsBase.dropped)
         statisticsTotal.interfaceDropped += Int(raw.interfaceDropped &- statisticsBase.interfaceDropped)
@@ -316,7 +334,9 @@ public final class LiveCapture: @unchecked Sendable {
         var version: Int32 = -1
         var length = socklen_t(MemoryLayout<Int32>.size)
         let solPacket: Int32 = 263, packetVersion: Int32 = 10  // <linux/if_packet.h>
-        guard getsockopt(handle.fileDescriptor, solPacket, packetVersion, &version, &length) == 0 else { return nil }
+        guard let descriptor = handleLock.withLock({ $0?.fileDescriptor }),
+            getsockopt(descriptor, solPacket, packetVersion, &version, &length) == 0
+        else { return nil }
         return version
     }
 

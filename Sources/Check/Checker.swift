@@ -213,9 +213,9 @@ public struct Checker: Sendable {
         }
         let unobservable = table.unobservableProtocolNames
         for name in unobservable {
-            reasons.append(
-                "the policy lists \(name), which does not travel over IP where packet capture can see it; "
-                    + "lanekeeper cannot vouch for where it goes")
+            let because = table.services.first { $0.protocolName == name }?.unobservableBecause
+                ?? "which does not travel over IP where packet capture can see it"
+            reasons.append("the policy lists \(name), \(because); lanekeeper cannot vouch for where it goes")
         }
         if totals.storagePackets == 0 {
             reasons.append("no storage traffic was seen at all, so there is nothing to judge")

@@ -14,6 +14,14 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
         self.isIPv4 = true
     }
 
+    /// An address from the parts `high`, `low` and `isIPv4` hold (an IPv4 address mapped).
+    @inlinable
+    public init(high: UInt64, low: UInt64, isIPv4: Bool) {
+        self.high = high
+        self.low = low
+        self.isIPv4 = isIPv4
+    }
+
     public init(ipv6High high: UInt64, low: UInt64) {
         self.high = high
         self.low = low

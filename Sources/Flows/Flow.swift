@@ -20,23 +20,54 @@ public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
 /// The identity of a bidirectional flow: the segment it was seen on (an interface and VLAN,
 /// numbered by the caller), the IP protocol, and both endpoints in a canonical order so
 /// that both directions share one key.
+///
+/// Stored as plain words (each address's two halves, the ports, one byte for both address
+/// families) rather than two `Endpoint`s, whose addresses' family flags would each take a
+/// padded word: 48 bytes a key instead of 56, in every flow record and on every lookup.
 public struct FlowKey: Hashable, Sendable {
+    private var lowerHigh: UInt64
+    private var lowerLow: UInt64
+    private var upperHigh: UInt64
+    private var upperLow: UInt64
     public var segment: UInt32
+    private var lowerPort: UInt16
+    private var upperPort: UInt16
     public var ipProtocol: UInt8
-    public var lower: Endpoint
-    public var upper: Endpoint
+    /// Bit 0: the lower address is IPv4; bit 1: the upper one is.
+    private var families: UInt8
+
+    public var lower: Endpoint {
+        get { Endpoint(address: IPAddress(high: lowerHigh, low: lowerLow, isIPv4: families & 1 != 0), port: lowerPort) }
+        set {
+            lowerHigh = newValue.address.high
+            lowerLow = newValue.address.low
+            lowerPort = newValue.port
+            families = families & ~1 | (newValue.address.isIPv4 ? 1 : 0)
+        }
+    }
+
+    public var upper: Endpoint {
+        get { Endpoint(address: IPAddress(high: upperHigh, low: upperLow, isIPv4: families & 2 != 0), port: upperPort) }
+        set {
+            upperHigh = newValue.address.high
+            upperLow = newValue.address.low
+            upperPort = newValue.port
+            families = families & ~2 | (newValue.address.isIPv4 ? 2 : 0)
+        }
+    }
 
     @inline(__always)
     public init(segment: UInt32, ipProtocol: UInt8, _ a: Endpoint, _ b: Endpoint) {
+        let (lower, upper) = Self.precedes(a, b) ? (a, b) : (b, a)
         self.segment = segment
         self.ipProtocol = ipProtocol
-        if Self.precedes(a, b) {
-            lower = a
-            upper = b
-        } else {
-            lower = b
-            upper = a
-        }
+        lowerHigh = lower.address.high
+        lowerLow = lower.address.low
+        lowerPort = lower.port
+        upperHigh = upper.address.high
+        upperLow = upper.address.low
+        upperPort = upper.port
+        families = (lower.address.isIPv4 ? 1 : 0) | (upper.address.isIPv4 ? 2 : 0)
     }
 
     /// `(a.address, a.port) <= (b.address, b.port)`, on the fields themselves so that the
@@ -53,10 +84,29 @@ public struct FlowKey: Hashable, Sendable {
     /// Field by field, as the synthesised `==` would, without calls into `Decode`.
     @inline(__always)
     public static func == (x: FlowKey, y: FlowKey) -> Bool {
-        x.lower.port == y.lower.port && x.upper.port == y.upper.port && x.lower.address.low == y.lower.address.low
-            && x.upper.address.low == y.upper.address.low && x.lower.address.high == y.lower.address.high
-            && x.upper.address.high == y.upper.address.high && x.segment == y.segment && x.ipProtocol == y.ipProtocol
-            && x.lower.address.isIPv4 == y.lower.address.isIPv4 && x.upper.address.isIPv4 == y.upper.address.isIPv4
+        x.lowerPort == y.lowerPort && x.upperPort == y.upperPort && x.lowerLow == y.lowerLow && x.upperLow == y.upperLow
+            && x.lowerHigh == y.lowerHigh && x.upperHigh == y.upperHigh && x.segment == y.segment
+            && x.ipProtocol == y.ipProtocol && x.families == y.families
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(lowerHigh)
+        hasher.combine(lowerLow)
+        hasher.combine(upperHigh)
+        hasher.combine(upperLow)
+        hasher.combine(segment)
+        hasher.combine(lowerPort)
+        hasher.combine(upperPort)
+        hasher.combine(ipProtocol)
+        hasher.combine(families)
+    }
+
+    /// The words `FlowIndex` hashes: each address's halves, and the ports, protocol and
+    /// families in one word.
+    @inline(__always)
+    var words: (lowerHigh: UInt64, lowerLow: UInt64, upperHigh: UInt64, upperLow: UInt64, tail: UInt64) {
+        (lowerHigh, lowerLow, upperHigh, upperLow,
+         UInt64(lowerPort) | UInt64(upperPort) << 16 | UInt64(ipProtocol) << 32 | UInt64(families) << 40)
     }
 }
 
@@ -86,6 +136,12 @@ public struct TunnelInfo: Sendable, Hashable {
     public var outerOfUpper: IPAddress
 }
 
+/// A tunnel's details, held by the few flow records that have one.
+final class TunnelBox: Sendable {
+    let info: TunnelInfo
+    init(_ info: TunnelInfo) { self.info = info }
+}
+
 /// What is known about one flow.
 public struct Flow: Sendable {
     // Stored in the order the per-packet path touches them: key, counts, service and
@@ -105,7 +161,13 @@ public struct Flow: Sendable {
     /// How many of `packets` were non-first IP fragments.
     public var laterFragments: Int = 0
     /// Index of the storage service in the `ProtocolTable`, or nil when the flow is not storage.
-    public var service: Int?
+    public var service: Int? {
+        get { storedService < 0 ? nil : Int(storedService) }
+        set { storedService = newValue.map { Int16(truncatingIfNeeded: $0) } ?? -1 }
+    }
+    /// `service`, or -1: two bytes where an `Int?` takes sixteen (a protocol table holds a
+    /// few dozen services).
+    private var storedService: Int16 = -1
     /// How the flow was recognised as storage (nil when it is not storage).
     public var recognition: Recognition?
     /// Payload-bearing packets inspected so far (inspection stops after a few).
@@ -116,6 +178,10 @@ public struct Flow: Sendable {
     /// True when the client is the key's lower endpoint (else its upper one). The ends are
     /// always the key's two endpoints, so a flag stands for both (48 bytes a flow less).
     var clientIsLower: Bool
+    /// Set by every packet after the first, cleared when the tracker's clock hand passes the
+    /// flow (see `FlowTracker`): a flow the hand finds unmarked has not sent since it started
+    /// or since the hand last passed.
+    var recent = true
     /// The side that initiated (the NFS or iSCSI client, for a storage flow).
     public var client: Endpoint {
         get { clientIsLower ? key.lower : key.upper }
@@ -128,13 +194,33 @@ public struct Flow: Sendable {
     }
     /// The overlay that carried it, when it was seen inside a tunnel (flows are keyed by
     /// their inner 5-tuple).
-    public var tunnel: TunnelInfo?
+    public var tunnel: TunnelInfo? {
+        get { tunnelBox?.info }
+        set { tunnelBox = newValue.map(TunnelBox.init) }
+    }
+    /// Most flows are not tunnelled: their records hold a nil reference (8 bytes) where the
+    /// tunnel's details would take 56.
+    var tunnelBox: TunnelBox?
+
+    init(
+        key: FlowKey, serial: Int, firstSeen: Timestamp, lastSeen: Timestamp, service: Int?, recognition: Recognition?,
+        clientIsLower: Bool, tunnel: TunnelInfo?
+    ) {
+        self.key = key
+        self.serial = serial
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.recognition = recognition
+        self.clientIsLower = clientIsLower
+        self.service = service
+        self.tunnel = tunnel
+    }
 
     public var segment: UInt32 { key.segment }
 
     /// Bytes from a record's start that the per-packet path touches: all but the tunnel,
     /// the last field (a constant, where `MemoryLayout.offset(of:)` is worked out at run time).
-    static var hotLength: Int { MemoryLayout<Flow>.size - MemoryLayout<TunnelInfo?>.size }
+    static var hotLength: Int { MemoryLayout<Flow>.size - MemoryLayout<TunnelBox?>.size }
 
     /// The outer (underlay) addresses of the client and the server, for a tunnelled flow; for
     /// a copy ERSPAN mirrored, the mirror's source and destination instead.
@@ -171,6 +257,7 @@ public struct Flow: Sendable {
     mutating func count(wireLength: Int, at time: Timestamp) -> Bool {
         packets += 1
         bytes += wireLength
+        recent = true
         if time < firstSeen { firstSeen = time }
         if time > lastSeen { lastSeen = time }
         return inspecting

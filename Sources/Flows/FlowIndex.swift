@@ -7,8 +7,8 @@ import CShims
 /// Layout: a power-of-two array of 64-bit buckets, each 0 (empty) or the slot + 1 in the low
 /// 32 bits and the top 32 bits of the key's hash above them, so that a probe compares the
 /// stored hash bits before it touches the flow record. Linear probing, kept at most half
-/// full; the index grows by doubling and is rebuilt from the live flows after an eviction
-/// (entries are never deleted one by one, so there are no tombstones).
+/// full; the index grows by doubling, and a finished flow's entry is removed by shifting the
+/// entries after it back (no tombstones, see `remove`).
 ///
 /// The hash, and why it resists flooding: captures come from hostile networks, and an
 /// attacker who can predict the hash can send packets whose keys all land in one run of
@@ -51,14 +51,18 @@ struct FlowIndex: Sendable {
         return product.high ^ product.low
     }
 
+    /// The bucket a key with `hash` lives in or probes from: taken from the top 32 bits, the
+    /// ones a bucket stores, so that an entry's home can be worked out from its bucket alone
+    /// (removal shifts entries back without touching their flow records).
+    @inline(__always)
+    private func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash >> 32) & mask }
+
     @inline(__always)
     func hash(_ key: FlowKey) -> UInt64 {
-        let tail =
-            UInt64(key.lower.port) | UInt64(key.upper.port) << 16 | UInt64(key.ipProtocol) << 32
-            | (key.lower.address.isIPv4 ? 1 << 40 : 0) | (key.upper.address.isIPv4 ? 1 << 41 : 0)
-        let a = Self.fold(key.lower.address.high ^ seed.0, key.lower.address.low ^ seed.1)
-        let b = Self.fold(key.upper.address.high ^ seed.2, key.upper.address.low ^ seed.3)
-        let c = Self.fold(tail ^ seed.1, UInt64(key.segment) ^ seed.2)
+        let words = key.words
+        let a = Self.fold(words.lowerHigh ^ seed.0, words.lowerLow ^ seed.1)
+        let b = Self.fold(words.upperHigh ^ seed.2, words.upperLow ^ seed.3)
+        let c = Self.fold(words.tail ^ seed.1, UInt64(key.segment) ^ seed.2)
         return Self.fold(a ^ seed.3, b ^ c ^ seed.0)
     }
 
@@ -66,7 +70,7 @@ struct FlowIndex: Sendable {
     @inline(__always)
     mutating func find(_ key: FlowKey, hash: UInt64, in flows: [Flow]) -> Int? {
         let tag = hash & 0xFFFF_FFFF_0000_0000
-        var position = Int(truncatingIfNeeded: hash) & mask
+        var position = home(hash)
         var probes = 0
         while true {
             let bucket = buckets[position]
@@ -91,7 +95,7 @@ struct FlowIndex: Sendable {
     func prefetchBucket(_ hash: UInt64) {
         buckets.withUnsafeBufferPointer { buckets in
             // Never empty (at least 16 buckets), and the position is masked into it.
-            lk_prefetch(buckets.baseAddress.unsafelyUnwrapped + (Int(truncatingIfNeeded: hash) & mask))
+            lk_prefetch(buckets.baseAddress.unsafelyUnwrapped + home(hash))
         }
     }
 
@@ -100,7 +104,7 @@ struct FlowIndex: Sendable {
     @inline(__always)
     func likelySlot(_ hash: UInt64) -> Int? {
         let tag = hash & 0xFFFF_FFFF_0000_0000
-        var position = Int(truncatingIfNeeded: hash) & mask
+        var position = home(hash)
         for _ in 0..<Self.likelyProbes {
             let bucket = buckets[position]
             if bucket == 0 { return nil }
@@ -115,7 +119,7 @@ struct FlowIndex: Sendable {
     static let likelyProbes = 4
 
     private func findWithoutLimit(_ key: FlowKey, hash: UInt64, in flows: [Flow]) -> Int? {
-        var position = Int(truncatingIfNeeded: hash) & mask
+        var position = home(hash)
         while buckets[position] != 0 {
             let slot = Int(buckets[position] & 0xFFFF_FFFF) - 1
             if flows[slot].key == key { return slot }
@@ -141,17 +145,46 @@ struct FlowIndex: Sendable {
         return true
     }
 
-    /// Rebuilds the index from the live flows (after an eviction).
-    mutating func rebuild(_ flows: [Flow], live: (Int) -> Bool) {
-        for i in buckets.indices { buckets[i] = 0 }
-        count = 0
-        for slot in flows.indices where live(slot) {
-            if !place(slot: slot, hash: hash(flows[slot].key)) {
-                reseed(flows, live: live)
-                return
-            }
-            count += 1
+    /// Removes `slot`, whose flow's key hashes to `hash` (a flow being finished). Linear
+    /// probing without tombstones: each entry after the hole, up to the next empty bucket,
+    /// that may live in the hole (its home is not between the hole and itself) moves back
+    /// into it, so lookups never walk over removed entries and the table never fills with
+    /// them. Reads buckets only (an entry's home comes from its stored hash bits), so it costs
+    /// about one cache miss however many flows there are.
+    mutating func remove(slot: Int, hash: UInt64) {
+        let wanted = UInt64(slot + 1)
+        var hole = home(hash)
+        var probes = 0
+        while buckets[hole] & 0xFFFF_FFFF != wanted {
+            // Not where its hash says (a stale hash after a re-seed): find it the long way.
+            if buckets[hole] == 0 || probes > buckets.count { return removeAnywhere(wanted) }
+            hole = (hole &+ 1) & mask
+            probes += 1
         }
+        shiftBack(from: hole)
+    }
+
+    private mutating func removeAnywhere(_ wanted: UInt64) {
+        guard let position = buckets.firstIndex(where: { $0 & 0xFFFF_FFFF == wanted }) else { return }
+        shiftBack(from: position)
+    }
+
+    private mutating func shiftBack(from position: Int) {
+        var hole = position
+        var next = (hole &+ 1) & mask
+        while buckets[next] != 0 {
+            let entry = buckets[next]
+            let entryHome = home(entry)
+            // Cyclic distances: the entry may move back to `hole` when `hole` is no further
+            // from `next` than the entry's home is.
+            if (next &- entryHome) & mask >= (next &- hole) & mask {
+                buckets[hole] = entry
+                hole = next
+            }
+            next = (next &+ 1) & mask
+        }
+        buckets[hole] = 0
+        count -= 1
     }
 
     /// Bytes the index holds.
@@ -159,7 +192,7 @@ struct FlowIndex: Sendable {
 
     @discardableResult
     private mutating func place(slot: Int, hash: UInt64) -> Bool {
-        var position = Int(truncatingIfNeeded: hash) & mask
+        var position = home(hash)
         var probes = 0
         while buckets[position] != 0 {
             position = (position + 1) & mask
@@ -194,7 +227,7 @@ struct FlowIndex: Sendable {
         for slot in flows.indices where live(slot) {
             // With a fresh seed a run this long is as unlikely as it was with the first one;
             // should it happen anyway, keep probing past the limit rather than lose the flow.
-            var position = Int(truncatingIfNeeded: hash(flows[slot].key)) & mask
+            var position = home(hash(flows[slot].key))
             while buckets[position] != 0 { position = (position + 1) & mask }
             buckets[position] = hash(flows[slot].key) & 0xFFFF_FFFF_0000_0000 | UInt64(slot + 1)
             count += 1

@@ -13,7 +13,8 @@ import Frames
 /// per segment in `orphanFragments`.
 ///
 /// So are the flows: at most `maxFlows` are live at once. When a new flow would exceed it,
-/// the least recently seen eighth of the live flows (by capture time) is finished: a
+/// one flow not seen for a while is finished (`finishLeastRecentFlow`: a clock hand, so
+/// finishing costs the same whether a host has a thousand flows or a million): a
 /// finished storage flow is kept whole in `finished` (at most `maxFlows` of them; beyond
 /// that, and for every other flow, its counts are folded into `summarised` per segment and
 /// service), so no packet, byte or storage flow is ever lost; only the details of flows
@@ -27,9 +28,19 @@ public struct FlowTracker: Sendable {
     /// Storage flows finished to make room, with every detail, in the order they finished.
     public private(set) var finished: [Flow] = []
     /// Counts of the finished flows not kept in `finished`, by segment and service.
-    public private(set) var summarised: [FlowSummaryKey: FlowTally] = [:]
+    public var summarised: [FlowSummaryKey: FlowTally] {
+        guard let pending = pendingTally else { return summarisedTallies }
+        var all = summarisedTallies
+        all[pending.key, default: FlowTally()].merge(pending.tally)
+        return all
+    }
+    private var summarisedTallies: [FlowSummaryKey: FlowTally] = [:]
+    /// The tally the last finished flow was folded into, not yet in `summarisedTallies`.
+    private var pendingTally: (key: FlowSummaryKey, tally: FlowTally)?
     /// The serials of the storage flows counted in `summarised` (one bit per flow started),
-    /// so that a second pass still knows their packets are storage.
+    /// so that a second pass still knows their packets are storage. Only when
+    /// `remembersSummarisedSerials` (a replay's, whose flows started are bounded by its
+    /// capture; a live watch's are not, and it makes no second pass).
     public private(set) var summarisedStorage = SerialSet()
     /// Flows started so far; the next flow's serial.
     public private(set) var flowsStarted = 0
@@ -37,6 +48,8 @@ public struct FlowTracker: Sendable {
     public private(set) var liveFlows = 0
     /// The bound on live flows (and on flows kept in `finished`).
     public let maxFlows: Int
+    /// Whether `summarisedStorage` is kept.
+    public let remembersSummarisedSerials: Bool
     /// Non-first fragments whose first fragment was never seen (or was seen too late), per segment.
     public var orphanFragments: [UInt32: FragmentTally] { fragments.orphans }
 
@@ -47,6 +60,8 @@ public struct FlowTracker: Sendable {
     private var index: FlowIndex
     /// Slots of finished flows, reused before `flows` grows.
     private var freeSlots: [Int] = []
+    /// The clock hand: the slot `finishLeastRecentFlow` looks at first.
+    private var hand = 0
     /// The flow the previous packet joined (-1 before the first), checked before the index.
     private var lastFlow = -1
     /// IP fragments: datagrams whose first fragment was seen, later fragments waiting for theirs.
@@ -73,12 +88,14 @@ public struct FlowTracker: Sendable {
     ///   - fragmentTimeout: nanoseconds of capture time after which fragment state may be dropped
     ///     (Linux keeps fragments 30 s).
     ///   - maxFlows: bound on live flows (at least 16).
+    ///   - remembersSummarisedSerials: whether to keep `summarisedStorage`.
     public init(
         table: ProtocolTable, maxFragmentEntries: Int = 65_536, fragmentTimeout: Int64 = 30_000_000_000,
-        maxFlows: Int = FlowTracker.defaultMaxFlows
+        maxFlows: Int = FlowTracker.defaultMaxFlows, remembersSummarisedSerials: Bool = true
     ) {
         self.table = table
         self.maxFlows = max(16, maxFlows)
+        self.remembersSummarisedSerials = remembersSummarisedSerials
         self.index = FlowIndex(expected: min(self.maxFlows, 1024))
         self.portmapperService = table.serviceIndex(rpcProgram: RPC.portmapper)
         self.callbackService = table.services.firstIndex { $0.name == "nfs-callback" && $0.observable }
@@ -117,8 +134,13 @@ public struct FlowTracker: Sendable {
             return observeLaterFragment(packet, segment: segment, wireLength: wireLength, at: time)
         }
         guard packet.pointee.hasPorts else { return nil }
+        let started = flowsStarted
         let flowIndex = flow(for: packet, segment: segment, at: time)
         count(packet, joining: flowIndex, payload: payload, wireLength: wireLength, at: time)
+        // A flow's first packet does not mark it: the clock hand finishes a flow that has sent
+        // one packet at its first visit (a scan, a flood of new flows), one that sends again
+        // only if it has been silent for a whole turn.
+        if flowsStarted != started { flows[flowIndex].recent = false }
         if packet.pointee.isFragment {
             // The first fragment: remember its datagram and collect fragments that came early.
             let key = FragmentKey(packet, segment: segment)
@@ -190,7 +212,9 @@ public struct FlowTracker: Sendable {
 
     /// True when no flow was ever finished: the live flows are every flow started, in
     /// serial order, with distinct keys.
-    public var neverFinished: Bool { finished.isEmpty && summarised.isEmpty && flowsStarted == flows.count }
+    public var neverFinished: Bool {
+        finished.isEmpty && summarisedTallies.isEmpty && pendingTally == nil && flowsStarted == flows.count
+    }
 
     /// Hands the flow records over to a caller done with this tracker (without a copy when
     /// they are referenced nowhere else). Only when `neverFinished`: the records are then
@@ -213,6 +237,24 @@ public struct FlowTracker: Sendable {
         liveFlows = 0
         lastFlow = -1
         index = FlowIndex(expected: 16)
+    }
+
+    /// Starts counting afresh, keeping what was learned: every live flow stays, with its
+    /// recognition, ends and times, but its packets and bytes go back to zero; finished and
+    /// summarised flows are let go (the caller has taken what it needs of them). A continuous
+    /// watch calls it when it closes a window, so that what the tracker holds next is that
+    /// window's and its memory stays bounded however long it runs. Fragment state and the
+    /// RPC ledger are kept.
+    public mutating func startCountingAfresh() {
+        for slot in flows.indices where flows[slot].serial >= 0 {
+            flows[slot].packets = 0
+            flows[slot].bytes = 0
+            flows[slot].laterFragments = 0
+        }
+        finished = []
+        summarisedTallies = [:]
+        pendingTally = nil
+        summarisedStorage = SerialSet()
     }
 
     /// Bytes held for flows (records and index), for tests and diagnostics.
@@ -304,8 +346,8 @@ public struct FlowTracker: Sendable {
         let destination = Endpoint(address: packet.pointee.destination, port: packet.pointee.destinationPort)
         var hash = hash
         if liveFlows >= maxFlows {
-            finishIdleFlows()
-            hash = index.hash(key)
+            finishLeastRecentFlow()
+            hash = index.hash(key)  // (the index may have re-seeded)
         }
 
         var client = source
@@ -380,44 +422,83 @@ public struct FlowTracker: Sendable {
         inRange ? .portRange(port) : .port(port)
     }
 
-    /// Finishes the least recently seen eighth of the live flows (at least one): storage
-    /// flows go to `finished` while it has room, the rest are folded into `summarised`.
-    /// Ties in last-seen time go by slot, so the choice never depends on anything but the
-    /// packets.
-    private mutating func finishIdleFlows() {
-        let batch = max(1, liveFlows / 8)
-        var times: [Int64] = []
-        times.reserveCapacity(liveFlows)
-        for flow in flows where flow.serial >= 0 { times.append(flow.lastSeen.nanoseconds) }
-        times.sort()
-        let threshold = times[batch - 1]
-        var left = batch
-        for slot in flows.indices where flows[slot].serial >= 0 && flows[slot].lastSeen.nanoseconds < threshold {
-            finishFlow(slot)
-            left -= 1
+    /// Finishes one flow to make room: the first the clock hand finds unmarked, the hand
+    /// clearing the marks of the flows it passes (a flow that sent since the hand last passed
+    /// it is spared once; a flow's first packet does not mark it). So the flow finished has
+    /// sent nothing for a whole turn of the hand, or only its first packet: "second chance",
+    /// the usual cheap stand-in for least recently seen, with no list to keep in order per
+    /// packet and no sort; under a flood of one-packet flows (a scan) those go first and a
+    /// flow that keeps sending stays. Each call moves the hand on by about
+    /// two slots on average, in slot order (memory order), and depends on nothing but the
+    /// packets, so two passes over the same packets finish the same flows.
+    private mutating func finishLeastRecentFlow() {
+        while true {
+            if hand >= flows.count { hand = 0 }
+            if flows[hand].serial >= 0 {
+                if !flows[hand].recent {
+                    finishFlow(hand)
+                    hand += 1
+                    prefetchNextVictim()
+                    return
+                }
+                flows[hand].recent = false
+            }
+            hand += 1
         }
-        for slot in flows.indices where left > 0 && flows[slot].serial >= 0 && flows[slot].lastSeen.nanoseconds == threshold {
-            finishFlow(slot)
-            left -= 1
+    }
+
+    /// Starts loading the index bucket of the flow the hand will probably finish next (the
+    /// next one unmarked now): under a flood of new flows that is the next packet's work, and
+    /// the bucket, where the finished flow's entry is removed, is otherwise a cache miss of
+    /// its own. Only a hint: it changes nothing.
+    @inline(__always)
+    private func prefetchNextVictim() {
+        var slot = hand
+        for _ in 0..<4 {
+            if slot >= flows.count { slot = 0 }
+            if flows[slot].serial >= 0 && !flows[slot].recent {
+                index.prefetchBucket(index.hash(flows[slot].key))
+                return
+            }
+            slot += 1
         }
-        let live = flows
-        index.rebuild(live) { live[$0].serial >= 0 }
-        lastFlow = -1
     }
 
     private mutating func finishFlow(_ slot: Int) {
         let flow = flows[slot]
-        if flow.service != nil && finished.count < maxFlows {
+        if flow.packets == 0 {
+            // Nothing counted since `startCountingAfresh`: nothing to keep or summarise.
+        } else if flow.service != nil && finished.count < maxFlows {
             Self.reserveUpTo(maxFlows, in: &finished)
             finished.append(flow)
         } else {
-            let key = FlowSummaryKey(segment: flow.key.segment, service: flow.service, rangeOnly: flow.evidence == .portRange)
-            summarised[key, default: FlowTally()].add(flow)
-            if flow.service != nil { summarisedStorage.insert(flow.serial) }
+            summarise(flow)
         }
+        index.remove(slot: slot, hash: index.hash(flow.key))
         flows[slot].serial = -1
         freeSlots.append(slot)
         liveFlows -= 1
+        if lastFlow == slot { lastFlow = -1 }
+    }
+
+    /// Folds a finished flow's counts into `summarised`. Flows finish in runs on the same
+    /// segment and service, so the last tally used is kept aside and found without hashing.
+    private mutating func summarise(_ flow: Flow) {
+        let key = FlowSummaryKey(segment: flow.key.segment, service: flow.service, rangeOnly: flow.evidence == .portRange)
+        if flow.service != nil && remembersSummarisedSerials { summarisedStorage.insert(flow.serial) }
+        if let current = pendingTally, current.key == key {
+            pendingTally!.tally.add(flow)
+            return
+        }
+        flushPendingTally()
+        pendingTally = (key, FlowTally())
+        pendingTally!.tally.add(flow)
+    }
+
+    private mutating func flushPendingTally() {
+        guard let pending = pendingTally else { return }
+        summarisedTallies[pending.key, default: FlowTally()].merge(pending.tally)
+        pendingTally = nil
     }
 
     /// Makes room for one more record the way `append` would (doubling), except that it

@@ -22,6 +22,9 @@ public enum Signature: String, Sendable, Hashable, CaseIterable {
     case nvmeTCP = "nvme/tcp icreq"
     /// An iSNSP header (RFC 4171 §5.1): version 1 and a known function id.
     case isns = "isnsp header"
+    /// A DRBD packet header (LINBIT drbd-headers `drbd_protocol.h`): a connection's first
+    /// packet, its feature negotiation, or a protocol-100 header with a known command.
+    case drbd = "drbd header"
 }
 
 /// One row of the protocol table: a service, the storage protocol it belongs to, where it
@@ -46,11 +49,14 @@ public struct StorageService: Sendable, Hashable {
     /// False for storage that never crosses an IP network libpcap can see (RDMA, Fibre
     /// Channel): a policy that lists it cannot be vouched for by packet capture.
     public var observable: Bool
+    /// Why an unobservable service cannot be seen, when it is not the usual "does not travel
+    /// over IP" (a verdict's reason says it).
+    public var unobservableBecause: String?
 
     public init(
         name: String, protocolName: String, transports: [Transport], ports: [UInt16],
         portRanges: [ClosedRange<UInt16>] = [], rpcPrograms: [UInt32] = [], signature: Signature? = nil,
-        observable: Bool = true, title: String? = nil
+        observable: Bool = true, unobservableBecause: String? = nil, title: String? = nil
     ) {
         self.name = name
         self.title = title ?? name
@@ -61,6 +67,7 @@ public struct StorageService: Sendable, Hashable {
         self.rpcPrograms = rpcPrograms
         self.signature = signature
         self.observable = observable
+        self.unobservableBecause = unobservableBecause
     }
 }
 
@@ -124,6 +131,27 @@ public struct ProtocolTable: Sendable {
         StorageService(
             name: "glusterd", protocolName: "glusterfs", transports: [.tcp], ports: [24007, 24008],
             rpcPrograms: ProtocolTable.glusterPrograms),
+        // DRBD (Linstor): replication and diskless clients' I/O over DRBD's own TCP
+        // connections. Linstor hands out ports from 7000-7999 by default (a range: other
+        // software listens there); the packet headers are recognised on any port. Linstor's
+        // controller and satellites (3366-3371) are its control plane, not storage I/O.
+        StorageService(
+            name: "drbd", protocolName: "drbd", transports: [.tcp], ports: [], portRanges: [7000...7999],
+            signature: .drbd, title: "DRBD"),
+        // Dell PowerFlex (ScaleIO): the SDC's I/O to the SDSs (7072) and its metadata
+        // connection to the MDM (6611; 9011 between MDMs). The pool's address in CloudStack is
+        // the REST gateway (HTTPS, 443), which is management, not storage. The wire protocol
+        // is not public, so only the ports say it.
+        StorageService(name: "powerflex-sds", protocolName: "powerflex", transports: [.tcp], ports: [7072], title: "PowerFlex SDS"),
+        StorageService(
+            name: "powerflex-mdm", protocolName: "powerflex", transports: [.tcp], ports: [6611, 9011], title: "PowerFlex MDM"),
+        // StorPool's block protocol: neither its wire format nor its ports are public, and on
+        // NICs it accelerates it bypasses the kernel, so libpcap on the host never sees it.
+        StorageService(
+            name: "storpool", protocolName: "storpool", transports: [], ports: [], observable: false,
+            unobservableBecause: "whose block protocol has no public wire format or ports and, on the NICs StorPool "
+                + "accelerates, bypasses the kernel where packet capture looks",
+            title: "StorPool"),
         StorageService(name: "iser", protocolName: "iser", transports: [], ports: [], observable: false),
         StorageService(name: "nvme-rdma", protocolName: "nvme-rdma", transports: [], ports: [], observable: false),
         StorageService(name: "fibre-channel", protocolName: "fc", transports: [], ports: [], observable: false),
@@ -205,14 +233,23 @@ public struct ProtocolTable: Sendable {
         var udp = [UInt8](repeating: 0, count: 65_536)
         var programs: [UInt32: Int] = [:]
         var signatures: [(Signature, Int)] = []
-        // Earlier rows win when two services claim the same port or program.
-        for (index, service) in services.enumerated().reversed() where index < 127 && service.observable {
-            // Ranges first, so that a well-known port inside a range is marked as such.
-            var ports = service.portRanges.flatMap { Int($0.lowerBound)...Int($0.upperBound) }.map { ($0, Self.rangeBit) }
-            ports += service.ports.map { (Int($0), UInt8(0)) }
-            for (port, bit) in ports {
-                if service.transports.contains(.tcp) { tcp[port] = UInt8(index + 1) | bit }
-                if service.transports.contains(.udp) { udp[port] = UInt8(index + 1) | bit }
+        // Earlier rows win when two services claim the same port or program. Every service's
+        // ranges go in before any well-known port, so that a well-known port inside a range,
+        // the service's own or another's (PowerFlex's 7072 in Ceph's and Linstor's), is marked
+        // as such.
+        let indexed = services.enumerated().reversed().filter { $0.offset < 127 && $0.element.observable }
+        for (index, service) in indexed {
+            for range in service.portRanges {
+                for port in Int(range.lowerBound)...Int(range.upperBound) {
+                    if service.transports.contains(.tcp) { tcp[port] = UInt8(index + 1) | Self.rangeBit }
+                    if service.transports.contains(.udp) { udp[port] = UInt8(index + 1) | Self.rangeBit }
+                }
+            }
+        }
+        for (index, service) in indexed {
+            for port in service.ports.map(Int.init) {
+                if service.transports.contains(.tcp) { tcp[port] = UInt8(index + 1) }
+                if service.transports.contains(.udp) { udp[port] = UInt8(index + 1) }
             }
             for program in service.rpcPrograms { programs[program] = index }
             if let signature = service.signature { signatures.insert((signature, index), at: 0) }

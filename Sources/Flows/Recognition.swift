@@ -266,7 +266,63 @@ enum Signatures {
             return p[0] <= 1 && p[1] == 0 && p[2] == 128 && p[3] == 0
                 && p[4] == 128 && p[5] == 0 && p[6] == 0 && p[7] == 0 && p[8] == 0 && p[9] == 0
         case .isns: return isns(p)
+        case .drbd: return drbd(p)
         }
+    }
+
+    /// DRBD's packet headers (LINBIT drbd-headers `drbd_protocol.h` and `linux/drbd.h` at
+    /// 32c2e607f3c4, the headers of drbd 7d3945b1d1fb), big-endian:
+    ///
+    ///     h80:  magic 0x83740267 (u32), command (u16), length (u16)
+    ///     h100: magic 0x8620ec20 (u32), volume (u16), command (u16), length (u32), pad 0 (u32)
+    ///
+    /// Accepted, each with every field consistent:
+    /// - a connection's first packet (`dtt_send_first_packet`, drbd_transport_tcp.c): h80,
+    ///   P_INITIAL_DATA (0xfff2) or P_INITIAL_META (0xfff1), length 0;
+    /// - the feature negotiation (`drbd_send_features`, drbd_receiver.c), sent in the header of
+    ///   the lowest protocol the sender accepts, so h80 or h100 (volume 0xffff): command
+    ///   P_CONNECTION_FEATURES (0xfffe), length 72 (`struct p_connection_features`), then
+    ///   protocol_min from 86 and a protocol_max of 0 or from protocol_min, both below 256;
+    /// - any later h100 header: pad 0, a command `enum drbd_packet` defines (0x00-0x59 but for
+    ///   the reserved 0x25, 0x26 and the gap 0x37-0x3f), a length of at most 16 MiB.
+    ///
+    /// h95 (a 16-bit magic, old DRBD 8 data packets) is not accepted: too little to go on.
+    static func drbd(_ p: UnsafeRawBufferPointer) -> Bool {
+        guard p.count >= 8 else { return false }
+        let magic = UInt32(p[0]) << 24 | UInt32(p[1]) << 16 | UInt32(p[2]) << 8 | UInt32(p[3])
+        let features: UInt16 = 0xfffe
+        let featuresLength = 72
+        switch magic {
+        case 0x8374_0267:
+            let command = UInt16(p[4]) << 8 | UInt16(p[5])
+            let length = Int(p[6]) << 8 | Int(p[7])
+            if command == 0xfff1 || command == 0xfff2 { return length == 0 }
+            return command == features && length == featuresLength && drbdFeatures(p, at: 8)
+        case 0x8620_ec20:
+            guard p.count >= 16 else { return false }
+            let volume = UInt16(p[4]) << 8 | UInt16(p[5])
+            let command = UInt16(p[6]) << 8 | UInt16(p[7])
+            let length = Int(p[8]) << 24 | Int(p[9]) << 16 | Int(p[10]) << 8 | Int(p[11])
+            guard p[12] == 0, p[13] == 0, p[14] == 0, p[15] == 0 else { return false }
+            if command == features {
+                return volume == 0xffff && length == featuresLength && drbdFeatures(p, at: 16)
+            }
+            let known = command <= 0x59 && command != 0x25 && command != 0x26 && !(0x37...0x3f).contains(command)
+            return known && length <= 1 << 24
+        default:
+            return false
+        }
+    }
+
+    /// `struct p_connection_features`' protocol_min and protocol_max, when the packet holds
+    /// them: DRBD 8.3's lowest protocol is 86; nothing has reached 256.
+    private static func drbdFeatures(_ p: UnsafeRawBufferPointer, at offset: Int) -> Bool {
+        var cursor = XDRCursor(p, at: offset)
+        let minimum = cursor.u32()
+        _ = cursor.u32()  // feature_flags
+        let maximum = cursor.u32()
+        guard !cursor.failed else { return false }
+        return (86..<256).contains(minimum) && (maximum == 0 || (minimum...255).contains(maximum))
     }
 
     /// An iSNSP PDU (RFC 4171 §5.1, §5.5, §6.4), every header field and the first attribute

@@ -32,8 +32,6 @@ public struct ContinuousWindow: Sendable {
     public var evidencePath: String?
     /// Older evidence files deleted to keep `--keep` of them.
     public var deletedEvidence: [String] = []
-    /// Interfaces whose engine started afresh at the end of this window (see `maxFlows`).
-    public var restartedEngines: [String] = []
 }
 
 /// `watch --continuous`: the session's captures run without stopping while the watch closes
@@ -58,12 +56,6 @@ public final class ContinuousWatch {
     public private(set) var policy: Policy
     public let evidenceDirectory: String?
     public let keep: Int?
-    /// The flows an interface's engine may hold before it starts afresh at the next window
-    /// (a watch that runs for months would otherwise keep every flow it ever saw): learned
-    /// state is lost then, so a flow recognised by content is storage again from its next
-    /// recognisable message, and a violation still going on is told again.
-    public let maxFlows: Int
-    public static let defaultMaxFlows = 500_000
     private let control = WindowControl()
     private var generation = 0
     private var ledger: WindowLedger
@@ -81,11 +73,10 @@ public final class ContinuousWatch {
     ///
     /// - Throws: `WatchError` (`.evidence`) when the directory cannot be written.
     public init(
-        session: WatchSession, evidenceDirectory: String? = nil, keep: Int? = nil, maxFlows: Int = defaultMaxFlows,
+        session: WatchSession, evidenceDirectory: String? = nil, keep: Int? = nil,
         onViolation: (@Sendable (LiveViolation) -> Void)? = nil
     ) throws(WatchError) {
         self.session = session
-        self.maxFlows = maxFlows
         self.policy = session.configuration.policy
         self.evidenceDirectory = evidenceDirectory
         self.keep = keep
@@ -113,12 +104,9 @@ public final class ContinuousWatch {
         }
         let snapshots = control.collect(
             WindowControl.Request(
-                generation: generation, policy: reload, replacesEvidence: evidenceDirectory != nil, evidence: nextSink,
-                maxFlows: maxFlows),
+                generation: generation, policy: reload, replacesEvidence: evidenceDirectory != nil, evidence: nextSink),
             from: session.workers)
         var window = judge(snapshots, final: false)
-        window.restartedEngines = zip(session.workers, snapshots)
-            .filter { $0.0.isReading && $0.1.engine.tracker.flows.count > maxFlows }.map(\.0.name)
         if let sinkError { window.outcome.evidenceError = window.outcome.evidenceError ?? sinkError }
         sink = nextSink
         if let reload { policy = reload }

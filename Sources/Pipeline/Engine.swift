@@ -72,11 +72,12 @@ struct Engine {
     /// The place of the previous packet and its index.
     private var lastPlace: (place: RawPlace, number: UInt32)?
 
-    /// - Parameter maxFlows: the bound on live flows (`FlowTracker.maxFlows`). Unbounded by
-    ///   default, so that a flow's slot stays its serial (watch's workers keep per-flow state
-    ///   by slot); a replay passes its `--max-flows`.
-    init(table: ProtocolTable, maxFlows: Int = .max) {
-        tracker = FlowTracker(table: table, maxFlows: maxFlows)
+    /// - Parameters:
+    ///   - maxFlows: the bound on live flows (`FlowTracker.maxFlows`). Unbounded by default, so
+    ///     that a flow's slot stays its serial; a replay passes its `--max-flows`, a watch its own.
+    ///   - remembersSummarisedSerials: see `FlowTracker.remembersSummarisedSerials`.
+    init(table: ProtocolTable, maxFlows: Int = .max, remembersSummarisedSerials: Bool = true) {
+        tracker = FlowTracker(table: table, maxFlows: maxFlows, remembersSummarisedSerials: remembersSummarisedSerials)
     }
 
     /// Reads a whole capture file as source `sourceIndex`.
@@ -146,9 +147,10 @@ struct Engine {
     /// The number of the place a frame of source `source` seen on its interface `interface`
     /// (-1: none) with the decode `packet` is counted at, when that place is known already;
     /// nil for a place not seen yet. Changes nothing (`account` numbers new
-    /// places): read-ahead asks it of frames ahead of the one it accounts.
+    /// places): read-ahead asks it of frames ahead of the one it accounts. (Mutating only so
+    /// that a caller holding the engine `inout` lends it rather than copying it whole.)
     @inline(__always)
-    func knownPlace(source: Int, interface: Int, packet: UnsafePointer<DecodedPacket>) -> UInt32? {
+    mutating func knownPlace(source: Int, interface: Int, packet: UnsafePointer<DecodedPacket>) -> UInt32? {
         let place = RawPlace(source: source, interface: interface < 0 ? nil : interface, packet: packet.pointee)
         return recentPlace(of: place) ?? places[place]
     }

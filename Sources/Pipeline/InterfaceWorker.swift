@@ -49,14 +49,15 @@ final class InterfaceWorker: @unchecked Sendable {
 
     init(
         name: String, device: String? = nil, sourceIndex: Int, capture: LiveCapture?, openError: LiveCaptureError?,
-        policy: Policy, evidence: EvidenceSink?, timeline: Bool = false
+        policy: Policy, evidence: EvidenceSink?, timeline: Bool = false, maxFlows: Int = FlowTracker.defaultMaxFlows
     ) {
         self.name = name
         self.device = device ?? name
         self.sourceIndex = sourceIndex
         self.capture = capture
         self.openError = openError
-        reader = LiveReader(name: name, sourceIndex: sourceIndex, policy: policy, evidence: evidence, timeline: timeline)
+        reader = LiveReader(
+            name: name, sourceIndex: sourceIndex, policy: policy, evidence: evidence, timeline: timeline, maxFlows: maxFlows)
         if capture == nil {
             reader.finishSource(frames: 0, linkType: .ethernet, snapLength: 0)
         }
@@ -129,12 +130,17 @@ struct LiveReader {
     private(set) var epoch = 0
     /// Per raw place of `engine`: the policy network it belongs to.
     private var placeNetwork: [Int?] = []
-    /// Per flow of `engine`: what the flow was when last judged.
+    /// Per flow slot of `engine`: what the flow in it was when last judged (a slot whose flow
+    /// was finished is taken by a new flow: `serial` tells them apart).
     private var flowStates: [FlowState] = []
+    /// The bound on the engine's live flows.
+    let maxFlows: Int
     private(set) var packets = 0
     private var storagePackets = 0
 
     struct FlowState {
+        /// The serial of the flow this state is about (-1: none yet).
+        var serial = -1
         var service: Int?
         /// Whether the flow was known only by a port range when last judged.
         var rangeOnly = false
@@ -157,14 +163,24 @@ struct LiveReader {
     static let earlyBytesLimit = 32 << 20
     private var earlyBytes = 0
 
-    init(name: String, sourceIndex: Int, policy: Policy, evidence: EvidenceSink?, timeline: Bool = false) {
+    init(
+        name: String, sourceIndex: Int, policy: Policy, evidence: EvidenceSink?, timeline: Bool = false,
+        maxFlows: Int = FlowTracker.defaultMaxFlows
+    ) {
         self.name = name
         self.sourceIndex = sourceIndex
         self.policy = policy
         self.checker = Checker(policy: policy)
-        self.engine = Engine(table: policy.protocolTable)
+        self.maxFlows = maxFlows
+        self.engine = Self.engine(policy, maxFlows: maxFlows)
         self.recorder = evidence.map(EvidenceRecorder.init(sink:))
         self.timeline = timeline ? Timeline(series: policy.networks.count + 1) : nil
+    }
+
+    /// A live engine: bounded to `maxFlows` live flows, finishing the least recently seen.
+    /// (Its flows started are not bounded, so it keeps no bit per flow started.)
+    private static func engine(_ policy: Policy, maxFlows: Int) -> Engine {
+        Engine(table: policy.protocolTable, maxFlows: maxFlows, remembersSummarisedSerials: false)
     }
 
     mutating func finishSource(frames: Int, linkType: LinkType, snapLength: Int) {
@@ -188,7 +204,8 @@ struct LiveReader {
             if engine.packet.isLaterFragment { offer(frame, flow: nil, isEvidence: false) }
             return
         }
-        let wasEvidence = flow < flowStates.count && flowStates[flow].isEvidence
+        let wasEvidence =
+            flow < flowStates.count && flowStates[flow].isEvidence && flowStates[flow].serial == engine.tracker.flows[flow].serial
         let state = judge(flow, place: place)
         if flowStates[flow].window != window {
             flowStates[flow].window = window
@@ -266,10 +283,19 @@ struct LiveReader {
         // A flow known only by a port range is no violation (yet): content may confirm it.
         let service = engine.tracker.flows[flow].service
         let rangeOnly = service != nil && engine.tracker.flows[flow].evidence == .portRange
-        if flow < flowStates.count, flowStates[flow].service == service, flowStates[flow].rangeOnly == rangeOnly {
+        let serial = engine.tracker.flows[flow].serial
+        if flow < flowStates.count, flowStates[flow].serial == serial, flowStates[flow].service == service,
+            flowStates[flow].rangeOnly == rangeOnly
+        {
             return (service, flowStates[flow].isEvidence)
         }
         while flowStates.count <= flow { flowStates.append(FlowState()) }
+        if flowStates[flow].serial != serial {
+            // A new flow in a slot whose flow was finished: nothing of the old one applies.
+            earlyBytes -= flowStates[flow].earlyBytes
+            flowStates[flow] = FlowState()
+            flowStates[flow].serial = serial
+        }
         var isEvidence = false
         if let service, !rangeOnly, recorder != nil || onViolation != nil, let network = network(of: place),
             policy.isManagement(network)
@@ -298,20 +324,23 @@ struct LiveReader {
     /// Closes the current window (see `ContinuousWatch`): returns what the window's report
     /// needs, then starts the next window, with the request's evidence file and policy if it
     /// brings them. Learned state (flows, their recognition, portmapper mappings, RPC calls)
-    /// carries over, unless the new policy's protocol table differs, which needs a new engine.
+    /// carries over, unless the new policy's protocol table differs, which needs a new engine;
+    /// counts start from zero (the window's report is what the engine counted since the cut).
     mutating func cut(_ request: WindowControl.Request, statistics: LiveCaptureStatistics) -> ReaderSnapshot {
         let snapshot = snapshot(statistics: statistics)
         window += 1
         if request.replacesEvidence { replaceEvidence(request.evidence) }
         if let policy = request.policy { adopt(policy) }
-        if engine.tracker.flows.count > request.maxFlows { restartEngine() }
+        // The next window counts from zero; what was learned (flows, their recognition,
+        // mappings) carries over. The engine's memory stays within `maxFlows` live flows.
+        engine.tracker.startCountingAfresh()
         return snapshot
     }
 
     /// Starts a new engine: what the old one learned is forgotten (flows recognised by
     /// content are recognised again by their next messages), its memory released.
     private mutating func restartEngine() {
-        engine = Engine(table: policy.protocolTable)
+        engine = Self.engine(policy, maxFlows: maxFlows)
         epoch += 1
         earlyBytes = 0
         flowStates = []

@@ -102,13 +102,14 @@ enum ReadAhead {
         let continues = batch.continues
         // What the previous frame of the batch joined (no flow before the first).
         var previous: (place: UInt32, flow: Int?) = (0, nil)
+        let decoder = engine.decoder
         /// Decodes frame `ahead` if need be, notes whether it continues the flow of the frame
         /// before it and, if not, starts loading its index bucket.
         @inline(__always)
         func prepare(_ ahead: Int) {
             if !decodedAhead {
                 let item = items + ahead
-                engine.decoder.decode(
+                decoder.decode(
                     UnsafeRawBufferPointer(start: item.pointee.bytes, count: item.pointee.length),
                     linkType: item.pointee.linkType, initializing: packets + ahead)
             }

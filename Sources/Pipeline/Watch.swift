@@ -20,6 +20,8 @@ public struct WatchConfiguration: Sendable {
     public var replaceExisting = false
     /// Who creates the evidence files: this process, or the supervisor of a capture process.
     public var files: any OutputFiles = LocalFiles()
+    /// The bound on each interface's live flows (`FlowTracker.maxFlows`).
+    public var maxFlows = FlowTracker.defaultMaxFlows
     /// Interfaces the policy names that are no device of the host but a switch port over
     /// several devices (an Open vSwitch bond): each is captured on its member devices, whose
     /// frames are judged as the named interface's.
@@ -252,8 +254,8 @@ public final class WatchSession: @unchecked Sendable {
             }
             workers.append(
                 InterfaceWorker(
-                    name: name, device: device, sourceIndex: index, capture: capture, openError: failure, policy: configuration.policy,
-                    evidence: sink, timeline: configuration.timeline))
+                    name: name, device: device, sourceIndex: index, capture: capture, openError: failure,
+                    policy: configuration.policy, evidence: sink, timeline: configuration.timeline, maxFlows: configuration.maxFlows))
         }
         return WatchSession(configuration: configuration, workers: workers, evidence: sink)
     }
@@ -328,6 +330,8 @@ public final class WatchSession: @unchecked Sendable {
     /// Stops, closes the evidence file and judges everything that was read.
     public func finish() -> WatchOutcome {
         stop()
+        // The rings are read out: their memory goes before the flows are merged.
+        for capture in workers.compactMap(\.capture) { capture.close() }
         var engines = workers.map(\.engine)
         let checker = Checker(policy: configuration.policy)
         var observation = Engine.resolve(&engines, names: .live(workers.map(\.name)), checker: checker).observation

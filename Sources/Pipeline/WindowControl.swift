@@ -35,8 +35,6 @@ final class WindowControl: @unchecked Sendable {
         /// that is nil (its file could not be created).
         var replacesEvidence = false
         var evidence: EvidenceSink?
-        /// A reader holding more flows than this starts a new engine for the next window.
-        var maxFlows = Int.max
     }
 
     private let requested = Atomic<Int>(0)

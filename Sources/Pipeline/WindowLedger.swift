@@ -7,7 +7,10 @@ import Policy
 import Synchronization
 
 /// The arithmetic of windows: what each reader had counted at the previous cut, and the
-/// window between that cut and the next as an `Observation` of its own packets.
+/// window between that cut and the next as an `Observation` of its own packets. A reader's
+/// flow tracker starts counting afresh at each cut (`FlowTracker.startCountingAfresh`), so
+/// its flows' counts, finished flows and summaries are the window's own; the place counters
+/// and orphan fragments go on counting, and the window's are the difference from the cut.
 struct WindowLedger {
     /// Counts at the previous cut, per reader.
     private var baselines: [Baseline]
@@ -15,31 +18,10 @@ struct WindowLedger {
     private struct Baseline {
         var epoch = 0
         var counters: [SegmentCounters] = []
-        var flows: [FlowCounts] = []
         var orphans: [UInt32: FragmentTally] = [:]
         var packets = 0
         var statistics = LiveCaptureStatistics()
         var at: Timestamp?
-    }
-
-    struct FlowCounts: Equatable {
-        var packets = 0
-        var bytes = 0
-        var laterFragments = 0
-
-        init(packets: Int = 0, bytes: Int = 0, laterFragments: Int = 0) {
-            self.packets = packets
-            self.bytes = bytes
-            self.laterFragments = laterFragments
-        }
-
-        init(_ flow: Flow) {
-            self.init(packets: flow.packets, bytes: flow.bytes, laterFragments: flow.laterFragments)
-        }
-
-        static func - (a: FlowCounts, b: FlowCounts) -> FlowCounts {
-            FlowCounts(packets: a.packets - b.packets, bytes: a.bytes - b.bytes, laterFragments: a.laterFragments - b.laterFragments)
-        }
     }
 
     /// A closed window.
@@ -66,7 +48,6 @@ struct WindowLedger {
         _ snapshots: [ReaderSnapshot], names: [String], interfaces: [CaptureInterface], policy: Policy, final: Bool
     ) -> Window {
         var engines: [Engine] = []
-        var flowDeltas: [[FlowCounts]] = []
         var orphanDeltas: [[UInt32: FragmentTally]] = []
         var frames: [Int] = []
         var statistics: [LiveCaptureStatistics] = []
@@ -76,7 +57,6 @@ struct WindowLedger {
             if base.epoch != snapshot.epoch {
                 // A reload replaced the engine: its counts start from zero.
                 base.counters = []
-                base.flows = []
                 base.orphans = [:]
             }
             var engine = snapshot.engine
@@ -85,8 +65,6 @@ struct WindowLedger {
             engine.counters = counters.enumerated().map { place, counts in
                 place < base.counters.count ? Self.difference(counts, base.counters[place]) : counts
             }
-            let flows = engine.tracker.flows.map(FlowCounts.init)
-            flowDeltas.append(flows.enumerated().map { flow, counts in flow < base.flows.count ? counts - base.flows[flow] : counts })
             var orphans: [UInt32: FragmentTally] = [:]
             for (place, tally) in engine.tracker.orphanFragments {
                 let before = base.orphans[place] ?? FragmentTally()
@@ -108,49 +86,41 @@ struct WindowLedger {
             engine.finishSource(path: names[index], frames: frames[index], end: .endOfFile, warnings: [], interfaces: [interfaces[index]])
             engines.append(engine)
             baselines[index] = Baseline(
-                epoch: snapshot.epoch, counters: counters, flows: flows, orphans: engine.tracker.orphanFragments,
+                epoch: snapshot.epoch, counters: counters, orphans: engine.tracker.orphanFragments,
                 packets: snapshot.packets, statistics: snapshot.statistics, at: snapshot.at)
         }
         let resolved = Engine.resolve(&engines, names: .live(names), checker: Checker(policy: policy))
         let observation = Self.window(
-            resolved, engines: engines, flowDeltas: flowDeltas, orphanDeltas: orphanDeltas, snapshots: snapshots,
+            resolved, engines: engines, orphanDeltas: orphanDeltas, snapshots: snapshots,
             previousCuts: previousCuts)
         return Window(observation: observation, frames: frames, statistics: statistics)
     }
 
-    /// The resolved flows, counters and fragments with the counts of this window only.
+    /// The resolved flows (counted since the cut already), with each flow's first packet in
+    /// the window as its start, and the window's orphan fragments.
     private static func window(
-        _ resolved: Engine.Resolved, engines: [Engine], flowDeltas: [[FlowCounts]], orphanDeltas: [[UInt32: FragmentTally]],
+        _ resolved: Engine.Resolved, engines: [Engine], orphanDeltas: [[UInt32: FragmentTally]],
         snapshots: [ReaderSnapshot], previousCuts: [Timestamp?]
     ) -> Observation {
         var observation = resolved.observation
         var first = [Timestamp?](repeating: nil, count: observation.flows.count)
-        var last = [Timestamp?](repeating: nil, count: observation.flows.count)
-        for index in observation.flows.indices {
-            observation.flows[index].packets = 0
-            observation.flows[index].bytes = 0
-            observation.flows[index].laterFragments = 0
-        }
         var serialBase = 0
         var placeBase = 0
         observation.orphanFragments = [:]
         for (index, engine) in engines.enumerated() {
             let firsts = snapshots[index].windowFirstSeen
-            // A watch's engines are unbounded (`Engine(table:)`): a flow's slot is its serial.
-            for (flow, record) in engine.tracker.flows.enumerated() {
-                let delta = flowDeltas[index][flow]
-                guard delta.packets > 0 else { continue }
+            let cut = previousCuts[index]
+            /// A flow's start in this window: its first packet here when the reader noted one
+            /// (a slot's note is about the flow now in it), else no earlier than the cut (its
+            /// packets here were fragments claimed late, or it was finished before the cut).
+            func note(_ record: Flow, slot: Int?) {
                 let owner = resolved.rawFlowOwner[serialBase + record.serial]
-                observation.flows[owner].packets += delta.packets
-                observation.flows[owner].bytes += delta.bytes
-                observation.flows[owner].laterFragments += delta.laterFragments
-                // A flow whose packets in this window were only fragments claimed late has no
-                // first packet of its own here: its first packet is then no earlier than the cut.
-                let start = (flow < firsts.count ? firsts[flow] : nil)
-                    ?? max(record.firstSeen, previousCuts[index] ?? record.firstSeen)
+                guard owner >= 0, record.packets > 0 else { return }
+                let start = (slot.flatMap { $0 < firsts.count ? firsts[$0] : nil }) ?? max(record.firstSeen, cut ?? record.firstSeen)
                 first[owner] = min(first[owner] ?? start, start)
-                last[owner] = max(last[owner] ?? record.lastSeen, record.lastSeen)
             }
+            for (slot, record) in engine.tracker.flows.enumerated() where record.serial >= 0 { note(record, slot: slot) }
+            for record in engine.tracker.finished { note(record, slot: nil) }
             for (place, tally) in orphanDeltas[index] {
                 let segment = UInt32(resolved.segmentOfPlace[placeBase + Int(place)])
                 observation.orphanFragments[segment, default: FragmentTally()].merge(tally)
@@ -160,7 +130,6 @@ struct WindowLedger {
         }
         for index in observation.flows.indices {
             if let start = first[index] { observation.flows[index].firstSeen = start }
-            if let end = last[index] { observation.flows[index].lastSeen = end }
         }
         observation.flows.removeAll { $0.packets == 0 }
         return observation

@@ -288,7 +288,9 @@ struct PolicyReader: YAMLFieldReading {
                 }
                 let port = UInt16(number)
                 for transport in [Transport.tcp, .udp] {
-                    if let owner = table.serviceIndex(ipProtocol: transport.rawValue, port: port),
+                    // A port only in another protocol's range (Ceph's OSDs, Linstor's DRBD) may
+                    // be given: a policy's port is well-known, and that outranks a range.
+                    if let (owner, inRange) = table.portService(ipProtocol: transport.rawValue, port: port), !inRange,
                         table.services[owner].protocolName != item.name,
                         table.services.contains(where: { $0.protocolName == item.name && $0.transports.contains(transport) })
                     {

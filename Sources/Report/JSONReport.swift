@@ -54,10 +54,10 @@ public enum JSONReport {
                         interface(summary, adding: summary.name.flatMap { watch?.interfaceMembers[$0] } ?? [])
                     })
             ),
-            ("violations", .array(result.violations.map(violation))),
-            ("allowed", .array(result.allowed.map(violation))),
-            ("unconfirmed", .array(result.unconfirmed.map(violation))),
-            ("transit", .array(result.transit.map(violation))),
+            ("violations", .lazyArray(result.violations, violation)),
+            ("allowed", .lazyArray(result.allowed, violation)),
+            ("unconfirmed", .lazyArray(result.unconfirmed, violation)),
+            ("transit", .lazyArray(result.transit, violation)),
             ("unobservable_protocols", .array(result.unobservableProtocols.map(JSONValue.string))),
             ("totals", totals(result.totals)),
             ("captures", .array(watch?.captures ?? result.sources.map(source))),

@@ -8,7 +8,16 @@ public indirect enum JSONValue: Sendable, Equatable {
     case number(Double)
     case string(String)
     case array([JSONValue])
+    /// An array whose elements are made one at a time as it is written, each let go before
+    /// the next is made: a report's violations (a million of them on a flooded management
+    /// network) are never all held as values at once, only as the text they become.
+    case elements(count: Int, element: @Sendable (Int) -> JSONValue)
     case object([(String, JSONValue)])
+
+    /// `.elements` over `items`, each made by `transform` when it is written.
+    public static func lazyArray<Item: Sendable>(_ items: [Item], _ transform: @escaping @Sendable (Item) -> JSONValue) -> JSONValue {
+        .elements(count: items.count) { transform(items[$0]) }
+    }
 
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         lhs.serialized() == rhs.serialized()
@@ -16,67 +25,142 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     /// Serialises with two-space indentation (or compactly).
     public func serialized(pretty: Bool = true) -> String {
-        var out = ""
+        var out = JSONBytes()
         write(into: &out, indent: pretty ? 0 : -1)
-        return out
+        return out.text
     }
 
-    private func write(into out: inout String, indent: Int) {
+    /// Two spaces per level, made once for the levels a report has.
+    private static let paddings = (0..<16).map { Array(repeating: UInt8(ascii: " "), count: 2 * $0) }
+
+    private static func pad(_ level: Int, into out: inout JSONBytes) {
+        if level < paddings.count {
+            out.append(paddings[level])
+        } else {
+            for _ in 0..<level { out.append("  ") }
+        }
+    }
+
+    private static func writeArray(count: Int, _ element: (Int) -> JSONValue, into out: inout JSONBytes, indent: Int) {
+        if count == 0 {
+            out.append("[]")
+            return
+        }
         let pretty = indent >= 0
-        let pad = pretty ? String(repeating: "  ", count: indent + 1) : ""
-        let closePad = pretty ? String(repeating: "  ", count: indent) : ""
-        let newline = pretty ? "\n" : ""
+        out.append(pretty ? "[\n" : "[")
+        for index in 0..<count {
+            if pretty { pad(indent + 1, into: &out) }
+            element(index).write(into: &out, indent: pretty ? indent + 1 : -1)
+            if index + 1 < count { out.append(",") }
+            if pretty { out.append("\n") }
+        }
+        if pretty { pad(indent, into: &out) }
+        out.append("]")
+    }
+
+    private func write(into out: inout JSONBytes, indent: Int) {
+        let pretty = indent >= 0
         switch self {
-        case .null: out += "null"
-        case .bool(let value): out += value ? "true" : "false"
-        case .int(let value): out += String(value)
-        case .number(let value): out += value.isFinite ? String(value) : "null"
+        case .null: out.append("null")
+        case .bool(let value): out.append(value ? "true" : "false")
+        case .int(let value): out.append(String(value))
+        case .number(let value): out.append(value.isFinite ? String(value) : "null")
         case .string(let value): Self.writeString(value, into: &out)
         case .array(let items):
-            if items.isEmpty {
-                out += "[]"
-                return
-            }
-            out += "[" + newline
-            for (index, item) in items.enumerated() {
-                out += pad
-                item.write(into: &out, indent: pretty ? indent + 1 : -1)
-                out += (index + 1 < items.count ? "," : "") + newline
-            }
-            out += closePad + "]"
+            Self.writeArray(count: items.count, { items[$0] }, into: &out, indent: indent)
+        case .elements(let count, let element):
+            Self.writeArray(count: count, element, into: &out, indent: indent)
         case .object(let members):
             if members.isEmpty {
-                out += "{}"
+                out.append("{}")
                 return
             }
-            out += "{" + newline
+            out.append(pretty ? "{\n" : "{")
             for (index, (key, value)) in members.enumerated() {
-                out += pad
+                if pretty { Self.pad(indent + 1, into: &out) }
                 Self.writeString(key, into: &out)
-                out += pretty ? ": " : ":"
+                out.append(pretty ? ": " : ":")
                 value.write(into: &out, indent: pretty ? indent + 1 : -1)
-                out += (index + 1 < members.count ? "," : "") + newline
+                if index + 1 < members.count { out.append(",") }
+                if pretty { out.append("\n") }
             }
-            out += closePad + "}"
+            if pretty { Self.pad(indent, into: &out) }
+            out.append("}")
         }
     }
 
-    /// RFC 8259 string escaping: quotes, backslash and every control character.
-    private static func writeString(_ value: String, into out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f || scalar.value == 0x2028 || scalar.value == 0x2029:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+    /// RFC 8259 string escaping: quotes, backslash and every control character (and DEL,
+    /// U+2028 and U+2029, which some JavaScript readers choke on).
+    private static func writeString(_ value: String, into out: inout JSONBytes) {
+        out.append("\"")
+        var value = value
+        value.withUTF8 { bytes in
+            // Most strings (names, addresses, services) need no escape: copied whole.
+            if !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F || $0 == 0xE2 }) {
+                out.append(bytes)
+                return
+            }
+            for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars {
+                switch scalar {
+                case "\"": out.append("\\\"")
+                case "\\": out.append("\\\\")
+                case "\n": out.append("\\n")
+                case "\r": out.append("\\r")
+                case "\t": out.append("\\t")
+                case _ where scalar.value < 0x20 || scalar.value == 0x7f || scalar.value == 0x2028 || scalar.value == 0x2029:
+                    let hex = String(scalar.value, radix: 16)
+                    out.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
+                default: out.append(String(scalar))
+                }
             }
         }
-        out += "\""
+        out.append("\"")
     }
+}
+
+/// The bytes of a document being written: appends are copies into one growing buffer, with
+/// none of a `String`'s or an `Array`'s per-append bookkeeping (a report of a million flows
+/// makes tens of millions of them).
+struct JSONBytes: ~Copyable {
+    private var storage: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private var count = 0
+
+    init() {
+        capacity = 4096
+        storage = .allocate(capacity: capacity)
+    }
+
+    deinit { storage.deallocate() }
+
+    mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+        if count + buffer.count > capacity {
+            var grown = capacity * 2
+            while count + buffer.count > grown { grown *= 2 }
+            let larger = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
+            larger.update(from: storage, count: count)
+            storage.deallocate()
+            storage = larger
+            capacity = grown
+        }
+        (storage + count).update(from: base, count: buffer.count)
+        count += buffer.count
+    }
+
+    mutating func append(_ text: StaticString) {
+        text.withUTF8Buffer { append($0) }
+    }
+
+    mutating func append(_ text: String) {
+        var text = text
+        text.withUTF8 { append($0) }
+    }
+
+    mutating func append(_ array: [UInt8]) {
+        array.withUnsafeBufferPointer { append($0) }
+    }
+
+    /// The document (valid UTF-8: every piece appended was).
+    var text: String { String(decoding: UnsafeBufferPointer(start: storage, count: count), as: UTF8.self) }
 }

@@ -312,7 +312,6 @@ struct WindowWriter {
             ("dropped", .int(window.outcome.interfaces.reduce(0) { $0 + $1.statistics.dropped })),
             ("report", reportPath.map(JSONValue.string) ?? .null), ("evidence", window.evidencePath.map(JSONValue.string) ?? .null),
             ("deleted_evidence", .array(window.deletedEvidence.map(JSONValue.string))),
-            ("restarted_engines", .array(window.restartedEngines.map(JSONValue.string))),
         ])
         if let metrics {
             metrics.record(window)

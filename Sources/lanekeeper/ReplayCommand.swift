@@ -31,12 +31,7 @@ struct ReplayCommand: ParsableCommand {
                 + "e.g. --erspan 5=eth1.", valueName: "SESSION=NAME"))
     var erspan: [String] = []
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Keep at most N flows live (memory stays bounded); beyond it the least recently seen are finished, "
-                + "their counts kept. At least 16.", valueName: "N"))
-    var maxFlows: Int = ReplayConfiguration.defaultMaxFlows
+    @OptionGroup var flowBound: FlowBoundOptions
 
     @Argument(help: ArgumentHelp("Capture files.", valueName: "CAPTURE"))
     var captures: [String] = []
@@ -44,9 +39,6 @@ struct ReplayCommand: ParsableCommand {
     func validate() throws {
         if captures.isEmpty {
             throw ValidationError("give at least one CAPTURE (PATH or INTERFACE=PATH)")
-        }
-        if maxFlows < 16 {
-            throw ValidationError("--max-flows \(maxFlows): give at least 16")
         }
         _ = try ifindexNames()
         _ = try erspanNames()
@@ -90,7 +82,7 @@ struct ReplayCommand: ParsableCommand {
             ifindexNames: try ifindexNames(), erspanNames: try erspanNames(), evidencePath: report.evidence,
             timeline: report.format == .html)
         configuration.replaceExisting = report.force
-        configuration.maxFlows = maxFlows
+        configuration.maxFlows = flowBound.maxFlows
         let outcome: ReplayOutcome
         do {
             outcome = try Replay.run(configuration)

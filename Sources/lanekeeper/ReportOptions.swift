@@ -2,6 +2,7 @@ import ArgumentParser
 import Capture
 import Check
 import Foundation
+import Pipeline
 import Policy
 
 /// The formats of `audit`.
@@ -150,5 +151,22 @@ struct PacketReportOptions: ParsableArguments {
         report text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
     ) throws -> Int32 {
         try base.conclude(report: text, verdict: verdict, evidenceError: evidenceError, destination: destination)
+    }
+}
+
+/// `--max-flows`, replay's and watch's bound on the flows held live.
+struct FlowBoundOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Keep at most N flows live (watch: per interface), so that memory stays bounded under a flood of new "
+                + "flows; beyond it a flow not seen for a while is finished, its counts kept. At least 16.",
+            valueName: "N"))
+    var maxFlows: Int = ReplayConfiguration.defaultMaxFlows
+
+    func validate() throws {
+        if maxFlows < 16 {
+            throw ValidationError("--max-flows \(maxFlows): give at least 16")
+        }
     }
 }

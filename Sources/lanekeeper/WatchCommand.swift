@@ -53,6 +53,8 @@ struct WatchCommand: ParsableCommand {
             valueName: "deep|ports"))
     var prefilter: WatchConfiguration.Prefilter = .deep
 
+    @OptionGroup var flowBound: FlowBoundOptions
+
     @OptionGroup(title: "Continuous watch") var continuousOptions: ContinuousOptions
 
     @OptionGroup(title: "Open vSwitch (an OVS bond the policy names is captured on its NICs)") var openVSwitch: SwitchOptions
@@ -196,6 +198,7 @@ struct WatchCommand: ParsableCommand {
             policy: policy, options: LiveCaptureOptions(snapLength: snaplen, bufferBytes: bufferMiB << 20),
             evidencePath: report.evidence, timeline: report.format == .html, prefilter: prefilter)
         configuration.replaceExisting = report.force
+        configuration.maxFlows = flowBound.maxFlows
         configuration.files = link
         configuration.switchPorts = switchPorts(for: configuration.interfaces)
         let session: WatchSession

@@ -201,7 +201,7 @@ struct WindowTests {
                         reader.cut(WindowControl.Request(generation: 1, policy: next), statistics: LiveCaptureStatistics()))
                 }
             }
-            snapshots.append(reader.snapshot(statistics: LiveCaptureStatistics()))
+            snapshots.append(reader.cut(WindowControl.Request(generation: 2), statistics: LiveCaptureStatistics()))
             #expect(snapshots[1].epoch == snapshots[0].epoch + (restarts ? 1 : 0))
             var ledger = WindowLedger(readers: 1)
             let interface = [CaptureInterface(name: "mgmt0", linkType: .ethernet, snapLength: 262_144)]
@@ -214,7 +214,9 @@ struct WindowTests {
                 var observation = window.observation
                 return WatchSession.judge(&observation, names: ["mgmt0"], reports: [], checker: Checker(policy: policy), bufferBytes: 1 << 20)
             }
-            let after = ledger.close([snapshots[1]], names: ["mgmt0"], interfaces: interface, policy: next, final: true)
+            let after = ledger.close(
+                [reader.snapshot(statistics: LiveCaptureStatistics())], names: ["mgmt0"], interfaces: interface, policy: next,
+                final: true)
             #expect(after.frames == [0] && after.observation.flows.isEmpty, "after the last cut nothing is left to count")
             #expect(judged[0].verdict == .fail, "NFS on management under the first policy")
             if restarts {
@@ -227,39 +229,67 @@ struct WindowTests {
     }
 }
 
-/// A reader past `maxFlows` starts a new engine at the cut, and the windows still add up.
+/// A reader bounded to `maxFlows` live flows finishes flows not seen for a while instead of
+/// starting afresh: its engine never holds more than the bound, nothing it learned is lost
+/// (no new epoch), and the windows still add up packet for packet, storage packet for
+/// storage packet, flow by flow.
 struct FlowBoundTests {
-    @Test func aReaderPastMaxFlowsStartsAfreshAndTheWindowsStillAddUp() throws {
-        let directory = packageRoot.path + "/captures/clean"
-        let policy = try Policy.load(path: directory + "/policy.yaml")
-        let total = try WindowTests.frameCount(directory + "/mgmt0.pcap")
-        var reader = LiveReader(name: "mgmt0", sourceIndex: 0, policy: policy, evidence: nil)
+    @Test func aBoundedReaderFinishesFlowsAndTheWindowsStillAddUp() throws {
+        let policy = try Policy.load(path: packageRoot.path + "/captures/clean/policy.yaml")
+        let bound = 16
+        var reader = LiveReader(name: "mgmt0", sourceIndex: 0, policy: policy, evidence: nil, maxFlows: bound)
+        // 60 flows, each of 1 to 7 packets, interleaved (seeded): every fifth one NFS from a
+        // management address (a violation), the rest other TCP.
+        var random = SplitMix64(seed: 21)
+        var pending: [(flow: Int, left: Int)] = (0..<60).map { ($0, 1 + Int(random.next() % 7)) }
+        var order: [Int] = []
+        while !pending.isEmpty {
+            let pick = Int(random.next() % UInt64(pending.count))
+            order.append(pending[pick].flow)
+            pending[pick].left -= 1
+            if pending[pick].left == 0 { pending.remove(at: pick) }
+        }
+        let nfsPackets = order.filter { $0 % 5 == 0 }.count
         var snapshots: [ReaderSnapshot] = []
-        var count = 0
-        var source: any FrameSource = try CaptureFile.open(path: directory + "/mgmt0.pcap")
-        _ = source.read { frame in
-            reader.ingest(frame)
-            count += 1
-            if count % 50 == 0 {
+        for (number, flow) in order.enumerated() {
+            let bytes = FrameBuilder.frame(
+                .ethernet(vlans: []), 6, "198.51.100.\(10 + flow)", UInt16(40_000 + flow), "198.51.100.200",
+                flow % 5 == 0 ? 2049 : 8080, payload: 10)
+            bytes.withUnsafeBytes { raw in
+                reader.ingest(
+                    Frame(
+                        interface: nil, timestamp: Timestamp(nanoseconds: Int64(number) * 1_000_000), linkType: .ethernet,
+                        wireLength: raw.count, bytes: raw, fileOffset: 0))
+            }
+            if number % 37 == 36 {
                 snapshots.append(
-                    reader.cut(
-                        WindowControl.Request(generation: snapshots.count + 1, maxFlows: 2), statistics: LiveCaptureStatistics()))
+                    reader.cut(WindowControl.Request(generation: snapshots.count + 1), statistics: LiveCaptureStatistics()))
             }
         }
         snapshots.append(reader.snapshot(statistics: LiveCaptureStatistics()))
-        #expect(snapshots.last!.epoch > 0, "the engine started again")
-        #expect(snapshots.allSatisfy { $0.engine.tracker.flows.count <= 2 + 50 }, "never more than the bound plus a window's flows")
+        #expect(snapshots.allSatisfy { $0.epoch == 0 }, "nothing started afresh")
+        #expect(snapshots.allSatisfy { $0.engine.tracker.liveFlows <= bound }, "never more live flows than the bound")
+        #expect(snapshots.contains { !$0.engine.tracker.summarised.isEmpty }, "flows were finished to stay within the bound")
         var ledger = WindowLedger(readers: 1)
         var packets = 0
-        var frames = 0
+        var flowPackets = 0
+        var storagePackets = 0
+        var violationPackets = 0
         for (index, snapshot) in snapshots.enumerated() {
             let window = ledger.close(
                 [snapshot], names: ["mgmt0"], interfaces: [CaptureInterface(name: "mgmt0", linkType: .ethernet, snapLength: 262_144)],
                 policy: policy, final: index == snapshots.count - 1)
             packets += window.observation.counters.reduce(0) { $0 + $1.packets }
-            frames += window.frames[0]
+            flowPackets += window.observation.flows.reduce(0) { $0 + $1.packets }
+                + window.observation.summarised.values.reduce(0) { $0 + $1.packets }
             #expect(window.observation.flows.allSatisfy { $0.packets > 0 })
+            let result = Checker(policy: policy).check(window.observation)
+            storagePackets += result.totals.storagePackets
+            violationPackets += result.violations.reduce(0) { $0 + $1.packets } + result.summarisedViolations.packets
         }
-        #expect(packets == total && frames == total)
+        #expect(packets == order.count)
+        #expect(flowPackets == order.count, "every packet in exactly one window's flows or summaries")
+        #expect(storagePackets == nfsPackets)
+        #expect(violationPackets == nfsPackets, "every NFS packet on management counted as a violation")
     }
 }

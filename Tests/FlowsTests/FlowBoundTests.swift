@@ -157,6 +157,34 @@ private func tcp(client: Int, server: UInt32 = 0xCB00_7114, port: UInt16) -> Dec
         tracker.finish()
         #expect(tracker.orphanFragments[0]?.packets == 1)
     }
+
+    /// The clock hand spares a flow seen since it last passed: a flow that keeps sending
+    /// stays live (one record, its packets all counted on it) through any number of new
+    /// flows, while one-packet flows are finished; and every live flow is still found by its
+    /// key after the removals shifted the index.
+    @Test func aFlowThatKeepsSendingIsNeverFinishedByAFloodOfNewOnes() {
+        let bound = 16
+        var tracker = FlowTracker(table: table, maxFlows: bound)
+        let busy = tcp(client: 7, port: 2049)
+        var busySlot: Int?
+        for client in 1_000..<21_000 {
+            if client % 4 == 0 {
+                let slot = tracker.observe(busy, segment: 0, wireLength: 100, at: at(Int64(client)))
+                #expect(busySlot == nil || slot == busySlot, "the busy flow keeps its slot")
+                busySlot = slot
+            }
+            tracker.observe(tcp(client: client, port: 443), segment: 0, wireLength: 60, at: at(Int64(client)))
+            #expect(tracker.liveFlows <= bound)
+        }
+        let record = tracker.flows[busySlot!]
+        #expect(record.serial == 0 && record.packets == 5_000, "one record for all the busy flow's packets")
+        #expect(tracker.finished.isEmpty, "no storage flow was finished")
+        for slot in tracker.flows.indices where tracker.flows[slot].serial >= 0 {
+            #expect(tracker.flowIndex(for: tracker.flows[slot].key) == slot)
+        }
+        #expect(totals(tracker).all.packets == 5_000 + 20_000)
+    }
+
 }
 
 private extension DecodedPacket {
@@ -217,9 +245,9 @@ private extension DecodedPacket {
     }
 
     /// `prefetchFlow` loads a record up to `Flow.hotLength`, worked out from sizes on the
-    /// assumption that the tunnel is the record's last field.
+    /// assumption that the tunnel (a reference to its details) is the record's last field.
     @Test func theHotPartOfARecordEndsWhereTheTunnelStarts() {
-        #expect(Flow.hotLength == MemoryLayout<Flow>.offset(of: \Flow.tunnel))
+        #expect(Flow.hotLength == MemoryLayout<Flow>.offset(of: \Flow.tunnelBox))
         #expect(Flow.hotLength > MemoryLayout<FlowKey>.size)
     }
 }

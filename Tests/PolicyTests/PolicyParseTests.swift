@@ -72,7 +72,7 @@ func prefix(_ text: String) -> IPPrefix { IPPrefix(text)! }
         #expect(policy.networks == [NetworkSpec(name: "management", interfaces: ["eth0"])])
         #expect(policy.storage == nil)
         #expect(policy.storageProtocols == ProtocolTable.builtin.observableProtocolNames)
-        #expect(policy.storageProtocols == ["nfs", "iscsi", "ceph", "smb", "nvme-tcp", "isns", "glusterfs"])
+        #expect(policy.storageProtocols == ["nfs", "iscsi", "ceph", "smb", "nvme-tcp", "isns", "glusterfs", "drbd", "powerflex"])
         #expect(policy.extraPorts.isEmpty)
         #expect(policy.allow.isEmpty)
         #expect(policy.protocolTable.services == ProtocolTable.builtin.services.filter(\.observable))
@@ -120,6 +120,43 @@ func prefix(_ text: String) -> IPPrefix { IPPrefix(text)! }
         #expect(both.protocolTable.serviceIndex(ipProtocol: 6, port: 20049) == nfs)
         #expect(both.protocolTable.serviceIndex(ipProtocol: 6, port: 2049) == nfs)
         #expect(both.protocolTable.serviceIndex(ipProtocol: 6, port: 3260) != nil)
+    }
+
+    /// The names `policy init --cloudstack-url` writes for Linstor, PowerFlex and StorPool pools.
+    @Test func theVendorProtocolsAreAccepted() throws {
+        let policy = try Policy.parse("""
+            version: 1
+            networks:
+              management: {interfaces: [eth0]}
+            storage_protocols: [drbd, powerflex, storpool]
+            ports: {drbd: [7789, 12345], powerflex: [17072]}
+            allow:
+              - {protocol: drbd, peer: 198.51.100.9/32}
+            """, path: "p.yaml")
+        #expect(policy.storageProtocols == ["drbd", "powerflex", "storpool"])
+        let table = policy.protocolTable
+        #expect(table.unobservableProtocolNames == ["storpool"])
+        // A policy's port is well-known, inside Linstor's range or not.
+        #expect(table.services[try #require(table.serviceIndex(ipProtocol: 6, port: 12345))].name == "drbd")
+        #expect(table.portService(ipProtocol: 6, port: 7789)?.inRange == false)
+        #expect(table.portService(ipProtocol: 6, port: 7790)?.inRange == true)
+        #expect(table.services[try #require(table.serviceIndex(ipProtocol: 6, port: 17072))].name == "powerflex-sds")
+
+        // A port only inside another protocol's range may be given to a protocol (it outranks the range).
+        let nfs = try Policy.parse("""
+            version: 1
+            networks:
+              management: {interfaces: [eth0]}
+            ports: {nfs: [7500, 7000]}
+            """, path: "p.yaml")
+        for port: UInt16 in [7500, 7000] {
+            let service = try #require(nfs.protocolTable.portService(ipProtocol: 6, port: port))
+            #expect(nfs.protocolTable.services[service.service].name == "nfs")
+            #expect(!service.inRange)
+        }
+        #expect(throws: PolicyError.self) {
+            try Policy.parse("version: 1\nnetworks:\n  management: {interfaces: [eth0]}\nports: {storpool: [1]}\n", path: "p.yaml")
+        }
     }
 
     @Test func allowRuleMatching() throws {
