@@ -14,7 +14,10 @@ import Synchronization
 /// it returns; the session reads the results only after joining the thread. Other threads
 /// read the `published` counters and call `capture.breakLoop()`.
 final class InterfaceWorker: @unchecked Sendable {
+    /// The interface the policy names: its frames are judged and reported as this one's.
     let name: String
+    /// The device captured: `name`, or a member of the switch port `name` (an Open vSwitch bond).
+    let device: String
     let capture: LiveCapture?
     /// Why the interface could not be opened, when it could not.
     let openError: LiveCaptureError?
@@ -45,10 +48,11 @@ final class InterfaceWorker: @unchecked Sendable {
     let sourceIndex: Int
 
     init(
-        name: String, sourceIndex: Int, capture: LiveCapture?, openError: LiveCaptureError?, policy: Policy,
-        evidence: EvidenceSink?, timeline: Bool = false, maxFlows: Int = FlowTracker.defaultMaxFlows
+        name: String, device: String? = nil, sourceIndex: Int, capture: LiveCapture?, openError: LiveCaptureError?,
+        policy: Policy, evidence: EvidenceSink?, timeline: Bool = false, maxFlows: Int = FlowTracker.defaultMaxFlows
     ) {
         self.name = name
+        self.device = device ?? name
         self.sourceIndex = sourceIndex
         self.capture = capture
         self.openError = openError
@@ -386,11 +390,11 @@ extension InterfaceWorker {
     func report(
         frames: Int, statistics: LiveCaptureStatistics, start: Timestamp?, end: Timestamp?, ended: Bool = true
     ) -> LiveInterfaceReport {
-        LiveInterfaceReport(
-            name: name, opened: capture != nil, filter: capture?.filterExpression, frames: frames, statistics: statistics,
-            start: start, end: end,
-            problems: openError.map { ["\(name) could not be opened, so nothing on it was checked: \($0.detail)"] }
-                ?? (ended ? outcome.problems : []),
-            warning: capture?.warning)
+        var report = LiveInterfaceReport(
+            name: name, device: device, opened: capture != nil, filter: capture?.filterExpression, frames: frames,
+            statistics: statistics, start: start, end: end, problems: [], warning: capture?.warning)
+        report.problems = openError.map { ["\(report.label) could not be opened, so nothing on it was checked: \($0.detail)"] }
+            ?? (ended ? outcome.problems : [])
+        return report
     }
 }

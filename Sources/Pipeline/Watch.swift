@@ -22,6 +22,21 @@ public struct WatchConfiguration: Sendable {
     public var files: any OutputFiles = LocalFiles()
     /// The bound on each interface's live flows (`FlowTracker.maxFlows`).
     public var maxFlows = FlowTracker.defaultMaxFlows
+    /// Interfaces the policy names that are no device of the host but a switch port over
+    /// several devices (an Open vSwitch bond): each is captured on its member devices, whose
+    /// frames are judged as the named interface's.
+    public var switchPorts: [String: SwitchPortDevices] = [:]
+
+    /// A switch port's member devices, and what the port is, in words (`Open vSwitch bond on cloudbr0`).
+    public struct SwitchPortDevices: Sendable, Hashable, Codable {
+        public var devices: [String]
+        public var description: String
+
+        public init(devices: [String], description: String) {
+            self.devices = devices
+            self.description = description
+        }
+    }
 
     /// What the kernel prefilter keeps.
     public enum Prefilter: String, Sendable, CaseIterable {
@@ -48,6 +63,25 @@ public struct WatchConfiguration: Sendable {
     public var interfaces: [String] {
         var seen = Set<String>()
         return policy.networks.flatMap(\.interfaces).filter { seen.insert($0).inserted }
+    }
+
+    /// What is opened: each interface the policy names on its own device, a switch port on
+    /// each of its member devices (a member the policy also names itself is captured once,
+    /// under its own name).
+    public var captures: [(interface: String, device: String)] {
+        let named = interfaces
+        return named.flatMap { name -> [(interface: String, device: String)] in
+            guard let port = switchPorts[name] else { return [(name, name)] }
+            return port.devices.filter { !named.contains($0) }.map { (name, $0) }
+        }
+    }
+
+    /// The interfaces as `capturing on ...` says them: `bond0 on [eth0, eth1] (Open vSwitch bond on cloudbr0)`.
+    public var captureDescriptions: [String] {
+        interfaces.map { name in
+            guard let port = switchPorts[name] else { return name }
+            return "\(name) on [\(port.devices.joined(separator: ", "))] (\(port.description))"
+        }
     }
 
     /// The kernel prefilter: every IP packet for deep inspection, or the storage ports of the
@@ -98,7 +132,10 @@ public struct WatchStatus: Sendable, Equatable {
 
 /// How one watched interface's capture went.
 public struct LiveInterfaceReport: Sendable {
+    /// The interface the policy names, whose network its frames are judged in.
     public var name: String
+    /// The device captured: `name`, or a member of the switch port `name` (an Open vSwitch bond).
+    public var device: String
     /// False when it could not be opened (`problems` says why).
     public var opened: Bool
     /// The kernel filter installed.
@@ -111,6 +148,9 @@ public struct LiveInterfaceReport: Sendable {
     public var problems: [String]
     /// libpcap's activation warning, if any.
     public var warning: String?
+
+    /// `bond0 (on eth0)` for a switch port's member, else the name.
+    public var label: String { device == name ? name : "\(name) (on \(device))" }
 }
 
 /// The command a watch ran (`lanekeeper watch ... -- COMMAND`) and how it ended.
@@ -190,37 +230,39 @@ public final class WatchSession: @unchecked Sendable {
             }
         }
         var workers: [InterfaceWorker] = []
-        for (index, name) in names.enumerated() {
+        for (index, (name, device)) in configuration.captures.enumerated() {
             var capture: LiveCapture?
             var failure: LiveCaptureError?
             do {
-                capture = try LiveCapture.open(interface: name, options: configuration.options, filter: configuration.filter)
+                capture = try LiveCapture.open(interface: device, options: configuration.options, filter: configuration.filter)
             } catch {
                 switch error.code {
                 case .noSuchDevice:
                     sink?.discard()
+                    let port = configuration.switchPorts[name].map { ", a member of \(name) (\($0.description)),"
+                    } ?? ", which the policy names,"
                     throw WatchError(
                         code: .noSuchInterface,
-                        message: "interface \(name), which the policy names, does not exist on this host "
+                        message: "interface \(device)\(port) does not exist on this host "
                             + "(in this network namespace)")
                 case .permissionDenied:
                     sink?.discard()
-                    throw WatchError(code: .permissionDenied, message: "cannot capture on \(name): \(error.detail)")
+                    throw WatchError(code: .permissionDenied, message: "cannot capture on \(device): \(error.detail)")
                 case .notUp, .failed:
                     failure = error
                 }
             }
             workers.append(
                 InterfaceWorker(
-                    name: name, sourceIndex: index, capture: capture, openError: failure, policy: configuration.policy,
-                    evidence: sink, timeline: configuration.timeline, maxFlows: configuration.maxFlows))
+                    name: name, device: device, sourceIndex: index, capture: capture, openError: failure,
+                    policy: configuration.policy, evidence: sink, timeline: configuration.timeline, maxFlows: configuration.maxFlows))
         }
         return WatchSession(configuration: configuration, workers: workers, evidence: sink)
     }
 
     /// libpcap's warnings from opening the interfaces, for the user.
     public var warnings: [String] {
-        workers.compactMap { worker in worker.capture?.warning.map { "\(worker.name): \($0)" } }
+        workers.compactMap { worker in worker.capture?.warning.map { "\(worker.device): \($0)" } }
     }
 
     /// Interfaces that could not be opened, and why.
@@ -238,7 +280,7 @@ public final class WatchSession: @unchecked Sendable {
                 worker.run()
                 group.leave()
             }
-            thread.name = "lanekeeper \(worker.name)"
+            thread.name = "lanekeeper \(worker.device)"
             thread.qualityOfService = .userInteractive
             thread.start()
         }
@@ -351,10 +393,10 @@ extension WatchSession {
             reasons += report.problems
             if report.statistics.dropped > 0 {
                 reasons.append(
-                    "\(report.statistics.dropped) packets were dropped on \(report.name) before lanekeeper could read "
+                    "\(report.statistics.dropped) packets were dropped on \(report.label) before lanekeeper could read "
                         + "them (kernel buffer \(mebibytes(bufferBytes)); raise --buffer-mib)")
             }
-            if let warning = report.warning { result.warnings.append("\(report.name): libpcap: \(warning)") }
+            if let warning = report.warning { result.warnings.append("\(report.label): libpcap: \(warning)") }
         }
         add(reasons, to: &result)
         return result

@@ -18,9 +18,9 @@ public enum WatchReport {
     /// A line per watched interface: what was read and dropped, and when.
     static func captureLines(_ outcome: WatchOutcome) -> [String] {
         outcome.interfaces.map { capture in
-            guard capture.opened else { return "\(capture.name): not captured" }
+            guard capture.opened else { return "\(capture.label): not captured" }
             let span = "\(capture.start?.rfc3339 ?? "-") to \(capture.end?.rfc3339 ?? "-")"
-            return "\(capture.name): \(capture.frames) packets read, \(capture.statistics.dropped) dropped, \(span)"
+            return "\(capture.label): \(capture.frames) packets read, \(capture.statistics.dropped) dropped, \(span)"
         }
     }
 
@@ -30,7 +30,7 @@ public enum WatchReport {
         _ outcome: WatchOutcome, command: Command?, policyPath: String? = nil, policyText: String? = nil
     ) -> String {
         var dropped: [String: Int] = [:]
-        for capture in outcome.interfaces { dropped[capture.name] = capture.statistics.dropped }
+        for capture in outcome.interfaces { dropped[capture.name, default: 0] += capture.statistics.dropped }
         return HTMLReport.render(
             outcome.result,
             HTMLReportContext(
@@ -44,17 +44,28 @@ public enum WatchReport {
     }
 
     /// The replay's JSON document with, per interface, `dropped`, `capture_start` and
-    /// `capture_end`; `captures` describing the live captures; `command`; and for a window of a
-    /// continuous watch, `window`.
+    /// `capture_end` (over its devices, for a switch port captured on its members); `captures`
+    /// describing the live captures; `command`; and for a window of a continuous watch, `window`.
     public static func document(
         _ outcome: WatchOutcome, command: Command?, policyPath: String? = nil, window: JSONValue? = nil
     ) -> JSONValue {
-        var interfaceMembers: [String: [(String, JSONValue)]] = [:]
+        var spans: [String: (dropped: Int, start: Timestamp?, end: Timestamp?)] = [:]
         for capture in outcome.interfaces {
-            interfaceMembers[capture.name] = [
-                ("dropped", .int(capture.statistics.dropped)),
-                ("capture_start", timestamp(capture.start)),
-                ("capture_end", timestamp(capture.end)),
+            guard let seen = spans[capture.name] else {
+                spans[capture.name] = (capture.statistics.dropped, capture.start, capture.end)
+                continue
+            }
+            let starts = [seen.start, capture.start].compactMap { $0 }
+            let ends = [seen.end, capture.end].compactMap { $0 }
+            spans[capture.name] = (seen.dropped + capture.statistics.dropped, starts.min { $0.nanoseconds < $1.nanoseconds },
+                                   ends.max { $0.nanoseconds < $1.nanoseconds })
+        }
+        var interfaceMembers: [String: [(String, JSONValue)]] = [:]
+        for (name, span) in spans {
+            interfaceMembers[name] = [
+                ("dropped", .int(span.dropped)),
+                ("capture_start", timestamp(span.start)),
+                ("capture_end", timestamp(span.end)),
             ]
         }
         return JSONReport.document(
@@ -104,8 +115,9 @@ public enum WatchReport {
     static func capture(_ capture: LiveInterfaceReport) -> JSONValue {
         let end = !capture.opened ? "not_opened" : (capture.problems.isEmpty ? "stopped" : "incomplete")
         return .object([
-            ("path", .string("live:\(capture.name)")),
+            ("path", .string("live:\(capture.device)")),
             ("interface", .string(capture.name)),
+            ("device", .string(capture.device)),
             ("frames", .int(capture.frames)),
             ("end", .string(end)),
             ("dropped", .int(capture.statistics.dropped)),

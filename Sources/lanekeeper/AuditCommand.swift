@@ -101,6 +101,25 @@ struct HostOptions: ParsableArguments {
     @Option(name: .customLong("config-root"), help: .hidden)
     var configRoot: String?
 
+    @OptionGroup var openVSwitch: SwitchOptions
+
+    /// Reads the host; exits 66 when a named file or fixture does not exist, 65 otherwise.
+    func survey(extraTargets: [StorageTarget]) throws -> HostSurvey {
+        do {
+            return try HostSurvey.take(
+                HostPaths(fixture: fixture, sysfsRoot: sysfs, mountinfo: mountinfo, configRoot: configRoot,
+                          openVSwitch: openVSwitch.source),
+                extraTargets: extraTargets, recordInto: record)
+        } catch {
+            printError(error.description)
+            throw ExitCode(error.code == .notFound ? ExitStatus.noInput : ExitStatus.dataError)
+        }
+    }
+}
+
+/// Where Open vSwitch's database is read from: `audit`, `policy init` and `watch` (which captures
+/// an OVS bond the policy names on the bond's NICs).
+struct SwitchOptions: ParsableArguments {
     @Option(name: .customLong("ovs-db"), help: ArgumentHelp(
         "The Open vSwitch database to read bridges, bonds and VLAN tags from (ovs-vsctl's --db; default: its own, "
             + "unix:$OVS_RUNDIR/db.sock; none running there means no Open vSwitch).", valueName: "unix:SOCKET"))
@@ -110,17 +129,8 @@ struct HostOptions: ParsableArguments {
         "The ovs-vsctl program (default: the first on PATH; none means no Open vSwitch).", valueName: "PATH"))
     var ovsVsctl: String?
 
-    /// Reads the host; exits 66 when a named file or fixture does not exist, 65 otherwise.
-    func survey(extraTargets: [StorageTarget]) throws -> HostSurvey {
-        do {
-            let openVSwitch: SwitchSource? = ovsDatabase == nil && ovsVsctl == nil ? nil
-                : .vsctl(path: ovsVsctl, database: ovsDatabase, timeout: 10)
-            return try HostSurvey.take(
-                HostPaths(fixture: fixture, sysfsRoot: sysfs, mountinfo: mountinfo, configRoot: configRoot, openVSwitch: openVSwitch),
-                                       extraTargets: extraTargets, recordInto: record)
-        } catch {
-            printError(error.description)
-            throw ExitCode(error.code == .notFound ? ExitStatus.noInput : ExitStatus.dataError)
-        }
+    /// The source these options name (nil: neither was given, ovs-vsctl's own default).
+    var source: SwitchSource? {
+        ovsDatabase == nil && ovsVsctl == nil ? nil : .vsctl(path: ovsVsctl, database: ovsDatabase, timeout: 10)
     }
 }

@@ -123,7 +123,7 @@ extension WatchCommand {
         let (watch, metrics, server) = try startWindows(session, configuration: configuration, log: log)
         session.start()
         do {
-            try link.ready(interfaces: configuration.interfaces, user: user)
+            try link.ready(interfaces: configuration.captureDescriptions, user: user)
         } catch {
             log.event("error", [("message", .string("the supervising lanekeeper process is gone (\(error))"))])
             _ = watch.finish()
@@ -186,7 +186,9 @@ extension WatchCommand {
             }
         }
         log.event("start", [
-            ("interfaces", .array(configuration.interfaces.map(JSONValue.string))), ("interval", .number(options.interval)),
+            ("interfaces", .array(configuration.interfaces.map(JSONValue.string))),
+            ("captures", .array(configuration.captures.map { .string($0.interface == $0.device ? $0.device : "\($0.interface) on \($0.device)") })),
+            ("interval", .number(options.interval)),
             ("policy", .string(report.policy)), ("sha256", .string(hash)), ("metrics", server.map { .string($0.url) } ?? .null),
         ])
         return (watch, metrics, server)

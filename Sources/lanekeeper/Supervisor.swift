@@ -46,11 +46,11 @@ struct WatchSupervisor {
         return FileService(files: files, windows: windows)
     }
 
-    /// The capture process's command line: this one, with `--capture-process` after `watch`.
-    static func captureArguments() -> [String] {
+    /// The capture process's command line: this one, with `--capture-process` (and `extra`) after `watch`.
+    static func captureArguments(_ extra: [String] = []) -> [String] {
         var arguments = CommandLine.arguments
         let index = arguments.dropFirst().firstIndex(of: "watch").map { $0 + 1 } ?? min(1, arguments.count)
-        arguments.insert("--capture-process", at: index)
+        arguments.insert(contentsOf: ["--capture-process"] + extra, at: index)
         return arguments
     }
 
@@ -61,7 +61,7 @@ struct WatchSupervisor {
         if let readyFile = watch.readyFile { unlink(readyFile) }
         let child: CaptureProcess
         do {
-            child = try CaptureProcess.start(executable: "/proc/self/exe", arguments: Self.captureArguments())
+            child = try CaptureProcess.start(executable: "/proc/self/exe", arguments: Self.captureArguments(watch.switchPortArguments()))
         } catch {
             printError(error.description)
             throw ExitCode(ExitStatus.software)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Audit
 import Capture
 import Check
 import Dispatch
@@ -56,6 +57,8 @@ struct WatchCommand: ParsableCommand {
 
     @OptionGroup(title: "Continuous watch") var continuousOptions: ContinuousOptions
 
+    @OptionGroup(title: "Open vSwitch (an OVS bond the policy names is captured on its NICs)") var openVSwitch: SwitchOptions
+
     @Option(
         name: .long,
         help: ArgumentHelp(
@@ -73,6 +76,14 @@ struct WatchCommand: ParsableCommand {
 
     @Flag(name: .customLong("capture-process"), help: .hidden)
     var captureProcess = false
+
+    /// The Open vSwitch bonds the supervisor read, for the capture process (JSON).
+    @Option(name: .customLong("switch-ports"), help: .hidden)
+    var switchPortsJSON: String?
+
+    /// Why the supervisor could not read Open vSwitch, for the capture process.
+    @Option(name: .customLong("switch-problem"), help: .hidden)
+    var switchProblem: String?
 
     @Argument(
         parsing: .postTerminator,
@@ -127,7 +138,7 @@ struct WatchCommand: ParsableCommand {
         }
         opened.session.start()
         do {
-            try link.ready(interfaces: opened.configuration.interfaces, user: opened.user)
+            try link.ready(interfaces: opened.configuration.captureDescriptions, user: opened.user)
         } catch {
             opened.session.abandon()
             opened.destination?.abandon()
@@ -189,6 +200,7 @@ struct WatchCommand: ParsableCommand {
         configuration.replaceExisting = report.force
         configuration.maxFlows = flowBound.maxFlows
         configuration.files = link
+        configuration.switchPorts = switchPorts(for: configuration.interfaces)
         let session: WatchSession
         do {
             session = try WatchSession.open(configuration)
@@ -212,6 +224,49 @@ struct WatchCommand: ParsableCommand {
         return OpenedWatch(
             session: session, configuration: configuration, destination: destination,
             policyText: report.format == .html ? policyText : nil, user: target.name)
+    }
+
+    /// The interfaces among `names` that are no device here but an Open vSwitch bond the
+    /// supervisor found (`--switch-ports`), each with its NICs. A name that is neither stays
+    /// unmapped (opening it says it does not exist); a warning says when the switch could not be read.
+    func switchPorts(for names: [String]) -> [String: WatchConfiguration.SwitchPortDevices] {
+        let bonds = switchPortsJSON.flatMap { try? JSONDecoder().decode([String: WatchConfiguration.SwitchPortDevices].self, from: Data($0.utf8)) } ?? [:]
+        var ports: [String: WatchConfiguration.SwitchPortDevices] = [:]
+        for name in names where if_nametoindex(name) == 0 {
+            if let port = bonds[name] {
+                ports[name] = port
+            } else if let switchProblem {
+                printError("warning: \(name) is no device here, and Open vSwitch could not be read to find it as a bond: \(switchProblem)")
+            }
+        }
+        return ports
+    }
+
+    /// The supervisor's part, as the caller (the database is root's, and the capture process
+    /// gives up its identity before it reads the policy): every Open vSwitch bond, as hidden
+    /// arguments of the capture process, which captures a bond the policy names on its NICs.
+    /// Nothing when no switch runs, and nothing unless started as root: a supervisor started
+    /// with capabilities gives them up thread by thread, and running ovs-vsctl (Foundation's
+    /// Process) leaves a thread behind that would keep them.
+    func switchPortArguments() -> [String] {
+        guard geteuid() == 0 else {
+            return ["--switch-problem", "only a watch started as root reads Open vSwitch's database"]
+        }
+        switch (openVSwitch.source ?? .standard).read() {
+        case .absent:
+            return []
+        case .failed(let reason):
+            return ["--switch-problem", reason]
+        case .read(let configuration, _):
+            var bonds: [String: WatchConfiguration.SwitchPortDevices] = [:]
+            for bridge in configuration.bridges {
+                for port in bridge.ports where port.isBond {
+                    bonds[port.name] = .init(devices: port.interfaces.map(\.name), description: "Open vSwitch bond on \(bridge.name)")
+                }
+            }
+            guard !bonds.isEmpty, let data = try? JSONEncoder().encode(bonds) else { return [] }
+            return ["--switch-ports", String(decoding: data, as: UTF8.self)]
+        }
     }
 
     /// Says why a watch could not open; its exit status.

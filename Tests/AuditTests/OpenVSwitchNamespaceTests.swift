@@ -93,19 +93,27 @@ final class SwitchHost {
         return result
     }
 
-    /// The CloudStack host of issue 20: cloudbr0 (management's bridge) over bond0 of veth-a
-    /// and veth-b, the fake bridge mgmt0 on VLAN 100 of cloudbr0 holding the management
-    /// address and the default route, cloudbr1 (storage) over veth-c holding the storage
-    /// address. Only documentation addresses.
-    static func cloudStack() throws -> SwitchHost {
+    /// Two bridges, up, without addresses: cloudbr0 over bond0 of veth-a and veth-b, cloudbr1
+    /// over veth-c (userspace datapath).
+    static func bridges() throws -> SwitchHost {
         let ovs = try SwitchHost()
         for nic in ["veth-a", "veth-b", "veth-c"] { try ovs.host.link(nic) }
         try ovs.vsctl("add-br", "cloudbr0", "--", "set", "bridge", "cloudbr0", "datapath_type=netdev")
         try ovs.vsctl("add-bond", "cloudbr0", "bond0", "veth-a", "veth-b")
         try ovs.vsctl("add-br", "cloudbr1", "--", "set", "bridge", "cloudbr1", "datapath_type=netdev")
         try ovs.vsctl("add-port", "cloudbr1", "veth-c")
+        for bridge in ["cloudbr0", "cloudbr1"] { try ovs.host.host("link", "set", bridge, "up") }
+        return ovs
+    }
+
+    /// The CloudStack host of issue 20: cloudbr0 (management's bridge) over bond0 of veth-a
+    /// and veth-b, the fake bridge mgmt0 on VLAN 100 of cloudbr0 holding the management
+    /// address and the default route, cloudbr1 (storage) over veth-c holding the storage
+    /// address. Only documentation addresses.
+    static func cloudStack() throws -> SwitchHost {
+        let ovs = try bridges()
         try ovs.vsctl("add-br", "mgmt0", "cloudbr0", "100")
-        for bridge in ["cloudbr0", "cloudbr1", "mgmt0"] { try ovs.host.host("link", "set", bridge, "up") }
+        try ovs.host.host("link", "set", "mgmt0", "up")
         try ovs.host.host("addr", "add", "198.51.100.10/24", "dev", "mgmt0", "nodad")
         try ovs.host.host("addr", "add", "203.0.113.10/24", "dev", "cloudbr1", "nodad")
         try ovs.host.host("route", "add", "default", "via", "198.51.100.1")
