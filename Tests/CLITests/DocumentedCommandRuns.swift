@@ -20,9 +20,21 @@ enum DocumentedRun {
         case live
     }
 
-    /// Documented commands that no test runs, by place (`FILE:LINE`), with the reason. Empty:
-    /// every documented command runs. An entry naming no documented command fails.
-    static let notRun: [String: String] = [:]
+    /// Documented commands that no test here runs, by place (`FILE:LINE`), with the reason.
+    /// An entry naming no documented command fails.
+    static let notRun: [String: String] = {
+        // These need a CloudStack management server and an API key in the environment: the
+        // same command lines run through the binary against the stand-in server in
+        // Tests/AuditTests/CloudStackTests.swift (signed requests checked by it, a namespace
+        // host that passes and one that routes a pool through management), not here.
+        let managementServer =
+            "needs a CloudStack management server and CLOUDSTACK_KEY/CLOUDSTACK_SECRET; CloudStackTests runs "
+            + "policy init and audit with --cloudstack-url against its stand-in server"
+        return [
+            "docs/cloudstack.md:171": managementServer, "docs/cloudstack.md:172": managementServer,
+            "docs/cloudstack.md:176": managementServer, "docs/cloudstack.md:177": managementServer,
+        ]
+    }()
 
     /// How a command is run: nil when no test knows how (then it must be in `notRun`).
     static func kind(of command: DocumentedCommandTests.Command) -> Kind? {
@@ -164,6 +176,7 @@ struct DocumentedLiveCommandTests {
     static func commands(_ subcommand: [String]) -> [DocumentedCommandTests.Command] {
         DocumentedCommandTests.commands.filter {
             DocumentedRun.kind(of: $0) == .live && DocumentedCommandTests.split($0.words).subcommand == subcommand
+                && DocumentedRun.notRun[$0.place] == nil
         }
     }
 
