@@ -310,11 +310,7 @@ public final class LiveCapture: @unchecked Sendable {
     /// once, before the watch merges and judges its flows, so that the two never add up to
     /// the peak memory. `statistics()` then returns the last counts read.
     public func close() {
-        let handle = handleLock.withLock { handle in
-            defer { handle = nil }
-            return handle
-        }
-        _ = handle  // the last reference: pcap_close runs as it goes
+        handleLock.withLock { $0 = nil }  // the last reference: pcap_close runs as it goes
     }
 
     /// Counters since the capture was opened. Call on the reading thread, at least once per

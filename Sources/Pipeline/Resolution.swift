@@ -231,17 +231,7 @@ struct RawFlowOwners {
             return low < raws.count && raws[low] == raw ? owners[low] : -1
         }
         set {
-            if let last = raws.last, last >= raw {
-                // Not in order (never done by the resolve step): keep the order all the same.
-                let position = raws.firstIndex { $0 >= raw } ?? raws.count
-                if position < raws.count && raws[position] == raw {
-                    owners[position] = newValue
-                } else {
-                    raws.insert(raw, at: position)
-                    owners.insert(newValue, at: position)
-                }
-                return
-            }
+            assert(raws.last.map { $0 < raw } ?? true, "raw flows are assigned in increasing order")
             raws.append(raw)
             owners.append(newValue)
         }
