@@ -408,6 +408,7 @@ struct ContinuousReadinessTests {
         let policy = try lab.policy()
         let nobody = getpwnam("nobody").pointee
         let home = lab.path("service")
+        let ready = home + "/ready"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
         chown(home, nobody.pw_uid, nobody.pw_gid)
         chmod(home, 0o700)
@@ -418,12 +419,20 @@ struct ContinuousReadinessTests {
             [
                 "setpriv", "--reuid=\(nobody.pw_uid)", "--regid=\(nobody.pw_gid)", "--clear-groups", "--inh-caps=+net_raw",
                 "--ambient-caps=+net_raw", copy,
-            ] + continuous + ["--policy", policy, "--interval", "1", "--duration", "4", "--report-dir", home],
+            ] + continuous + ["--policy", policy, "--interval", "1", "--duration", "6", "--report-dir", home, "--ready-file", ready],
             stderr: "service.err")
-        Thread.sleep(forTimeInterval: 2)
+        // The ready file names the capture process, and is written once it has dropped its
+        // privileges and is capturing (a fixed sleep was too short on a loaded machine).
+        let deadline = Date().addingTimeInterval(30)
+        var line = ""
+        while process.isRunning, Date() < deadline {
+            line = (try? String(contentsOfFile: ready, encoding: .utf8)) ?? ""
+            if line.hasSuffix("\n") { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         let supervisor = process.processIdentifier
-        let children = (try? String(contentsOfFile: "/proc/\(supervisor)/task/\(supervisor)/children", encoding: .utf8)) ?? ""
-        let capture = try #require(children.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespaces)) }.first)
+        let named = line.components(separatedBy: "(capture process ").dropFirst().first?.split(separator: " ").first
+        let capture = try #require(named.flatMap { pid_t($0) }, "ready file: \(line)")
         for pid in [supervisor, capture] {
             let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
             for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
@@ -432,7 +441,7 @@ struct ContinuousReadinessTests {
             #expect(status.contains("Uid:\t\(nobody.pw_uid)\t"), "\(pid)")
         }
         process.waitUntilExit()
-        #expect(process.terminationStatus == 2, "nothing seen in 4 s: inconclusive")
+        #expect(process.terminationStatus == 2, "nothing seen in 6 s: inconclusive")
         let reports = try FileManager.default.contentsOfDirectory(atPath: home).filter { $0.hasSuffix(".json") }
         let log = (try? String(contentsOfFile: lab.path("service.err"), encoding: .utf8)) ?? ""
         #expect(reports.count >= 3, "\(log)")

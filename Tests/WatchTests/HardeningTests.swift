@@ -516,9 +516,12 @@ extension WatchSuites {
 
 /// The capture process `lanekeeper watch` (process `supervisor`) started: its child whose
 /// command line has `--capture-process`.
+/// Every thread's children are read: the process may be spawned from any of them.
 func capturePID(of supervisor: pid_t) -> pid_t? {
-    let children = (try? String(contentsOfFile: "/proc/\(supervisor)/task/\(supervisor)/children", encoding: .utf8)) ?? ""
-    return children.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }.first { pid in
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(supervisor)/task")) ?? []
+    let children = tasks.map { (try? String(contentsOfFile: "/proc/\(supervisor)/task/\($0)/children", encoding: .utf8)) ?? "" }
+        .joined(separator: " ")
+    return children.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }.first { pid in
         let arguments = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
         return arguments.split(separator: "\0").contains("--capture-process")
     }
