@@ -403,7 +403,8 @@ extension WatchSuites {
                 "watch", "--policy", policy, "--format", "json", "--output", report, "--evidence", evidence, "--",
                 "sh", "-c", "cat /proc/self/status > \(seen); touch /root/.lk-marker-$$ && rm /root/.lk-marker-$$ && echo wrote >> \(seen); exec sleep 30",
             ])
-            Thread.sleep(forTimeInterval: 1)
+            // COMMAND starts once the capture process has dropped its privileges and is capturing.
+            waitForFile(seen, while: watch)
             let pid = watch.processIdentifier
             let capture = try #require(capturePID(of: pid))
             let threads = try threadStatuses(capture)
@@ -459,7 +460,7 @@ extension WatchSuites {
             watch.standardError = FileHandle(forWritingAtPath: "/dev/null")
             watch.currentDirectoryURL = URL(fileURLWithPath: home)  // a directory the user may enter
             try watch.run()
-            Thread.sleep(forTimeInterval: 1.5)
+            waitForFile(seen, while: watch)
             let capture = try #require(capturePID(of: watch.processIdentifier))
             let threads = try threadStatuses(capture) + threadStatuses(watch.processIdentifier)
             #expect(threads.count > 2)
@@ -511,6 +512,15 @@ extension WatchSuites {
             #expect(unwritable.stderr.contains(absent) && unwritable.stderr.contains("ENOENT"), "\(unwritable.stderr)")
             #expect(!unwritable.stderr.contains("capturing on"), "\(unwritable.stderr)")
         }
+    }
+}
+
+/// Waits (at most 30 s, while `process` runs) until `path` exists and is not empty.
+func waitForFile(_ path: String, while process: Process) {
+    let deadline = Date().addingTimeInterval(30)
+    while process.isRunning, Date() < deadline {
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > 0 { return }
+        Thread.sleep(forTimeInterval: 0.05)
     }
 }
 
