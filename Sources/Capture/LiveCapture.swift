@@ -116,7 +116,8 @@ public struct LiveCaptureOutcome: Sendable, Equatable {
 /// a time, at the latest `timeoutMilliseconds` after the first. Either way a reader with
 /// nothing to read sleeps at most `timeoutMilliseconds` (or until an error such as the
 /// interface going away, or `breakLoop()`). To stop without losing what the kernel still
-/// holds, call `stop()`, wait `drainSeconds`, then call `breakLoop()`.
+/// holds, call `stop()`, wait until `run` returns or `stopSeconds` have passed, then call
+/// `breakLoop()`.
 ///
 /// Concurrency: confined to the thread that calls `run`, except `stop()` and `breakLoop()`,
 /// which any thread may call (`pcap_breakloop` is documented as thread-safe and wakes a
@@ -243,7 +244,14 @@ public final class LiveCapture: @unchecked Sendable {
                         fileOffset: Int64(outcome.frames)))
             }
             let now = Self.now()
-            if now >= stopAt.load(ordering: .relaxed) { break loop }
+            let stopping = stopAt.load(ordering: .relaxed)
+            if now >= stopping {
+                // Past the drain deadline: end once a read finds the kernel's buffer empty.
+                // A reader the scheduler kept off the CPU until now still reads what arrived
+                // before `stop()`; a flood that never lets up is cut `lateReadNanoseconds` on.
+                guard case .packets(let count) = result, count > 0, now - stopping < Self.lateReadNanoseconds else { break loop }
+                continue
+            }
             switch result {
             case .packets(let count):
                 consecutiveErrors = 0
@@ -290,9 +298,20 @@ public final class LiveCapture: @unchecked Sendable {
     /// twice the timeout.
     public var drainSeconds: Double { Double(max(options.timeoutMilliseconds, 1)) * 2 / 1000 }
 
-    /// Makes `run` return once it has read what the kernel still holds, `drainSeconds` from
-    /// now, if it is reading then; follow with `breakLoop()` after `drainSeconds` to end a
-    /// reader with nothing to read. Safe to call from any thread.
+    /// How long past the drain deadline a reader that still finds packets goes on reading.
+    static let lateReadNanoseconds: Int64 = 2_000_000_000
+
+    /// How long after `stop()` a reader ends by itself at the latest, when it is not blocked in
+    /// a read: the drain, the late reads, and one more timeout. Wait that long before
+    /// `breakLoop()`.
+    public var stopSeconds: Double {
+        drainSeconds + Double(Self.lateReadNanoseconds) / 1e9 + Double(max(options.timeoutMilliseconds, 1)) / 1000
+    }
+
+    /// Makes `run` return once it has read what the kernel still holds: at the first read
+    /// that finds nothing from `drainSeconds` on (or `lateReadNanoseconds` after that, if
+    /// packets keep coming). Follow with `breakLoop()` once `run` has returned or
+    /// `stopSeconds` have passed, to end a reader blocked in a read. Safe to call from any thread.
     public func stop() {
         let deadline = Self.now() + Int64(drainSeconds * 1e9)
         _ = stopAt.compareExchange(expected: .max, desired: deadline, ordering: .relaxed)

@@ -312,8 +312,11 @@ public final class WatchSession: @unchecked Sendable {
     public func stop() {
         let captures = workers.compactMap(\.capture)
         for capture in captures { capture.stop() }
-        if started, let drain = captures.map(\.drainSeconds).max() {
+        if started, let drain = captures.map(\.drainSeconds).max(), let limit = captures.map(\.stopSeconds).max() {
+            // The readers end by themselves once the kernel's buffers are read; a loaded
+            // machine may give them the CPU only after the drain.
             Thread.sleep(forTimeInterval: drain)
+            _ = group.wait(timeout: .now() + (limit - drain))
         }
         for capture in captures { capture.breakLoop() }
         group.wait()
