@@ -95,7 +95,8 @@ struct PolicyHostsCommand: ParsableCommand {
             try await client.kvmHosts(zone: zone)
         }
         for note in found.notes { printError("note: \(note)") }
-        print(found.hosts.map { "\($0.name) \($0.ipAddress ?? "")\n" }.joined(), terminator: "")
+        print(found.hosts.map { "\($0.name) \(($0.ipAddress ?? "").trimmingCharacters(in: .whitespaces))\n" }.joined(),
+              terminator: "")
     }
 }
 
