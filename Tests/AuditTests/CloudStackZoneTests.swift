@@ -57,6 +57,12 @@ import Yams
         #expect(noKey.stderr.contains("CLOUDSTACK_KEY and CLOUDSTACK_SECRET not set"))
         let noCA = try Self.hosts(server, "--cloudstack-ca", "/nonexistent/ca.pem")
         #expect(noCA.status == 66)
+        // A port nobody listens on: a server started and stopped to find one.
+        var closed = ""
+        do { closed = try CloudStackServer(fixture: CloudStackServer.zoneHosts).url }
+        let unreachable = try lanekeeperWithKey(["policy", "hosts", "--cloudstack-url", closed, "--cloudstack-timeout", "2"])
+        #expect(unreachable.status == 69)
+        #expect(unreachable.stderr.contains("CloudStack listHosts: cannot get an answer from \(closed)"))
     }
 
     /// A server that caps every page at 2 items: lists are followed to their `count`, asking
