@@ -78,6 +78,9 @@ public final class CloudStackClient: Sendable {
     /// The most an answer may be (a zone of thousands of hosts is a few megabytes).
     static let maximumBody = 64 << 20
     static let pageSize = 500
+    /// The most pages one list call is followed over (a server capping pages at 20 items still
+    /// gives 20 000).
+    static let maximumPages = 1000
 
     /// `url` is the API endpoint (`https://cloud.example/client/api`); a URL without a path gets
     /// `/client/api`. `caFile` replaces the system's trust roots with a PEM file's certificates.
@@ -119,13 +122,15 @@ public final class CloudStackClient: Sendable {
     // MARK: - Calls
 
     /// One API call: the `<command>response` object of its answer, every page of a list
-    /// (`listKey` the array's key) gathered.
-    func list<Item: Decodable>(_ command: String, _ parameters: [String: String], listKey: String, as _: Item.Type)
+    /// (`listKey` the array's key) gathered. A server may cap a page below the `pagesize` asked
+    /// for (CloudStack's `default.page.size`), so a short page is no end: pages are asked until
+    /// `count` items are in or a page comes back empty, at most `maximumPages`.
+    func list<Item: Decodable & Equatable>(_ command: String, _ parameters: [String: String], listKey: String, as _: Item.Type)
         async throws(CloudStackError) -> [Item]
     {
         var items: [Item] = []
-        var page = 1
-        while true {
+        var previous: [Item] = []
+        for page in 1...Self.maximumPages {
             var query = parameters
             query["page"] = String(page)
             query["pagesize"] = String(Self.pageSize)
@@ -136,23 +141,31 @@ public final class CloudStackClient: Sendable {
             guard JSONSerialization.isValidJSONObject(array), let list = array as? [Any] else {
                 throw CloudStackError(.malformed, call: command, "\"\(listKey)\" is not a list")
             }
+            let pageItems: [Item]
             do {
                 let data = try JSONSerialization.data(withJSONObject: list)
-                items += try JSONDecoder().decode([Item].self, from: data)
+                pageItems = try JSONDecoder().decode([Item].self, from: data)
             } catch let error as DecodingError {
                 throw CloudStackError(.malformed, call: command, "\"\(listKey)\": " + Self.describe(error))
             } catch {
                 throw CloudStackError(.malformed, call: command, "\"\(listKey)\": \(error)")
             }
-            let total: Int
+            if pageItems.isEmpty { return items }
+            if page > 1, pageItems == previous {
+                throw CloudStackError(.malformed, call: command, "page \(page) repeats page \(page - 1): the server does not "
+                    + "honour \"page\"")
+            }
+            items += pageItems
+            previous = pageItems
             switch count {
-            case let number as Int: total = number
-            case nil: total = items.count
+            // No count: the answer is taken as the whole list.
+            case nil: return items
+            case let total as Int: if items.count >= total { return items }
             default: throw CloudStackError(.malformed, call: command, "\"count\" is not a number")
             }
-            if items.count >= total || list.count < Self.pageSize || page >= 1000 { return items }
-            page += 1
         }
+        throw CloudStackError(.malformed, call: command, "\(items.count) items in \(Self.maximumPages) pages, still fewer than "
+            + "its \"count\"")
     }
 
     /// A signed call; the `<command lower-cased>response` object of the answer.
@@ -256,6 +269,52 @@ public final class CloudStackClient: Sendable {
                        as: CloudStackTrafficType.self)
     }
 
+    // MARK: - A zone's hosts
+
+    /// The KVM hypervisors of a zone (`zone` its name or id) or of every zone: the Routing hosts
+    /// of `listHosts` whose `hypervisor` is KVM and that have an `ipaddress`, by name, with notes
+    /// on what was left out and on hosts that are not Up and Enabled (listed all the same: their
+    /// policy is the same, and whether they answer is for the caller to find).
+    public func kvmHosts(zone: String?) async throws(CloudStackError) -> (hosts: [CloudStackHost], notes: [String]) {
+        var routing = try await hosts().filter { $0.type == nil || $0.type == "Routing" }
+        if let zone {
+            let all = routing
+            routing = all.filter { $0.zoneID == zone || $0.zoneName == zone }
+            let zones = Set(routing.compactMap(\.zoneID))
+            if routing.isEmpty {
+                let known = Set(all.map { $0.zoneName ?? $0.zoneID ?? "?" }).sorted()
+                throw CloudStackError(.usage, call: "listHosts", "no Routing host is in a zone named or numbered \(zone)"
+                    + (known.isEmpty ? " (there is no Routing host at all)" : " (zones with Routing hosts: \(known.joined(separator: ", ")))"))
+            }
+            if zones.count > 1 {
+                throw CloudStackError(.usage, call: "listHosts", "\(zones.count) zones are named \(zone) "
+                    + "(\(zones.sorted().joined(separator: ", "))): give its id")
+            }
+        }
+        var notes: [String] = []
+        let others = routing.filter { $0.hypervisor?.lowercased() != "kvm" }
+        if !others.isEmpty {
+            notes.append("left out \(others.count) Routing host\(others.count == 1 ? "" : "s") not KVM: "
+                + others.map { "\($0.name) (\($0.hypervisor ?? "no hypervisor"))" }.joined(separator: ", "))
+        }
+        var kvm = routing.filter { $0.hypervisor?.lowercased() == "kvm" }
+        for host in kvm where (host.ipAddress ?? "").trimmingCharacters(in: .whitespaces).isEmpty {
+            notes.append("left out \(host.name) (id \(host.id)): listHosts gives it no ipaddress")
+        }
+        kvm = kvm.filter { !($0.ipAddress ?? "").trimmingCharacters(in: .whitespaces).isEmpty }
+            .sorted { ($0.name, $0.id) < ($1.name, $1.id) }
+        for host in kvm where host.state != "Up" || host.resourceState != "Enabled" {
+            notes.append("\(host.name) \(host.ipAddress ?? ""): state \(host.state ?? "unknown"), resource state "
+                + "\(host.resourceState ?? "unknown") (listed)")
+        }
+        for (name, same) in Dictionary(grouping: kvm, by: \.name).sorted(by: { $0.key < $1.key }) where same.count > 1 {
+            notes.append("\(same.count) hosts are named \(name) (\(same.map(\.id).joined(separator: ", "))): "
+                + "--cloudstack-host needs their ids")
+        }
+        if kvm.isEmpty { notes.append("no KVM host" + (zone.map { " in zone \($0)" } ?? "")) }
+        return (kvm, notes)
+    }
+
     // MARK: - One host's view
 
     /// Finds this host (by `selector`, a name or an id, else the Routing host whose `ipaddress`
@@ -277,8 +336,7 @@ public final class CloudStackClient: Sendable {
             foundBy = "--cloudstack-host \(selector)"
         } else {
             let all = try await hosts()
-            let local = Set(localAddresses)
-            let matches = all.filter { $0.ipAddress.map(local.contains) == true }
+            let matches = all.filter { $0.hasAddress(in: localAddresses) }
             guard matches.count == 1, let only = matches.first else {
                 throw CloudStackError(.usage, call: "listHosts", matches.isEmpty
                     ? "no Routing host's ipaddress is an address of this machine (\(localAddresses.joined(separator: ", "))); "

@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// What the management server says, in the fields lanekeeper reads (the API documentation's
 /// response fields of each list call; everything else is ignored).
@@ -14,9 +19,14 @@ public struct CloudStackHost: Sendable, Hashable, Decodable {
     public var clusterName: String?
     public var zoneID: String?
     public var zoneName: String?
+    /// The agent's connection: `Up`, `Disconnected`, `Down`, `Alert`, `Connecting`, ...
+    public var state: String?
+    /// What the operator made of it: `Enabled`, `Disabled`, `Maintenance`, `PrepareForMaintenance`, ...
+    public var resourceState: String?
 
     public init(id: String, name: String, ipAddress: String? = nil, type: String? = "Routing", hypervisor: String? = "KVM",
-                clusterID: String? = nil, clusterName: String? = nil, zoneID: String? = nil, zoneName: String? = nil) {
+                clusterID: String? = nil, clusterName: String? = nil, zoneID: String? = nil, zoneName: String? = nil,
+                state: String? = "Up", resourceState: String? = "Enabled") {
         self.id = id
         self.name = name
         self.ipAddress = ipAddress
@@ -26,11 +36,35 @@ public struct CloudStackHost: Sendable, Hashable, Decodable {
         self.clusterName = clusterName
         self.zoneID = zoneID
         self.zoneName = zoneName
+        self.state = state
+        self.resourceState = resourceState
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, type, hypervisor
+        case id, name, type, hypervisor, state
         case ipAddress = "ipaddress", clusterID = "clusterid", clusterName = "clustername", zoneID = "zoneid", zoneName = "zonename"
+        case resourceState = "resourcestate"
+    }
+
+    /// Whether its `ipaddress` is one of `addresses`, compared as addresses, not as text:
+    /// `2001:0db8:0:0::10` is `2001:db8::10`, `::ffff:198.51.100.10` is `198.51.100.10`.
+    public func hasAddress(in addresses: [String]) -> Bool {
+        guard let own = ipAddress.flatMap(Self.addressBytes) else { return false }
+        return addresses.contains { Self.addressBytes($0) == own }
+    }
+
+    /// The bytes of an IPv4 or IPv6 address in text (4 or 16; an IPv4-mapped IPv6 address as
+    /// its IPv4 address; a `%zone` suffix dropped), nil when the text is not an address.
+    /// The corresponding C function is `inet_pton`.
+    public static func addressBytes(_ text: String) -> [UInt8]? {
+        var text = text.trimmingCharacters(in: .whitespaces)
+        if let percent = text.firstIndex(of: "%") { text = String(text[..<percent]) }
+        var v4 = [UInt8](repeating: 0, count: 4)
+        if inet_pton(AF_INET, text, &v4) == 1 { return v4 }
+        var v6 = [UInt8](repeating: 0, count: 16)
+        guard inet_pton(AF_INET6, text, &v6) == 1 else { return nil }
+        if v6[0..<10].allSatisfy({ $0 == 0 }), v6[10] == 0xff, v6[11] == 0xff { return Array(v6[12...]) }
+        return v6
     }
 }
 

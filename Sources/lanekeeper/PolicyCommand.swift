@@ -1,5 +1,6 @@
 import ArgumentParser
 import Audit
+import CloudStack
 import Foundation
 import Policy
 
@@ -7,7 +8,7 @@ struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy",
         abstract: "Work with policies.",
-        subcommands: [PolicyInitCommand.self]
+        subcommands: [PolicyInitCommand.self, PolicyHostsCommand.self]
     )
 }
 
@@ -56,6 +57,46 @@ struct PolicyInitCommand: ParsableCommand {
         for warning in written.warnings { printError("warning: \(warning)") }
         for item in written.undecided { printError("could not decide: \(item)") }
         try emit(written.text, to: output, force: force, what: "policy")
+    }
+}
+
+/// The hosts to write a policy on, from the management server: what a loop over a zone reads.
+struct PolicyHostsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hosts",
+        abstract: "List a zone's KVM hosts from the CloudStack management server, one NAME ADDRESS line each.",
+        discussion: """
+            Asks the management server at --cloudstack-url (listHosts type=Routing, every page) for its KVM \
+            hypervisors, of the zone --cloudstack-zone names (its name or id) or of every zone, and prints one \
+            line per host: its name and its ipaddress, sorted by name; what a loop that runs \
+            `policy init --cloudstack-host NAME` on each host reads. Hosts that are not Up and Enabled \
+            (Disconnected, in Maintenance, ...) are listed all the same, each with its state in a note on \
+            standard error; Routing hosts of another hypervisor and hosts without an ipaddress are left out, \
+            said in a note. The API key and secret come from CLOUDSTACK_KEY and CLOUDSTACK_SECRET. \
+            Exit status: 0 listed (no KVM host is a note, not an error), 64 usage (no key in the environment, \
+            no Routing host in that zone), 65 an answer not as the API documents, 66 no --cloudstack-ca file, \
+            69 the management server unreachable or its TLS certificate refused, 77 the API key or signature refused.
+            """
+    )
+
+    @OptionGroup var connection: CloudStackConnectionOptions
+
+    @Option(name: .customLong("cloudstack-zone"), help: ArgumentHelp(
+        "The zone's name or id (default: every zone).", valueName: "NAME|ID"))
+    var zone: String?
+
+    func validate() throws {
+        if connection.url == nil { throw ValidationError("give --cloudstack-url URL, the management server to ask") }
+    }
+
+    func run() throws {
+        let zone = zone
+        let found = try connection.withClient(url: connection.url ?? "") { client async throws(CloudStackError) in
+            try await client.kvmHosts(zone: zone)
+        }
+        for note in found.notes { printError("note: \(note)") }
+        print(found.hosts.map { "\($0.name) \(($0.ipAddress ?? "").trimmingCharacters(in: .whitespaces))\n" }.joined(),
+              terminator: "")
     }
 }
 

@@ -17,16 +17,23 @@ final class CloudStackServer {
     static let secret = "test-secret+/=~ key"
     static let script = packageRoot.path + "/Tests/AuditTests/Fixtures/cloudstack/server.py"
     static let zone = packageRoot.path + "/Tests/AuditTests/Fixtures/cloudstack/zone.json"
+    /// Two zones: three KVM hosts of zone1 in two clusters (kvm3 in maintenance), a VMware host,
+    /// a system VM, and zone2's KVM host whose ipaddress is written `2001:0db8:0:0::10`.
+    static let zoneHosts = packageRoot.path + "/Tests/AuditTests/Fixtures/cloudstack/zone-hosts.json"
 
     let process = Process()
     let port: Int
     let scheme: String
+    let address: String
     let log: String
 
-    init(_ extra: [String] = [], namespace: String? = nil, tls: (cert: String, key: String)? = nil) throws {
+    /// `bind` is the address it listens on (inside `namespace`, when given).
+    init(_ extra: [String] = [], fixture: String = zone, namespace: String? = nil, bind: String = "127.0.0.1",
+         tls: (cert: String, key: String)? = nil) throws {
         log = temporaryPath("requests.log")
-        var arguments = ["python3", Self.script, "--fixture", Self.zone, "--key", Self.key, "--secret", Self.secret,
-                         "--port", "0", "--log", log] + extra
+        address = bind
+        var arguments = ["python3", Self.script, "--fixture", fixture, "--key", Self.key, "--secret", Self.secret,
+                         "--port", "0", "--bind", bind, "--log", log] + extra
         if let tls { arguments += ["--cert", tls.cert, "--cert-key", tls.key] }
         if let namespace {
             process.executableURL = NamespaceHost.tool
@@ -57,7 +64,7 @@ final class CloudStackServer {
         self.port = port
     }
 
-    var url: String { "\(scheme)://127.0.0.1:\(port)/client/api" }
+    var url: String { "\(scheme)://\(address):\(port)/client/api" }
 
     /// The parameters of each request that passed the signature check.
     var requests: [[String: String]] {

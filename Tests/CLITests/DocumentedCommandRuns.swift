@@ -30,9 +30,18 @@ enum DocumentedRun {
         let managementServer =
             "needs a CloudStack management server and CLOUDSTACK_KEY/CLOUDSTACK_SECRET; CloudStackTests runs "
             + "policy init and audit with --cloudstack-url against its stand-in server"
+        let zoneList =
+            "needs a CloudStack management server and CLOUDSTACK_KEY/CLOUDSTACK_SECRET; CloudStackZoneListTests runs "
+            + "policy hosts against its stand-in server"
+        // The loop over `policy hosts` is run as written (the whole block, by bash) elsewhere.
+        let zoneLoop =
+            "the zone loop (ssh to each host): CloudStackZoneNamespaceTests runs this block as written with bash, "
+            + "a stand-in ssh and three namespace hosts with the stand-in server"
         return [
             "docs/cloudstack.md:171": managementServer, "docs/cloudstack.md:172": managementServer,
             "docs/cloudstack.md:176": managementServer, "docs/cloudstack.md:177": managementServer,
+            "docs/cloudstack.md:178": zoneList, "docs/cloudstack.md:236": zoneList, "README.md:66": zoneList,
+            "docs/cloudstack.md:258": zoneLoop, "docs/cloudstack.md:262": zoneLoop,
         ]
     }()
 

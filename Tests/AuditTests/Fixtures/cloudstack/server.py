@@ -11,7 +11,12 @@ joined with `&`, lower-cased, HMAC-SHA1 with the secret, base64; `signatureversi
 an `expires` not yet past (yyyy-MM-dd'T'HH:mm:ssZ). A wrong key, signature or expiry gets
 CloudStack's 401 answer.
 
-Prints `PORT <n>` on its first line once listening (give --port 0 for a free port).
+Lists are paged as CloudStack pages them: `page` (from 1) of `pagesize` items, `count` the
+whole list's length; --page-cap N makes every page at most N items whatever `pagesize` asks
+(as a server whose `default.page.size` is N would), so a client must follow `count`.
+
+Prints `PORT <n>` on its first line once listening (give --port 0 for a free port) on
+--bind (127.0.0.1 by default).
 """
 import argparse
 import base64
@@ -58,6 +63,9 @@ def main():
     parser.add_argument("--key", required=True)
     parser.add_argument("--secret", required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--bind", default="127.0.0.1", help="the address to listen on")
+    parser.add_argument("--page-cap", type=int, help="answer at most this many items per page")
+    parser.add_argument("--ignore-page", action="store_true", help="answer every page as the first (a broken server)")
     parser.add_argument("--cert")
     parser.add_argument("--cert-key")
     parser.add_argument("--log", help="append each verified request's parameters (JSON) to this file")
@@ -121,9 +129,20 @@ def main():
                     items = [i for i in items if str(i.get(field, "")).lower() == params[param].lower()]
             if not items:
                 return self.answer(200, {key: {}})
-            return self.answer(200, {key: {"count": len(items), LISTS[command]: items}})
+            count = len(items)
+            try:
+                size = int(params.get("pagesize", count))
+                page = 1 if args.ignore_page else int(params.get("page", 1))
+            except ValueError:
+                return self.answer(431, {key: {"uuidList": [], "errorcode": 431, "errortext": "page and pagesize must be numbers"}})
+            if args.page_cap:
+                size = min(size, args.page_cap)
+            items = items[(page - 1) * size:page * size] if size > 0 and page > 0 else []
+            if not items:
+                return self.answer(200, {key: {"count": count}})
+            return self.answer(200, {key: {"count": count, LISTS[command]: items}})
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server = http.server.ThreadingHTTPServer((args.bind, args.port), Handler)
     if args.cert:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(args.cert, args.cert_key)
