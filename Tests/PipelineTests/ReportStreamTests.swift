@@ -160,6 +160,22 @@ import Testing
         }
     }
 
+    /// Standard output that cannot be written (/dev/full): the error says so and the verdict
+    /// stands (a fail exits 1, a pass 74), where the whole report used to be handed to
+    /// FileHandle, which stopped the process on the error.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/dev/full"), "no /dev/full"))
+    func standardOutputThatCannotBeWrittenKeepsTheVerdict() throws {
+        for (name, status, verdict) in [("leak-address", Int32(1), "fail"), ("clean", Int32(74), "pass")] {
+            let command = [binary.path, "replay", "--format", "json", "--policy", "captures/\(name)/policy.yaml",
+                           "captures/\(name)/host.pcapng"].map { "'" + $0 + "'" }.joined(separator: " ")
+            let result = try run(URL(fileURLWithPath: "/bin/sh"), ["-c", command + " > /dev/full"])
+            #expect(result.status == status, "\(result.stderr)")
+            #expect(result.stderr.contains("cannot write the report to standard output") && result.stderr.contains("ENOSPC"),
+                    "\(result.stderr)")
+            #expect(result.stderr.contains("verdict: \(verdict) (it stands)"))
+        }
+    }
+
     /// The command line, with the report's file on a full disk part way through (a tmpfs of
     /// 64 KiB in a mount namespace of its own, which needs root): the error names the file and
     /// ENOSPC, the whole report follows on standard output, the verdict stands (fail: 1), and
