@@ -6,8 +6,15 @@ import Flows
 public enum JSONReport {
     public static let version = 1
 
+    /// Writes the report into `out` as it is made, ending with a newline.
+    public static func write(_ result: CheckResult, policyPath: String? = nil, into out: inout ReportWriter) {
+        document(result, policyPath: policyPath).write(into: &out)
+        out.append("\n")
+    }
+
+    /// The report as a String (`write` into memory).
     public static func render(_ result: CheckResult, policyPath: String? = nil) -> String {
-        document(result, policyPath: policyPath).serialized() + "\n"
+        ReportWriter.text { write(result, policyPath: policyPath, into: &$0) }
     }
 
     /// What a live watch's report has beside a replay's, each member built where it goes:

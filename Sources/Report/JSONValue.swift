@@ -25,15 +25,18 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     /// Serialises with two-space indentation (or compactly).
     public func serialized(pretty: Bool = true) -> String {
-        var out = JSONBytes()
+        ReportWriter.text { write(into: &$0, pretty: pretty) }
+    }
+
+    /// Writes the document into `out` as it goes (`serialized` is this into memory).
+    public func write(into out: inout ReportWriter, pretty: Bool = true) {
         write(into: &out, indent: pretty ? 0 : -1)
-        return out.text
     }
 
     /// Two spaces per level, made once for the levels a report has.
     private static let paddings = (0..<16).map { Array(repeating: UInt8(ascii: " "), count: 2 * $0) }
 
-    private static func pad(_ level: Int, into out: inout JSONBytes) {
+    private static func pad(_ level: Int, into out: inout ReportWriter) {
         if level < paddings.count {
             out.append(paddings[level])
         } else {
@@ -41,7 +44,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
-    private static func writeArray(count: Int, _ element: (Int) -> JSONValue, into out: inout JSONBytes, indent: Int) {
+    private static func writeArray(count: Int, _ element: (Int) -> JSONValue, into out: inout ReportWriter, indent: Int) {
         if count == 0 {
             out.append("[]")
             return
@@ -49,6 +52,8 @@ public indirect enum JSONValue: Sendable, Equatable {
         let pretty = indent >= 0
         out.append(pretty ? "[\n" : "[")
         for index in 0..<count {
+            // The sink failed (a full disk): the rest would go nowhere.
+            if out.failed { return }
             if pretty { pad(indent + 1, into: &out) }
             element(index).write(into: &out, indent: pretty ? indent + 1 : -1)
             if index + 1 < count { out.append(",") }
@@ -58,7 +63,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         out.append("]")
     }
 
-    private func write(into out: inout JSONBytes, indent: Int) {
+    private func write(into out: inout ReportWriter, indent: Int) {
         let pretty = indent >= 0
         switch self {
         case .null: out.append("null")
@@ -91,7 +96,7 @@ public indirect enum JSONValue: Sendable, Equatable {
 
     /// RFC 8259 string escaping: quotes, backslash and every control character (and DEL,
     /// U+2028 and U+2029, which some JavaScript readers choke on).
-    private static func writeString(_ value: String, into out: inout JSONBytes) {
+    private static func writeString(_ value: String, into out: inout ReportWriter) {
         out.append("\"")
         var value = value
         value.withUTF8 { bytes in
@@ -116,51 +121,4 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
         out.append("\"")
     }
-}
-
-/// The bytes of a document being written: appends are copies into one growing buffer, with
-/// none of a `String`'s or an `Array`'s per-append bookkeeping (a report of a million flows
-/// makes tens of millions of them).
-struct JSONBytes: ~Copyable {
-    private var storage: UnsafeMutablePointer<UInt8>
-    private var capacity: Int
-    private var count = 0
-
-    init() {
-        capacity = 4096
-        storage = .allocate(capacity: capacity)
-    }
-
-    deinit { storage.deallocate() }
-
-    mutating func append(_ buffer: UnsafeBufferPointer<UInt8>) {
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
-        if count + buffer.count > capacity {
-            var grown = capacity * 2
-            while count + buffer.count > grown { grown *= 2 }
-            let larger = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
-            larger.update(from: storage, count: count)
-            storage.deallocate()
-            storage = larger
-            capacity = grown
-        }
-        (storage + count).update(from: base, count: buffer.count)
-        count += buffer.count
-    }
-
-    mutating func append(_ text: StaticString) {
-        text.withUTF8Buffer { append($0) }
-    }
-
-    mutating func append(_ text: String) {
-        var text = text
-        text.withUTF8 { append($0) }
-    }
-
-    mutating func append(_ array: [UInt8]) {
-        array.withUnsafeBufferPointer { append($0) }
-    }
-
-    /// The document (valid UTF-8: every piece appended was).
-    var text: String { String(decoding: UnsafeBufferPointer(start: storage, count: count), as: UTF8.self) }
 }

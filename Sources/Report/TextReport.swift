@@ -3,11 +3,17 @@ import Check
 /// The report for a person: the verdict first, then a table per network and per interface,
 /// then each violation, then warnings.
 public enum TextReport {
+    /// The report as a String (`write` into memory).
     public static func render(_ result: CheckResult) -> String {
-        var out = "lanekeeper \(headline(result.verdict))\n"
-        for reason in result.reasons { out += "  - \(reason)\n" }
+        ReportWriter.text { write(result, into: &$0) }
+    }
 
-        out += "\nNetworks\n"
+    /// Writes the report into `out` as it is made.
+    public static func write(_ result: CheckResult, into out: inout ReportWriter) {
+        out.append("lanekeeper \(headline(result.verdict))\n")
+        for reason in result.reasons { out.append("  - \(reason)\n") }
+
+        out.append("\nNetworks\n")
         var networkRows = [["NETWORK", "ROLE", "PACKETS", "STORAGE PKTS", "STORAGE BYTES", "BY PROTOCOL"]]
         for network in result.networks {
             networkRows.append([
@@ -15,9 +21,9 @@ public enum TextReport {
                 Checker.formatBytes(network.storageBytes), protocols(network),
             ])
         }
-        out += table(networkRows, rightAligned: [2, 3, 4])
+        out.append(table(networkRows, rightAligned: [2, 3, 4]))
 
-        out += "\nInterfaces\n"
+        out.append("\nInterfaces\n")
         var interfaceRows = [["INTERFACE", "NETWORK", "PACKETS", "STORAGE PKTS", "STORAGE BYTES", "BY PROTOCOL"]]
         for interface in result.interfaces {
             interfaceRows.append([
@@ -25,33 +31,27 @@ public enum TextReport {
                 Checker.formatBytes(interface.storageBytes), protocols(interface.byProtocol),
             ])
         }
-        out += table(interfaceRows, rightAligned: [2, 3, 4])
+        out.append(table(interfaceRows, rightAligned: [2, 3, 4]))
 
-        if !result.violations.isEmpty {
-            out += "\nViolations\n"
-            out += violations(result.violations)
-        }
-        if !result.allowed.isEmpty {
-            out += "\nAllowed by the policy\n"
-            out += violations(result.allowed)
-        }
-        if !result.unconfirmed.isEmpty {
-            out += "\nPossibly storage, known only by a port range (inconclusive, not violations)\n"
-            out += violations(result.unconfirmed)
-        }
-        if !result.transit.isEmpty {
-            out += "\nTransit: another machine's storage bridged through the host (not violations)\n"
-            out += violations(result.transit)
+        let sections: [(title: StaticString, records: [Violation])] = [
+            ("\nViolations\n", result.violations),
+            ("\nAllowed by the policy\n", result.allowed),
+            ("\nPossibly storage, known only by a port range (inconclusive, not violations)\n", result.unconfirmed),
+            ("\nTransit: another machine's storage bridged through the host (not violations)\n", result.transit),
+        ]
+        for section in sections where !section.records.isEmpty {
+            out.append(section.title)
+            violations(section.records, into: &out)
         }
         if !result.warnings.isEmpty {
-            out += "\nWarnings\n"
-            for warning in result.warnings { out += "  - \(warning)\n" }
+            out.append("\nWarnings\n")
+            for warning in result.warnings { out.append("  - \(warning)\n") }
         }
         let t = result.totals
-        out += "\nTotals: \(t.packets) packets (\(t.decoded) decoded, \(t.truncated) truncated, "
-            + "\(t.undecodable) undecodable), \(t.flows) flows, \(t.storageFlows) storage flows, "
-            + "\(t.storagePackets) storage packets (\(Checker.formatBytes(t.storageBytes)))\n"
-        return out
+        out.append(
+            "\nTotals: \(t.packets) packets (\(t.decoded) decoded, \(t.truncated) truncated, "
+                + "\(t.undecodable) undecodable), \(t.flows) flows, \(t.storageFlows) storage flows, "
+                + "\(t.storagePackets) storage packets (\(Checker.formatBytes(t.storageBytes)))\n")
     }
 
     /// The verdict in one line, for people (`FAIL: storage traffic crossed ...`).
@@ -63,18 +63,55 @@ public enum TextReport {
         }
     }
 
-    static func violations(_ records: [Violation]) -> String {
-        var out = ""
+    /// A numbered entry per record, written piece by piece (a million of them on a flooded
+    /// management network: no line is built as a String of its own).
+    static func violations(_ records: [Violation], into out: inout ReportWriter) {
         for (number, record) in records.enumerated() {
-            let vlan = record.vlan.map { ", VLAN \($0)" } ?? ""
-            let service = record.service == record.protocolName ? "" : " (\(record.service))"
-            out += "  \(number + 1). \(record.protocolName)\(service) over \(record.transport) on \(record.interface)"
-                + " [\(record.network)\(vlan)]: \(record.client) -> \(record.server)\n"
-            if let tunnel = record.tunnelPhrase { out += "     \(tunnel)\n" }
-            out += "     \(record.packets) packets, \(Checker.formatBytes(record.bytes)), "
-                + "\(record.firstSeen.rfc3339) to \(record.lastSeen.rfc3339); recognised by \(record.recognition) (\(record.evidence))\n"
+            // The sink failed (a full disk): the rest would go nowhere.
+            if out.failed { return }
+            out.append("  ")
+            out.append(number + 1)
+            out.append(". ")
+            out.append(record.protocolName)
+            if record.service != record.protocolName {
+                out.append(" (")
+                out.append(record.service)
+                out.append(")")
+            }
+            out.append(" over ")
+            out.append(record.transport)
+            out.append(" on ")
+            out.append(record.interface)
+            out.append(" [")
+            out.append(record.network)
+            if let vlan = record.vlan {
+                out.append(", VLAN ")
+                out.append(Int(vlan))
+            }
+            out.append("]: ")
+            out.append(record.client.description)
+            out.append(" -> ")
+            out.append(record.server.description)
+            out.append("\n")
+            if let tunnel = record.tunnelPhrase {
+                out.append("     ")
+                out.append(tunnel)
+                out.append("\n")
+            }
+            out.append("     ")
+            out.append(record.packets)
+            out.append(" packets, ")
+            out.append(Checker.formatBytes(record.bytes))
+            out.append(", ")
+            out.append(record.firstSeen.rfc3339)
+            out.append(" to ")
+            out.append(record.lastSeen.rfc3339)
+            out.append("; recognised by ")
+            out.append(record.recognition)
+            out.append(" (")
+            out.append(record.evidence.description)
+            out.append(")\n")
         }
-        return out
     }
 
     /// A network's storage by protocol, and the part of it that was transit.

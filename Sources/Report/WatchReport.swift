@@ -8,11 +8,16 @@ public enum WatchReport {
     public typealias Command = CommandOutcome
 
     public static func text(_ outcome: WatchOutcome, command: Command?) -> String {
-        var out = TextReport.render(outcome.result)
-        out += "\nLive captures\n"
-        for line in captureLines(outcome) { out += "  \(line)\n" }
-        if let command { out += "\nCommand: \(command.summary)\n" }
-        return out
+        ReportWriter.text { writeText(outcome, command: command, into: &$0) }
+    }
+
+    /// Writes the text report into `out` as it is made: the replay's, then the live captures
+    /// and the command.
+    public static func writeText(_ outcome: WatchOutcome, command: Command?, into out: inout ReportWriter) {
+        TextReport.write(outcome.result, into: &out)
+        out.append("\nLive captures\n")
+        for line in captureLines(outcome) { out.append("  \(line)\n") }
+        if let command { out.append("\nCommand: \(command.summary)\n") }
     }
 
     /// A line per watched interface: what was read and dropped, and when.
@@ -40,7 +45,13 @@ public enum WatchReport {
     }
 
     public static func json(_ outcome: WatchOutcome, command: Command?, policyPath: String? = nil) -> String {
-        document(outcome, command: command, policyPath: policyPath).serialized() + "\n"
+        ReportWriter.text { writeJSON(outcome, command: command, policyPath: policyPath, into: &$0) }
+    }
+
+    /// Writes the JSON report into `out` as it is made, ending with a newline.
+    public static func writeJSON(_ outcome: WatchOutcome, command: Command?, policyPath: String? = nil, into out: inout ReportWriter) {
+        document(outcome, command: command, policyPath: policyPath).write(into: &out)
+        out.append("\n")
     }
 
     /// The replay's JSON document with, per interface, `dropped`, `capture_start` and

@@ -77,7 +77,7 @@ struct AuditCommand: ParsableCommand {
         case .text: text = AuditReport.text(result)
         case .json: text = AuditReport.json(result, policyPath: policyName)
         }
-        throw ExitCode(concludeReport(text, verdict: result.verdict, evidenceError: nil, destination: destination, output: output))
+        throw ExitCode(concludeReport({ $0.append(text) }, verdict: result.verdict, evidenceError: nil, destination: destination, output: output))
     }
 }
 

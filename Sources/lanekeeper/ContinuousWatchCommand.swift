@@ -291,9 +291,14 @@ struct WindowWriter {
             let path = directory + "/"
                 + ContinuousWatch.windowFileName(
                     prefix: ContinuousOptions.reportPrefix, index: window.index, start: window.start, suffix: ContinuousOptions.reportSuffix)
-            do {
+            do throws(OutputWriteError) {
                 let file = try files.create(path: path, replace: false, staging: .hidden)
-                try file.write(Array((document.serialized() + "\n").utf8))
+                do {
+                    try ReportDestination.stream(writing(document, pretty: true), into: OutputReportSink(file: file))
+                } catch {
+                    file.abandon()
+                    throw error
+                }
                 try file.commit()
                 reportPath = path
             } catch {
@@ -301,7 +306,11 @@ struct WindowWriter {
             }
             _ = files.prune(directory: directory, prefix: ContinuousOptions.reportPrefix, suffix: ContinuousOptions.reportSuffix, keep: options.keep)
         } else {
-            FileHandle.standardOutput.write(Data((document.serialized(pretty: false) + "\n").utf8))
+            do {
+                try ReportDestination.stream(writing(document, pretty: false), into: DescriptorReportSink.standardOutput)
+            } catch {
+                failure("cannot write the report to standard output: \(error.detail)")
+            }
         }
         if let error = window.outcome.evidenceError { failure(error) }
         let totals = window.outcome.result.totals
@@ -322,6 +331,14 @@ struct WindowWriter {
                     failure("cannot write the metrics file \(path): \(error.detail)")
                 }
             }
+        }
+    }
+
+    /// Writes `document` and a newline, as it goes.
+    private func writing(_ document: JSONValue, pretty: Bool) -> (inout ReportWriter) -> Void {
+        { out in
+            document.write(into: &out, pretty: pretty)
+            out.append("\n")
         }
     }
 

@@ -3,6 +3,8 @@ import Capture
 import Check
 import Foundation
 import Pipeline
+import Report
+import SystemCalls
 
 @main
 struct Lanekeeper: ParsableCommand {
@@ -115,19 +117,72 @@ final class ReportDestination {
         file?.abandon()
     }
 
-    /// Writes `text`, fsyncs and renames it into place.
-    func write(_ text: String) throws(OutputWriteError) {
+    /// Writes the report `body` makes as it is made, through a bounded buffer: into the
+    /// staging file, then fsyncs and renames it into place (nothing is left behind when a
+    /// write fails); or onto standard output.
+    func write(_ body: (inout ReportWriter) -> Void) throws(OutputWriteError) {
         guard let file else {
-            FileHandle.standardOutput.write(Data(text.utf8))
+            try Self.stream(body, into: DescriptorReportSink.standardOutput)
             return
         }
         do {
-            try file.write(Array(text.utf8))
+            try Self.stream(body, into: OutputReportSink(file: file))
         } catch {
             file.abandon()
             throw error
         }
         try file.commit()
+    }
+
+    /// Writes `text`, fsyncs and renames it into place.
+    func write(_ text: String) throws(OutputWriteError) {
+        try write { $0.append(text) }
+    }
+
+    /// What `body` writes, into `sink` through a `ReportWriter`; the sink's error, if it failed.
+    static func stream(_ body: (inout ReportWriter) -> Void, into sink: any ReportSink) throws(OutputWriteError) {
+        var writer = ReportWriter(into: sink)
+        body(&writer)
+        do {
+            try writer.finish()
+        } catch let error as OutputWriteError {
+            throw error
+        } catch {
+            throw OutputWriteError(path: "report", operation: "write", detail: "\(error)")
+        }
+    }
+}
+
+/// A report's bytes into an output file (its staging file until `commit()`).
+final class OutputReportSink: ReportSink {
+    let file: any OutputSink
+
+    init(file: any OutputSink) {
+        self.file = file
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try file.write(bytes)
+    }
+}
+
+/// A report's bytes into a descriptor this process has open (standard output), by write(2);
+/// a failure names it and the reason (a pipe closed, a full disk).
+final class DescriptorReportSink: ReportSink, Sendable {
+    let descriptor: Int32
+    let name: String
+
+    static let standardOutput = DescriptorReportSink(descriptor: STDOUT_FILENO, name: "standard output")
+
+    init(descriptor: Int32, name: String) {
+        self.descriptor = descriptor
+        self.name = name
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        if let failure = writeAll(descriptor, bytes).failure {
+            throw OutputWriteError(path: name, operation: "write", detail: failure.description, errno: failure.rawValue)
+        }
     }
 }
 

@@ -95,18 +95,20 @@ struct ReplayCommand: ParsableCommand {
             }
         }
         let result = outcome.result
-        let text: String
+        let write: (inout ReportWriter) -> Void
         switch report.format {
-        case .text: text = TextReport.render(result)
-        case .json: text = JSONReport.render(result, policyPath: report.policy)
+        case .text: write = { TextReport.write(result, into: &$0) }
+        case .json: write = { [policy = report.policy] in JSONReport.write(result, policyPath: policy, into: &$0) }
         case .html:
-            text = HTMLReport.render(
+            // The page embeds its charts and is bounded on its own: made whole, then written.
+            let page = HTMLReport.render(
                 result,
                 HTMLReportContext(
                     title: "lanekeeper replay", policyPath: report.policy, policyText: report.base.policyText(),
                     timeline: outcome.timeline))
+            write = { $0.append(page) }
         }
         try report.finish(
-            report: text, verdict: result.verdict, evidenceError: outcome.evidenceError, destination: destination)
+            report: write, verdict: result.verdict, evidenceError: outcome.evidenceError, destination: destination)
     }
 }

@@ -4,6 +4,7 @@ import Check
 import Foundation
 import Pipeline
 import Policy
+import Report
 
 /// The formats of `audit`.
 enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
@@ -70,17 +71,20 @@ struct PolicyReportOptions: ParsableArguments {
     /// instead, and the verdict stands: a fail still exits 1 and an inconclusive 2, so an
     /// I/O error never hides a violation; only a pass becomes 74, so that a caller who
     /// checks for 0 does not take a missing report or evidence file for a clean result.
+    ///
+    /// `report` writes the report into the writer it is given, as it is made (it runs again,
+    /// onto standard output, when the file could not be written).
     func finish(
-        report text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
+        report: (inout ReportWriter) -> Void, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
     ) throws -> Never {
-        throw ExitCode(try conclude(report: text, verdict: verdict, evidenceError: evidenceError, destination: destination))
+        throw ExitCode(try conclude(report: report, verdict: verdict, evidenceError: evidenceError, destination: destination))
     }
 
     /// What `finish` does, returning the exit status instead of exiting.
     func conclude(
-        report text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
+        report: (inout ReportWriter) -> Void, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
     ) throws -> Int32 {
-        concludeReport(text, verdict: verdict, evidenceError: evidenceError, destination: try destination ?? openReport(),
+        concludeReport(report, verdict: verdict, evidenceError: evidenceError, destination: try destination ?? openReport(),
                        output: output)
     }
 
@@ -124,32 +128,37 @@ struct PacketReportOptions: ParsableArguments {
     func openReport(files: any OutputFiles = LocalFiles()) throws -> ReportDestination { try base.openReport(files: files) }
 
     func finish(
-        report text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
+        report: (inout ReportWriter) -> Void, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
     ) throws -> Never {
-        try base.finish(report: text, verdict: verdict, evidenceError: evidenceError, destination: destination)
+        try base.finish(report: report, verdict: verdict, evidenceError: evidenceError, destination: destination)
     }
 
     func conclude(
-        report text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
+        report: (inout ReportWriter) -> Void, verdict: Verdict, evidenceError: String?, destination: ReportDestination? = nil
     ) throws -> Int32 {
-        try base.conclude(report: text, verdict: verdict, evidenceError: evidenceError, destination: destination)
+        try base.conclude(report: report, verdict: verdict, evidenceError: evidenceError, destination: destination)
     }
 }
 
-/// Writes a report to `destination` (`output` its file, nil for standard output) and returns
-/// the verdict's exit status; see `PolicyReportOptions.finish`.
-func concludeReport(_ text: String, verdict: Verdict, evidenceError: String?, destination: ReportDestination, output: String?)
-    -> Int32
-{
+/// Writes the report `report` makes to `destination` (`output` its file, nil for standard
+/// output) as it is made, and returns the verdict's exit status; see `PolicyReportOptions.finish`.
+func concludeReport(
+    _ report: (inout ReportWriter) -> Void, verdict: Verdict, evidenceError: String?, destination: ReportDestination,
+    output: String?
+) -> Int32 {
     var failed = false
     do {
-        try destination.write(text)
+        try destination.write(report)
     } catch {
         failed = true
         printError("cannot write the report to \(output ?? "standard output"): \(error.path): \(error.detail)")
         if output != nil {
             printError("the report follows on standard output instead")
-            FileHandle.standardOutput.write(Data(text.utf8))
+            do {
+                try ReportDestination.stream(report, into: DescriptorReportSink.standardOutput)
+            } catch {
+                printError("cannot write the report to standard output either: \(error.detail)")
+            }
         }
     }
     if let evidenceError {

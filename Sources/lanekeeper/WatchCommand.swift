@@ -150,7 +150,7 @@ struct WatchCommand: ParsableCommand {
         let outcome = opened.session.finish()
         let verdict = outcome.result.verdict
         let exit = try report.conclude(
-            report: render(outcome, command: orders.command, policyText: opened.policyText), verdict: verdict,
+            report: writer(outcome, command: orders.command, policyText: opened.policyText), verdict: verdict,
             evidenceError: outcome.evidenceError, destination: opened.destination)
         try? link.result(verdict: verdict.code)
         throw ExitCode(exit)
@@ -311,12 +311,18 @@ struct WatchCommand: ParsableCommand {
         status.clear()
     }
 
-    /// The report in the format asked for.
-    func render(_ outcome: WatchOutcome, command: CommandOutcome?, policyText: String?) -> String {
+    /// What writes the report in the format asked for, as it is made (the HTML page, bounded
+    /// on its own, is made whole first).
+    func writer(_ outcome: WatchOutcome, command: CommandOutcome?, policyText: String?) -> (inout ReportWriter) -> Void {
+        let policy = report.policy
         switch report.format {
-        case .text: WatchReport.text(outcome, command: command)
-        case .json: WatchReport.json(outcome, command: command, policyPath: report.policy)
-        case .html: WatchReport.html(outcome, command: command, policyPath: report.policy, policyText: policyText)
+        case .text:
+            return { WatchReport.writeText(outcome, command: command, into: &$0) }
+        case .json:
+            return { WatchReport.writeJSON(outcome, command: command, policyPath: policy, into: &$0) }
+        case .html:
+            let page = WatchReport.html(outcome, command: command, policyPath: policy, policyText: policyText)
+            return { $0.append(page) }
         }
     }
 }
