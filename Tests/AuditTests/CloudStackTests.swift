@@ -7,92 +7,6 @@ import Policy
 import TestSupport
 import Testing
 
-let python = URL(fileURLWithPath: "/usr/bin/env")
-
-/// The stand-in management server (`Fixtures/cloudstack/server.py`), answering from
-/// `Fixtures/cloudstack/zone.json` and verifying each request's signature as CloudStack does;
-/// started on a free port of 127.0.0.1 (inside `namespace` when given), killed by its PID.
-final class CloudStackServer {
-    static let key = "test-api-key_0123"
-    static let secret = "test-secret+/=~ key"
-    static let script = packageRoot.path + "/Tests/AuditTests/Fixtures/cloudstack/server.py"
-    static let zone = packageRoot.path + "/Tests/AuditTests/Fixtures/cloudstack/zone.json"
-    /// Two zones: three KVM hosts of zone1 in two clusters (kvm3 in maintenance), a VMware host,
-    /// a system VM, and zone2's KVM host whose ipaddress is written `2001:0db8:0:0::10`.
-    static let zoneHosts = packageRoot.path + "/Tests/AuditTests/Fixtures/cloudstack/zone-hosts.json"
-
-    let process = Process()
-    let port: Int
-    let scheme: String
-    let address: String
-    let log: String
-
-    /// `bind` is the address it listens on (inside `namespace`, when given).
-    init(_ extra: [String] = [], fixture: String = zone, namespace: String? = nil, bind: String = "127.0.0.1",
-         tls: (cert: String, key: String)? = nil) throws {
-        log = temporaryPath("requests.log")
-        address = bind
-        var arguments = ["python3", Self.script, "--fixture", fixture, "--key", Self.key, "--secret", Self.secret,
-                         "--port", "0", "--bind", bind, "--log", log] + extra
-        if let tls { arguments += ["--cert", tls.cert, "--cert-key", tls.key] }
-        if let namespace {
-            process.executableURL = NamespaceHost.tool
-            process.arguments = ["netns", "exec", namespace, "/usr/bin/env"] + arguments
-        } else {
-            process.executableURL = python
-            process.arguments = arguments
-        }
-        scheme = tls == nil ? "http" : "https"
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty {
-                let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                throw NamespaceHost.CommandError(command: "server.py", stderr: stderr)
-            }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5).prefix { $0.isNumber }) else {
-            throw NamespaceHost.CommandError(command: "server.py", stderr: "said \(text)")
-        }
-        self.port = port
-    }
-
-    var url: String { "\(scheme)://\(address):\(port)/client/api" }
-
-    /// The parameters of each request that passed the signature check.
-    var requests: [[String: String]] {
-        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String]
-        }
-    }
-
-    deinit {
-        // SIGKILL: the test process may hand its blocked SIGTERM down to the server.
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(atPath: log)
-    }
-}
-
-/// Runs the built lanekeeper with the API key and secret in its environment (or `environment`).
-func lanekeeperWithKey(_ arguments: [String], key: String = CloudStackServer.key, secret: String = CloudStackServer.secret,
-                       namespace: String? = nil) throws -> Run
-{
-    let env = ["CLOUDSTACK_KEY=\(key)", "CLOUDSTACK_SECRET=\(secret)"]
-    if let namespace {
-        return try run(NamespaceHost.tool, ["netns", "exec", namespace, "/usr/bin/env"] + env + [binary.path] + arguments)
-    }
-    return try run(URL(fileURLWithPath: "/usr/bin/env"), env + [binary.path] + arguments)
-}
-
 /// HMAC-SHA1 in base64 by Python's hmac module: the independent reference.
 func pythonHMAC(_ message: String, secret: String) throws -> String {
     let code = "import base64,hashlib,hmac,sys; print(base64.b64encode(hmac.new(sys.argv[1].encode(), sys.argv[2].encode(), "
@@ -268,28 +182,15 @@ func pythonHMAC(_ message: String, secret: String) throws -> String {
     }
 
     /// HTTPS with a test CA made by openssl: the right CA file is trusted, another CA's is a TLS failure (69).
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "needs openssl"))
+    @Test(.enabled(if: TestCertificates.available, "needs openssl"))
     func tlsIsVerifiedAgainstTheGivenCA() throws {
         let directory = try TemporaryDirectory("lk-cloudstack-tls")
-        func openssl(_ arguments: String...) throws {
-            let result = try run(URL(fileURLWithPath: "/usr/bin/openssl"), arguments)
-            try #require(result.status == 0, "openssl \(arguments.joined(separator: " ")): \(result.stderr)")
-        }
-        for ca in ["ca", "other-ca"] {
-            try openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=lanekeeper test \(ca)",
-                        "-keyout", directory.file("\(ca).key"), "-out", directory.file("\(ca).pem"))
-        }
-        try openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", directory.file("server.key"),
-                    "-out", directory.file("server.csr"))
-        try "subjectAltName=IP:127.0.0.1\n".write(toFile: directory.file("san.ext"), atomically: true, encoding: .utf8)
-        try openssl("x509", "-req", "-in", directory.file("server.csr"), "-CA", directory.file("ca.pem"), "-CAkey",
-                    directory.file("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", directory.file("san.ext"),
-                    "-out", directory.file("server.pem"))
-        let server = try CloudStackServer(tls: (directory.file("server.pem"), directory.file("server.key")))
-        let trusted = try Self.policyInit(server, "--cloudstack-ca", directory.file("ca.pem"))
+        let certificates = try TestCertificates(in: directory)
+        let server = try CloudStackServer(tls: certificates.server)
+        let trusted = try Self.policyInit(server, "--cloudstack-ca", certificates.ca)
         #expect(trusted.status == 0, "\(trusted.stderr)")
         #expect(try Policy.parse(trusted.stdout, path: "written.yaml").storageTargets.count == 4)
-        let refused = try Self.policyInit(server, "--cloudstack-ca", directory.file("other-ca.pem"))
+        let refused = try Self.policyInit(server, "--cloudstack-ca", certificates.otherCA)
         #expect(refused.status == 69)
         #expect(refused.stderr.contains("CloudStack listHosts: cannot get an answer from \(server.url): TLS"))
         #expect(server.requests.count == 5)
@@ -301,16 +202,8 @@ func pythonHMAC(_ message: String, secret: String) throws -> String {
 /// there, then `audit` with that policy, and `audit --cloudstack-url` without one.
 @Suite(.enabled(if: NamespaceHost.available, "needs root and ip(8) to build network namespaces"))
 struct CloudStackNamespaceTests {
-    static func host() throws -> NamespaceHost {
-        let host = try NamespaceHost()
-        try host.link("cloudbr0", "198.51.100.10/24")
-        try host.link("stor0", "203.0.113.10/24")
-        try host.host("route", "add", "default", "via", "198.51.100.1")
-        return host
-    }
-
     @Test func theGeneratedPolicyAuditsCleanAndCatchesAPoolRoutedThroughManagement() throws {
-        let host = try Self.host()
+        let host = try NamespaceHost.kvm1()
         let server = try CloudStackServer(namespace: host.name)
         // No --cloudstack-host: the host is found by its address.
         let written = try lanekeeperWithKey(["policy", "init", "--mountinfo", "/dev/null", "--cloudstack-url", server.url],

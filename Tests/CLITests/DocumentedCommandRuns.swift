@@ -11,6 +11,8 @@ import Testing
 /// - `watch` (one-shot and `--continuous`), `audit` and `policy init` need root and a host: they
 ///   run in a namespace host (`DocumentedLiveCommandTests`, skipped with its reason when not root;
 ///   CI runs as root);
+/// - those with `--cloudstack-url` (`policy init`, `audit`, `policy hosts`) run against the
+///   stand-in management server in a namespace host (`DocumentedManagementServerCommandTests`);
 /// - anything else must be in `notRun` with the reason, and is then only option-checked.
 enum DocumentedRun {
     enum Kind: Equatable {
@@ -18,36 +20,25 @@ enum DocumentedRun {
         case samples
         /// Needs root and a namespace host.
         case live
+        /// Asks a CloudStack management server (`--cloudstack-url`): run against the stand-in
+        /// server, in a namespace host built as its zone describes.
+        case managementServer
     }
 
     /// Documented commands that no test here runs, by place (`FILE:LINE`), with the reason.
     /// An entry naming no documented command fails.
     static let notRun: [String: String] = {
-        // These need a CloudStack management server and an API key in the environment: the
-        // same command lines run through the binary against the stand-in server in
-        // Tests/AuditTests/CloudStackTests.swift (signed requests checked by it, a namespace
-        // host that passes and one that routes a pool through management), not here.
-        let managementServer =
-            "needs a CloudStack management server and CLOUDSTACK_KEY/CLOUDSTACK_SECRET; CloudStackTests runs "
-            + "policy init and audit with --cloudstack-url against its stand-in server"
-        let zoneList =
-            "needs a CloudStack management server and CLOUDSTACK_KEY/CLOUDSTACK_SECRET; CloudStackZoneListTests runs "
-            + "policy hosts against its stand-in server"
         // The loop over `policy hosts` is run as written (the whole block, by bash) elsewhere.
         let zoneLoop =
             "the zone loop (ssh to each host): CloudStackZoneNamespaceTests runs this block as written with bash, "
             + "a stand-in ssh and three namespace hosts with the stand-in server"
-        return [
-            "docs/cloudstack.md:171": managementServer, "docs/cloudstack.md:172": managementServer,
-            "docs/cloudstack.md:176": managementServer, "docs/cloudstack.md:177": managementServer,
-            "docs/cloudstack.md:178": zoneList, "docs/cloudstack.md:236": zoneList, "README.md:66": zoneList,
-            "docs/cloudstack.md:258": zoneLoop, "docs/cloudstack.md:262": zoneLoop,
-        ]
+        return ["docs/cloudstack.md:258": zoneLoop, "docs/cloudstack.md:262": zoneLoop]
     }()
 
     /// How a command is run: nil when no test knows how (then it must be in `notRun`).
     static func kind(of command: DocumentedCommandTests.Command) -> Kind? {
-        switch DocumentedCommandTests.split(command.words).subcommand {
+        if command.words.contains("--cloudstack-url") { return .managementServer }
+        return switch DocumentedCommandTests.split(command.words).subcommand {
         case ["replay"], ["check"]: .samples
         case ["watch"], ["audit"], ["policy", "init"]: .live
         default: nil
@@ -79,6 +70,9 @@ enum DocumentedRun {
         "--user NAME": "nobody",
         "--metrics-listen ADDRESS:PORT": "127.0.0.1:9273",
         "--ovs-vsctl PATH": "/usr/bin/ovs-vsctl",
+        "--cloudstack-host NAME": "kvm1",
+        "--cloudstack-zone NAME": "zone1",
+        "--cloudstack-timeout SECONDS": "10",
     ]
 
     /// Options whose value is a file the command writes: a fresh path in the sandbox instead.
@@ -95,6 +89,9 @@ enum DocumentedRun {
         /// `--duration` (a watch), `--interval` (a continuous watch's windows).
         var duration = "2.5"
         var interval = "1"
+        /// The stand-in management server's URL and the CA file that verifies it.
+        var cloudstackURL = ""
+        var cloudstackCA = ""
     }
 
     /// The documented words made runnable: brackets and `...` dropped, the first of `a|b|c`,
@@ -141,6 +138,10 @@ enum DocumentedRun {
                 value = host?.duration ?? value
             case "--interval":
                 value = host?.interval ?? value
+            case "--cloudstack-url":
+                value = host?.cloudstackURL ?? value
+            case "--cloudstack-ca":
+                value = host?.cloudstackCA ?? value
             case "--ovs-db":
                 value = "unix:" + sandbox.file("no-switch.sock")
             default:
@@ -243,5 +244,55 @@ struct DocumentedLiveCommandTests {
             #expect(result.status == 0, "\(command): exit \(result.status): \(result.stderr)")
             #expect(written.contains("interfaces: [mgmt0]"), "\(command): \(written)")
         }
+    }
+}
+
+/// The documented commands that ask a CloudStack management server (`--cloudstack-url`), each
+/// run as shown against the stand-in server (over HTTPS with a test CA where `--cloudstack-ca`
+/// is shown), in a namespace host built as the server's zone describes kvm1: cloudbr0
+/// 198.51.100.10/24 (the Management label, the default route) and stor0 203.0.113.10/24 (the
+/// pools' network). `policy hosts` lists the zone's KVM hosts; `policy init` writes a policy
+/// naming cloudbr0 as management; `audit` passes.
+@Suite(.serialized, .enabled(if: NamespaceHost.available && TestCertificates.available,
+                             "needs root and ip(8) to build a namespace host, and openssl for the server's certificate"))
+struct DocumentedManagementServerCommandTests {
+    static let commands = DocumentedCommandTests.commands.filter {
+        DocumentedRun.kind(of: $0) == .managementServer && DocumentedRun.notRun[$0.place] == nil
+    }
+
+    @Test func everyDocumentedManagementServerCommandRuns() throws {
+        let subcommands = Set(Self.commands.map { DocumentedCommandTests.split($0.words).subcommand })
+        #expect(subcommands == [["policy", "init"], ["audit"], ["policy", "hosts"]], "\(subcommands)")
+        let certificates = try TemporaryDirectory("lk-documented-tls")
+        let tls = try TestCertificates(in: certificates)
+        for command in Self.commands {
+            let host = try NamespaceHost.kvm1()
+            let sandbox = try TemporaryDirectory("lk-documented")
+            let subcommand = DocumentedCommandTests.split(command.words).subcommand
+            let https = command.words.contains("--cloudstack-ca")
+            let server = try CloudStackServer(fixture: subcommand == ["policy", "hosts"] ? CloudStackServer.zoneHosts : CloudStackServer.zone,
+                                              namespace: host.name, tls: https ? tls.server : nil)
+            var values = DocumentedRun.Host(policy: "", agent: "")
+            values.cloudstackURL = server.url
+            values.cloudstackCA = tls.ca
+            var words = try DocumentedRun.words(command, sandbox: sandbox, host: values)
+            // The machine's own mounts are not the namespace host's.
+            if subcommand != ["policy", "hosts"] { words += ["--mountinfo", "/dev/null"] }
+            let result = try lanekeeperWithKey(words, namespace: host.name)
+            let output = words.firstIndex(of: "--output").map { words[$0 + 1] }
+            let written = output.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? result.stdout
+            #expect(result.status == 0, "\(command): exit \(result.status): \(result.stderr)")
+            #expect(!server.requests.isEmpty, "\(command): no signed request reached the server")
+            switch subcommand {
+            case ["policy", "hosts"]:
+                #expect(written.hasPrefix("kvm1 198.51.100.11\nkvm2 198.51.100.12\n"), "\(command): \(written)")
+            case ["policy", "init"]:
+                #expect(written.contains("interfaces: [cloudbr0]") && written.contains("203.0.113.20"), "\(command): \(written)")
+            default:
+                #expect(written.contains("lanekeeper audit PASS") || written.contains("\"verdict\": \"pass\""),
+                        "\(command): \(written)")
+            }
+        }
+        #expect(Self.commands.count >= 6, "only \(Self.commands.count) documented --cloudstack-url commands")
     }
 }
