@@ -26,7 +26,7 @@ enum Compression: String {
     }
 
     /// A decompressor reading compressed bytes from `source` (`prefix` first).
-    func decompressor(prefix: UnsafeRawBufferPointer, source: @escaping (UnsafeMutableRawPointer, Int) -> Int) -> Decompressor {
+    func decompressor(prefix: UnsafeRawBufferPointer, source: @escaping (UnsafeMutableRawPointer, Int) -> Int) -> any Decompressor {
         switch self {
         case .gzip: GzipStream(prefix: prefix, source: source)
         case .zstd: ZstdStream(prefix: prefix, source: source)
@@ -34,7 +34,7 @@ enum Compression: String {
     }
 
     /// A decompressor of compressed bytes held in memory (copied, served chunk by chunk).
-    func decompressor(copying bytes: UnsafeRawBufferPointer) -> Decompressor {
+    func decompressor(copying bytes: UnsafeRawBufferPointer) -> any Decompressor {
         let copy = [UInt8](bytes)
         var served = 0
         return decompressor(prefix: UnsafeRawBufferPointer(start: nil, count: 0)) { destination, count in
@@ -50,18 +50,26 @@ enum Compression: String {
 
 /// A compressed stream read from a source that behaves like `read(2)`: `decompress(into:_:)`
 /// behaves like `read(2)` on the uncompressed data (0 at the end, -1 with `errno` set on
-/// failure; for damaged or cut data EIO, with `problem` saying what was wrong). A subclass
-/// decompresses what `refill()` put in `input`; this class holds what both formats share:
-/// the source, the 64 KiB compressed buffer, the problem.
-class Decompressor {
+/// failure; for damaged or cut data EIO, with `problem` saying what was wrong). Each format
+/// decompresses what its `CompressedSource` read.
+protocol Decompressor: AnyObject {
+    /// What was wrong with the compressed data, if something was.
+    var problem: String? { get }
+    /// Up to `count` uncompressed bytes into `destination`, as `read(2)` would.
+    func decompress(into destination: UnsafeMutableRawPointer, _ count: Int) -> Int
+}
+
+/// What both formats share: the source of compressed bytes, the 64 KiB buffer they are read
+/// into, and the problem found in them.
+final class CompressedSource {
     /// Reads up to `count` compressed bytes to a destination, as `read(2)` does.
     private let source: (UnsafeMutableRawPointer, Int) -> Int
     /// Compressed bytes read from `source`.
     let input: UnsafeMutableRawBufferPointer
     /// How many bytes of `input` the first `refill()` need not read (the prefix).
-    private(set) var prefilled: Int
+    let prefilled: Int
     /// What was wrong with the compressed data, if something was.
-    fileprivate(set) var problem: String?
+    var problem: String?
 
     init(prefix: UnsafeRawBufferPointer, source: @escaping (UnsafeMutableRawPointer, Int) -> Int) {
         self.source = source
@@ -79,7 +87,7 @@ class Decompressor {
 
     /// Reads the next compressed bytes into `input`: how many (0 at the end of the source),
     /// or nil with `errno` set when reading failed.
-    final func refill() -> Int? {
+    func refill() -> Int? {
         do {
             return try retryingOnInterrupt { source(input.baseAddress.unsafelyUnwrapped, input.count) }
         } catch {
@@ -90,34 +98,32 @@ class Decompressor {
 
     /// Records `problem` and answers as `read(2)` does for what this call produced before it:
     /// those bytes, or -1 with EIO when there are none (the next call fails).
-    final func fail(_ problem: String, produced: Int) -> Int {
+    func fail(_ problem: String, produced: Int) -> Int {
         self.problem = problem
         if produced > 0 { return produced }
         errno = EIO
         return -1
-    }
-
-    /// Up to `count` uncompressed bytes into `destination`, as `read(2)` would.
-    func decompress(into destination: UnsafeMutableRawPointer, _ count: Int) -> Int {
-        fatalError("Decompressor.decompress is implemented by each format")
     }
 }
 
 /// A gzip (or zlib) stream. Concatenated gzip members, as `cat a.gz b.gz` makes, are read
 /// one after the other.
 final class GzipStream: Decompressor {
+    private let compressed: CompressedSource
     private let stream: UnsafeMutablePointer<z_stream>
     private var ended = false
     /// Whether the last member ended exactly where the input stands (nothing half-read).
     private var atMemberEnd = true
 
-    override init(prefix: UnsafeRawBufferPointer, source: @escaping (UnsafeMutableRawPointer, Int) -> Int) {
+    var problem: String? { compressed.problem }
+
+    init(prefix: UnsafeRawBufferPointer, source: @escaping (UnsafeMutableRawPointer, Int) -> Int) {
+        compressed = CompressedSource(prefix: prefix, source: source)
         stream = .allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        super.init(prefix: prefix, source: source)
-        stream.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: Bytef.self)
-        stream.pointee.avail_in = uInt(prefilled)
-        if lk_inflate_init(stream) != Z_OK { problem = "cannot start zlib" }
+        stream.pointee.next_in = compressed.input.baseAddress?.assumingMemoryBound(to: Bytef.self)
+        stream.pointee.avail_in = uInt(compressed.prefilled)
+        if lk_inflate_init(stream) != Z_OK { compressed.problem = "cannot start zlib" }
     }
 
     deinit {
@@ -126,7 +132,7 @@ final class GzipStream: Decompressor {
         stream.deallocate()
     }
 
-    override func decompress(into destination: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    func decompress(into destination: UnsafeMutableRawPointer, _ count: Int) -> Int {
         if problem != nil {
             errno = EIO
             return -1
@@ -138,16 +144,16 @@ final class GzipStream: Decompressor {
         var produced: Int { wanted - Int(stream.pointee.avail_out) }
         while stream.pointee.avail_out == UInt32(wanted) {
             if stream.pointee.avail_in == 0 {
-                guard let got = refill() else { return -1 }
+                guard let got = compressed.refill() else { return -1 }
                 if got == 0 {
                     // The file ended: inside a member it was cut short (what was inflated stands).
                     ended = true
                     if stream.pointee.total_in > 0 && !atMemberEnd {
-                        return fail("the gzip data is cut short", produced: produced)
+                        return compressed.fail("the gzip data is cut short", produced: produced)
                     }
                     return 0
                 }
-                stream.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: Bytef.self)
+                stream.pointee.next_in = compressed.input.baseAddress?.assumingMemoryBound(to: Bytef.self)
                 stream.pointee.avail_in = uInt(got)
             }
             atMemberEnd = false
@@ -158,12 +164,12 @@ final class GzipStream: Decompressor {
             case Z_STREAM_END:
                 // A member ended; another may follow.
                 atMemberEnd = true
-                if inflateReset(stream) != Z_OK { return fail("cannot restart zlib", produced: 0) }
+                if inflateReset(stream) != Z_OK { return compressed.fail("cannot restart zlib", produced: 0) }
                 if stream.pointee.avail_out != UInt32(wanted) { break }
             default:
                 let message = stream.pointee.msg.map { String(cString: $0) } ?? "error \(result)"
                 // What this call inflated before the damage is handed out; the next call fails.
-                return fail("corrupt gzip data: \(message)", produced: produced)
+                return compressed.fail("corrupt gzip data: \(message)", produced: produced)
             }
         }
         return produced
@@ -175,6 +181,7 @@ final class GzipStream: Decompressor {
 /// window a frame may ask for is capped at 2^27 bytes (128 MiB, zstd's own default limit),
 /// so memory stays bounded whatever the file says; a frame asking for more is refused.
 final class ZstdStream: Decompressor {
+    private let compressed: CompressedSource
     private let stream: OpaquePointer?
     private var inputBuffer = ZSTD_inBuffer(src: nil, size: 0, pos: 0)
     private var ended = false
@@ -183,14 +190,16 @@ final class ZstdStream: Decompressor {
     private var readAny = false
     static let maximumWindowLog: Int32 = 27
 
-    override init(prefix: UnsafeRawBufferPointer, source: @escaping (UnsafeMutableRawPointer, Int) -> Int) {
+    var problem: String? { compressed.problem }
+
+    init(prefix: UnsafeRawBufferPointer, source: @escaping (UnsafeMutableRawPointer, Int) -> Int) {
+        compressed = CompressedSource(prefix: prefix, source: source)
         stream = ZSTD_createDStream()
-        super.init(prefix: prefix, source: source)
-        inputBuffer = ZSTD_inBuffer(src: input.baseAddress, size: prefilled, pos: 0)
+        inputBuffer = ZSTD_inBuffer(src: compressed.input.baseAddress, size: compressed.prefilled, pos: 0)
         if stream == nil || ZSTD_isError(ZSTD_initDStream(stream)) != 0
             || ZSTD_isError(ZSTD_DCtx_setParameter(stream, ZSTD_d_windowLogMax, Self.maximumWindowLog)) != 0
         {
-            problem = "cannot start zstd"
+            compressed.problem = "cannot start zstd"
         }
     }
 
@@ -198,7 +207,7 @@ final class ZstdStream: Decompressor {
         ZSTD_freeDStream(stream)
     }
 
-    override func decompress(into destination: UnsafeMutableRawPointer, _ count: Int) -> Int {
+    func decompress(into destination: UnsafeMutableRawPointer, _ count: Int) -> Int {
         if problem != nil {
             errno = EIO
             return -1
@@ -207,19 +216,19 @@ final class ZstdStream: Decompressor {
         var output = ZSTD_outBuffer(dst: destination, size: count, pos: 0)
         while output.pos == 0 {
             if inputBuffer.pos == inputBuffer.size {
-                guard let got = refill() else { return -1 }
+                guard let got = compressed.refill() else { return -1 }
                 if got == 0 {
                     ended = true
-                    if readAny && !atFrameEnd { return fail("the zstd data is cut short", produced: output.pos) }
+                    if readAny && !atFrameEnd { return compressed.fail("the zstd data is cut short", produced: output.pos) }
                     return 0
                 }
-                inputBuffer = ZSTD_inBuffer(src: input.baseAddress, size: got, pos: 0)
+                inputBuffer = ZSTD_inBuffer(src: compressed.input.baseAddress, size: got, pos: 0)
             }
             readAny = true
             let hint = ZSTD_decompressStream(stream, &output, &inputBuffer)
             if ZSTD_isError(hint) != 0 {
                 let name = ZSTD_getErrorName(hint).map { String(cString: $0) } ?? "error \(hint)"
-                return fail("corrupt zstd data: \(name)", produced: output.pos)
+                return compressed.fail("corrupt zstd data: \(name)", produced: output.pos)
             }
             // 0: a frame was completely decoded and flushed; another may follow.
             atFrameEnd = hint == 0

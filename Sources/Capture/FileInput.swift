@@ -65,7 +65,7 @@ final class ChunkedInput {
         case memory(UnsafeMutableRawBufferPointer)
         /// Compressed data (an owned file descriptor, or -1 for bytes held in memory),
         /// decompressed as it is read.
-        case compressed(Int32, Decompressor)
+        case compressed(Int32, any Decompressor)
     }
 
     private let origin: Origin
