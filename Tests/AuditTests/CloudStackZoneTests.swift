@@ -99,6 +99,11 @@ import Yams
         #expect(result.stderr.contains("CloudStack listHosts: page 2 repeats page 1: the server does not honour \"page\""))
     }
 
+    /// README's loop is docs/cloudstack.md's, which CloudStackZoneNamespaceTests runs as written.
+    @Test func theREADMEShowsTheLoopTheDocsRun() throws {
+        #expect(try ZoneDocumentation.loop(in: "README.md") == ZoneDocumentation.loop())
+    }
+
     @Test func addressesAreComparedAsAddresses() {
         func host(_ address: String?) -> CloudStackHost { CloudStackHost(id: "h", name: "h", ipAddress: address) }
         #expect(host("2001:0db8:0:0::10").hasAddress(in: ["192.0.2.1", "2001:db8::10"]))
@@ -264,8 +269,8 @@ final class ZoneLab {
 
 /// docs/cloudstack.md's code blocks of "A policy per host for a whole zone", as written there.
 enum ZoneDocumentation {
-    static func blocks(_ language: String) throws -> [String] {
-        let text = try String(contentsOfFile: packageRoot.path + "/docs/cloudstack.md", encoding: .utf8)
+    static func blocks(_ language: String, in file: String = "docs/cloudstack.md") throws -> [String] {
+        let text = try String(contentsOfFile: packageRoot.path + "/" + file, encoding: .utf8)
         var blocks: [String] = []
         var current: [Substring]?
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -281,10 +286,10 @@ enum ZoneDocumentation {
         return blocks
     }
 
-    /// The loop over `policy hosts`.
-    static func loop() throws -> String {
-        let loops = try blocks("sh").filter { $0.contains("lanekeeper policy hosts") && $0.contains("while read") }
-        try #require(loops.count == 1, "docs/cloudstack.md shows \(loops.count) loops over `policy hosts`")
+    /// The loop over `policy hosts` (in docs/cloudstack.md, or `file`).
+    static func loop(in file: String = "docs/cloudstack.md") throws -> String {
+        let loops = try blocks("sh", in: file).filter { $0.contains("lanekeeper policy hosts") && $0.contains("while read") }
+        try #require(loops.count == 1, "\(file) shows \(loops.count) loops over `policy hosts`")
         return loops[0]
     }
 
