@@ -1,9 +1,10 @@
 import Foundation
 
-/// The CloudStack management server the tests talk to: `Tests/AuditTests/Fixtures/cloudstack/server.py`
-/// (signatures verified as CloudStack verifies them, written apart from lanekeeper's code), shared
-/// by the CloudStack suites and the documented-command runs.
+// The CloudStack management server the tests talk to: `Tests/AuditTests/Fixtures/cloudstack/server.py`
+// (signatures verified as CloudStack verifies them, written apart from lanekeeper's code), shared
+// by the CloudStack suites and the documented-command runs.
 
+/// `env`, through which python3 and lanekeeper with the API key in its environment are started.
 public let python = URL(fileURLWithPath: "/usr/bin/env")
 
 /// The stand-in management server (`Fixtures/cloudstack/server.py`), answering from
@@ -26,7 +27,7 @@ public final class CloudStackServer {
 
     /// `bind` is the address it listens on (inside `namespace`, when given).
     public init(_ extra: [String] = [], fixture: String = zone, namespace: String? = nil, bind: String = "127.0.0.1",
-         tls: (cert: String, key: String)? = nil) throws {
+                tls: (cert: String, key: String)? = nil) throws {
         log = temporaryPath("requests.log")
         address = bind
         var arguments = ["python3", Self.script, "--fixture", fixture, "--key", Self.key, "--secret", Self.secret,
@@ -79,17 +80,16 @@ public final class CloudStackServer {
     }
 }
 
-/// Runs the built lanekeeper with the API key and secret in its environment (or `environment`).
+/// Runs the built lanekeeper with the API key and secret in its environment (inside `namespace`, when given).
 public func lanekeeperWithKey(_ arguments: [String], key: String = CloudStackServer.key, secret: String = CloudStackServer.secret,
-                       namespace: String? = nil) throws -> Run
+                              namespace: String? = nil) throws -> Run
 {
     let env = ["CLOUDSTACK_KEY=\(key)", "CLOUDSTACK_SECRET=\(secret)"]
     if let namespace {
         return try run(NamespaceHost.tool, ["netns", "exec", namespace, "/usr/bin/env"] + env + [binary.path] + arguments)
     }
-    return try run(URL(fileURLWithPath: "/usr/bin/env"), env + [binary.path] + arguments)
+    return try run(python, env + [binary.path] + arguments)
 }
-
 
 /// A test CA and a server certificate for 127.0.0.1 signed by it, plus another CA that did not
 /// sign it, made by openssl in `directory` (for a management server behind HTTPS).
