@@ -251,3 +251,40 @@ private extension DecodedPacket {
         #expect(Flow.hotLength > MemoryLayout<FlowKey>.size)
     }
 }
+
+/// The ledger of RPC calls waiting for replies holds `RPCLedger.maxLearned` calls, then starts
+/// afresh (keeping its storage): every call up to the bound is found by its reply, the next
+/// call forgets the ones before it, and the ledger goes on remembering after that.
+@Suite struct RPCCallLedgerBoundTests {
+    /// The key of call `n` (its client differs from every other call's), seen as the call or as its reply.
+    private func key(_ n: Int, reply: Bool) -> CallKey {
+        var call = tcp(client: n, port: 2049)
+        if reply {
+            swap(&call.source, &call.destination)
+            swap(&call.sourcePort, &call.destinationPort)
+        }
+        return withUnsafePointer(to: call) { CallKey($0, xid: UInt32(n), reply: reply) }
+    }
+
+    @Test func callsUpToTheBoundAreFoundThenTheLedgerStartsAfresh() {
+        var ledger = RPCLedger()
+        let bound = RPCLedger.maxLearned
+        for n in 0..<bound { ledger.rememberCall(key(n, reply: false), service: 1, program: 100_003, version: 3) }
+        for n in [0, 1, bound / 2, bound - 1] {
+            let call = ledger.call(answeredBy: key(n, reply: true))
+            #expect(call?.service == 1 && call?.program == 100_003 && call?.version == 3, "call \(n)")
+        }
+        // A reply with another xid, or the call's own packet taken as a reply, answers nothing.
+        #expect(ledger.call(answeredBy: key(bound, reply: true)) == nil)
+        let callPacket = tcp(client: 0, port: 2049)
+        #expect(ledger.call(answeredBy: withUnsafePointer(to: callPacket) { CallKey($0, xid: 0, reply: true) }) == nil)
+
+        ledger.rememberCall(key(bound, reply: false), service: 2, program: 100_005, version: 3)
+        #expect(ledger.call(answeredBy: key(0, reply: true)) == nil)
+        #expect(ledger.call(answeredBy: key(bound - 1, reply: true)) == nil)
+        #expect(ledger.call(answeredBy: key(bound, reply: true))?.program == 100_005)
+        ledger.rememberCall(key(bound + 1, reply: false), service: 1, program: 100_003, version: 4)
+        #expect(ledger.call(answeredBy: key(bound + 1, reply: true))?.version == 4)
+        #expect(ledger.call(answeredBy: key(bound, reply: true))?.service == 2)
+    }
+}
