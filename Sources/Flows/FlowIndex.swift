@@ -1,7 +1,8 @@
 import CShims
 
-/// The flow table's index: an open-addressing hash table from `FlowKey` to the slot of the
-/// flow in `FlowTracker.flows`, so that finding a packet's flow costs one hash and (almost
+/// The flow table's index (`FlowIndex`), and the RPC ledger's (`CallTable`): an
+/// open-addressing hash table from a record's key (a `FlowKey`) to the record's slot (the
+/// flow's in `FlowTracker.flows`), so that finding a packet's flow costs one hash and (almost
 /// always) one probe, with no allocation, no `Hasher` and no ARC traffic.
 ///
 /// Layout: a power-of-two array of 64-bit buckets, each 0 (empty) or the slot + 1 in the low
@@ -22,33 +23,22 @@ import CShims
 /// keys at half load) makes the index draw a new seed and rebuild, which breaks any run of
 /// collisions an attacker managed to learn. Slot numbers and flow order never depend on
 /// the seed, so results are identical from run to run.
-struct FlowIndex: Sendable {
+struct RecordIndex<Record: IndexedRecord>: Sendable {
     private var buckets: [UInt64]
     private var mask: Int
     private(set) var count = 0
-    private var seed: (UInt64, UInt64, UInt64, UInt64)
+    private var seed: SeededHash
     /// Seeds drawn so far (1 + the re-seeds forced by long probes).
     private(set) var seeds = 1
 
-    static let probeLimit = 64
+    static var probeLimit: Int { 64 }
 
     init(expected: Int = 64) {
         var size = 16
         while size < expected * 2 { size <<= 1 }
         buckets = [UInt64](repeating: 0, count: size)
         mask = size - 1
-        seed = Self.drawSeed()
-    }
-
-    private static func drawSeed() -> (UInt64, UInt64, UInt64, UInt64) {
-        var generator = SystemRandomNumberGenerator()
-        return (generator.next() | 1, generator.next(), generator.next(), generator.next())
-    }
-
-    @inline(__always)
-    private static func fold(_ a: UInt64, _ b: UInt64) -> UInt64 {
-        let product = a.multipliedFullWidth(by: b)
-        return product.high ^ product.low
+        seed = SeededHash()
     }
 
     /// The bucket a key with `hash` lives in or probes from: taken from the top 32 bits, the
@@ -58,17 +48,14 @@ struct FlowIndex: Sendable {
     private func home(_ hash: UInt64) -> Int { Int(truncatingIfNeeded: hash >> 32) & mask }
 
     @inline(__always)
-    func hash(_ key: FlowKey) -> UInt64 {
-        let words = key.words
-        let a = Self.fold(words.lowerHigh ^ seed.0, words.lowerLow ^ seed.1)
-        let b = Self.fold(words.upperHigh ^ seed.2, words.upperLow ^ seed.3)
-        let c = Self.fold(words.tail ^ seed.1, UInt64(key.segment) ^ seed.2)
-        return Self.fold(a ^ seed.3, b ^ c ^ seed.0)
+    func hash(_ key: Record.Key) -> UInt64 {
+        let words = Record.hashWords(key)
+        return seed.hash(words.0, words.1, words.2, words.3, words.4, words.5)
     }
 
     /// The slot of the live flow with `key`, if there is one.
     @inline(__always)
-    mutating func find(_ key: FlowKey, hash: UInt64, in flows: [Flow]) -> Int? {
+    mutating func find(_ key: Record.Key, hash: UInt64, in flows: [Record]) -> Int? {
         let tag = hash & 0xFFFF_FFFF_0000_0000
         var position = home(hash)
         var probes = 0
@@ -116,9 +103,9 @@ struct FlowIndex: Sendable {
 
     /// Buckets `likelySlot` looks at: at most half full, a key is nearly always among the
     /// first few after its home bucket (which mostly share its cache line).
-    static let likelyProbes = 4
+    static var likelyProbes: Int { 4 }
 
-    private func findWithoutLimit(_ key: FlowKey, hash: UInt64, in flows: [Flow]) -> Int? {
+    private func findWithoutLimit(_ key: Record.Key, hash: UInt64, in flows: [Record]) -> Int? {
         var position = home(hash)
         while buckets[position] != 0 {
             let slot = Int(buckets[position] & 0xFFFF_FFFF) - 1
@@ -131,7 +118,7 @@ struct FlowIndex: Sendable {
     /// Adds `slot`, whose flow's key hashes to `hash` and is not in the index yet. Returns
     /// false when the index re-seeded (the caller's hash is stale; the slot was added).
     @discardableResult
-    mutating func insert(slot: Int, hash: UInt64, flows: [Flow]) -> Bool {
+    mutating func insert(slot: Int, hash: UInt64, flows: [Record]) -> Bool {
         if (count + 1) * 2 > buckets.count {
             grow(flows, size: buckets.count * 2)
         }
@@ -190,6 +177,12 @@ struct FlowIndex: Sendable {
     /// Bytes the index holds.
     var footprint: Int { buckets.count * MemoryLayout<UInt64>.stride }
 
+    /// Empties the index, keeping its size.
+    mutating func removeAll() {
+        buckets.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        count = 0
+    }
+
     @discardableResult
     private mutating func place(slot: Int, hash: UInt64) -> Bool {
         var position = home(hash)
@@ -203,7 +196,7 @@ struct FlowIndex: Sendable {
         return true
     }
 
-    private mutating func grow(_ flows: [Flow], size: Int) {
+    private mutating func grow(_ flows: [Record], size: Int) {
         let slots = buckets.compactMap { $0 == 0 ? nil : Int($0 & 0xFFFF_FFFF) - 1 }
         buckets = [UInt64](repeating: 0, count: size)
         mask = size - 1
@@ -214,13 +207,13 @@ struct FlowIndex: Sendable {
         }
     }
 
-    private mutating func reseed(_ flows: [Flow]) {
+    private mutating func reseed(_ flows: [Record]) {
         let slots = Set(buckets.compactMap { $0 == 0 ? nil : Int($0 & 0xFFFF_FFFF) - 1 })
         reseed(flows) { slots.contains($0) }
     }
 
-    private mutating func reseed(_ flows: [Flow], live: (Int) -> Bool) {
-        seed = Self.drawSeed()
+    private mutating func reseed(_ flows: [Record], live: (Int) -> Bool) {
+        seed = SeededHash()
         seeds += 1
         for i in buckets.indices { buckets[i] = 0 }
         count = 0
@@ -232,6 +225,26 @@ struct FlowIndex: Sendable {
             buckets[position] = hash(flows[slot].key) & 0xFFFF_FFFF_0000_0000 | UInt64(slot + 1)
             count += 1
         }
+    }
+}
+
+/// A record `RecordIndex` finds by its key.
+protocol IndexedRecord {
+    associatedtype Key: Equatable
+    var key: Key { get }
+    /// The six words of `key` the index hashes (`SeededHash`).
+    static func hashWords(_ key: Key) -> (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+}
+
+/// The flow table's index (see `RecordIndex`).
+typealias FlowIndex = RecordIndex<Flow>
+
+extension Flow: IndexedRecord {
+    /// Each address's halves, the ports, protocol and families in one word, and the segment.
+    @inline(__always)
+    static func hashWords(_ key: FlowKey) -> (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) {
+        let words = key.words
+        return (words.lowerHigh, words.lowerLow, words.upperHigh, words.upperLow, words.tail, UInt64(key.segment))
     }
 }
 
@@ -266,5 +279,33 @@ public struct FlowMerge: Sendable {
     public mutating func take() -> [Flow] {
         defer { self = FlowMerge(expected: 0) }
         return flows
+    }
+}
+
+/// The keyed hash of `RecordIndex`: six 64-bit words mixed in pairs with a 256-bit seed drawn
+/// from the system's random generator, each pair by a folded 64x64->128-bit multiply (high half
+/// xor low half, as in wyhash, foldhash and aHash's fallback), the three products folded once
+/// more (see `RecordIndex` on why this resists flooding, with its probe limit).
+struct SeededHash: Sendable {
+    private let seed: (UInt64, UInt64, UInt64, UInt64)
+
+    /// A fresh seed.
+    init() {
+        var generator = SystemRandomNumberGenerator()
+        seed = (generator.next() | 1, generator.next(), generator.next(), generator.next())
+    }
+
+    @inline(__always)
+    private static func fold(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let product = a.multipliedFullWidth(by: b)
+        return product.high ^ product.low
+    }
+
+    @inline(__always)
+    func hash(_ w0: UInt64, _ w1: UInt64, _ w2: UInt64, _ w3: UInt64, _ w4: UInt64, _ w5: UInt64) -> UInt64 {
+        let a = Self.fold(w0 ^ seed.0, w1 ^ seed.1)
+        let b = Self.fold(w2 ^ seed.2, w3 ^ seed.3)
+        let c = Self.fold(w4 ^ seed.1, w5 ^ seed.2)
+        return Self.fold(a ^ seed.3, b ^ c ^ seed.0)
     }
 }

@@ -15,7 +15,7 @@ struct RPCLedger: Sendable {
     /// Portmapper calls waiting for their reply, by flow serial and xid.
     private var portmapQueries: [QueryKey: PortmapQuery] = [:]
     /// Recognised RPC calls by connection and xid.
-    private var calls: [CallKey: (service: Int, program: UInt32, version: UInt32)] = [:]
+    private var calls = CallTable(limit: maxLearned)
     /// Callback addresses NFSv4.0 clients named in SETCLIENTID (RFC 7530 §16.33): the
     /// server connects back to them.
     private var callbackAddresses: [LearnedEndpoint: Int] = [:]
@@ -84,16 +84,12 @@ struct RPCLedger: Sendable {
 
     /// Remembers a recognised call, for its reply.
     mutating func rememberCall(_ key: CallKey, service: Int, program: UInt32, version: UInt32) {
-        // Keeping the storage: a capture of many RPC flows fills this again and again, and
-        // regrowing it each time (rehashing every call at each doubling) cost ~8% of the replay
-        // of a million NFS flows (`genflows`, `gen-capture -F 1000000`).
-        if calls.count >= Self.maxLearned { calls.removeAll(keepingCapacity: true) }
-        calls[key] = (service, program, version)
+        calls.remember(key, (service, program, version))
     }
 
     /// The recognised call a reply answers, if it was seen.
-    func call(answeredBy key: CallKey) -> (service: Int, program: UInt32, version: UInt32)? {
-        calls[key]
+    mutating func call(answeredBy key: CallKey) -> (service: Int, program: UInt32, version: UInt32)? {
+        calls.find(key)
     }
 
     /// The portmapper query a reply answers, taken out of the ledger.
@@ -202,24 +198,6 @@ struct LearnedEndpoint: Hashable, Sendable {
     init(_ endpoint: Endpoint, _ ipProtocol: UInt8) {
         self.endpoint = endpoint
         self.ipProtocol = ipProtocol
-    }
-}
-
-/// An RPC conversation (client, server, transport) and a transaction id.
-struct CallKey: Hashable, Sendable {
-    var client: Endpoint
-    var server: Endpoint
-    var ipProtocol: UInt8
-    var xid: UInt32
-
-    /// For a call the packet goes client -> server; for a reply, server -> client.
-    init(_ packet: UnsafePointer<DecodedPacket>, xid: UInt32, reply: Bool) {
-        let source = Endpoint(address: packet.pointee.source, port: packet.pointee.sourcePort)
-        let destination = Endpoint(address: packet.pointee.destination, port: packet.pointee.destinationPort)
-        client = reply ? destination : source
-        server = reply ? source : destination
-        ipProtocol = packet.pointee.ipProtocol
-        self.xid = xid
     }
 }
 

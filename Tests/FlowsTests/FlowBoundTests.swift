@@ -288,3 +288,50 @@ private extension DecodedPacket {
         #expect(ledger.call(answeredBy: key(bound, reply: true))?.service == 2)
     }
 }
+
+/// The index flows and RPC calls are found through (`RecordIndex`) under keys chosen to
+/// collide: a probe longer than its limit draws a new seed and rebuilds, and every record is
+/// still found at its slot.
+@Suite struct RecordIndexCollisionTests {
+    private func call(_ n: Int) -> CallRecord {
+        CallRecord(
+            key: CallKey(
+                client: Endpoint(address: IPAddress(ipv4: 0xC633_6400 | UInt32(n & 0xFF)), port: UInt16(truncatingIfNeeded: n >> 8)),
+                server: Endpoint(address: IPAddress(ipv4: 0xCB00_7114), port: 2049), ipProtocol: 6, xid: UInt32(n)),
+            service: n, program: 100_003, version: 3)
+    }
+
+    @Test func aRunOfCollidingKeysMakesTheIndexReseedAndLoseNothing() {
+        var index = RecordIndex<CallRecord>(expected: 16)
+        // Keys whose buckets coincide in the low 12 bits of the home, for every size the
+        // index takes while they go in (at most 2 * 100 buckets): one long run.
+        let wanted = index.hash(call(0).key) >> 32 & 0xFFF
+        var colliding: [CallRecord] = []
+        var n = 0
+        while colliding.count < RecordIndex<CallRecord>.probeLimit + 20 {
+            if index.hash(call(n).key) >> 32 & 0xFFF == wanted { colliding.append(call(n)) }
+            n += 1
+        }
+        var records: [CallRecord] = []
+        for record in colliding {
+            #expect(index.find(record.key, hash: index.hash(record.key), in: records) == nil)
+            records.append(record)
+            index.insert(slot: records.count - 1, hash: index.hash(record.key), flows: records)
+        }
+        #expect(index.seeds > 1)
+        #expect(index.count == records.count)
+        for (slot, record) in records.enumerated() {
+            #expect(index.find(record.key, hash: index.hash(record.key), in: records) == slot)
+        }
+    }
+
+    @Test func theCallTableReplacesAKeysCallAndForgetsNothingElse() {
+        var table = CallTable(limit: 1000)
+        for n in 0..<300 { table.remember(call(n).key, (n, 100_003, 3)) }
+        table.remember(call(7).key, (99, 100_005, 1))
+        #expect(table.count == 300)
+        #expect(table.find(call(7).key)?.service == 99 && table.find(call(7).key)?.program == 100_005)
+        for n in [0, 6, 8, 299] { #expect(table.find(call(n).key)?.service == n) }
+        #expect(table.find(call(300).key) == nil)
+    }
+}
