@@ -263,9 +263,12 @@ public struct FlowTracker: Sendable {
             + freeSlots.capacity * MemoryLayout<Int>.stride
     }
 
-    /// Moves every fragment still waiting for its datagram into `orphanFragments`. Call at the end.
+    /// Moves every fragment still waiting for its datagram into `orphanFragments`, and lets
+    /// go of the RPC calls waiting for replies (none can come now: up to 5 MiB, freed before
+    /// the records are gathered for the report). Call at the end.
     public mutating func finish() {
         fragments.finish()
+        ledger.forgetCalls()
     }
 
     // MARK: - Internals

@@ -87,6 +87,11 @@ struct RPCLedger: Sendable {
         calls.remember(key, (service, program, version))
     }
 
+    /// Forgets every call waiting for its reply, and the memory that held them.
+    mutating func forgetCalls() {
+        calls = CallTable(limit: Self.maxLearned)
+    }
+
     /// The recognised call a reply answers, if it was seen.
     mutating func call(answeredBy key: CallKey) -> (service: Int, program: UInt32, version: UInt32)? {
         calls.find(key)
