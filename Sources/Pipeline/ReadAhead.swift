@@ -15,16 +15,26 @@ import Synchronization
 /// result by construction; only the stateless work (`read(2)`, parsing records,
 /// `PacketDecoder`) moves to the other core.
 ///
-/// Memory is bounded: at most `batchCount` batches of `slabSize` bytes of frames each are
-/// in flight, reused round-robin (no allocation per packet).
+/// Memory is bounded: one batch on one thread, at most `batchCount` handed over on two, each
+/// of a fixed `Shape`, reused (no allocation per packet).
 enum ReadAhead {
-    /// Bytes of frame data per batch.
-    static let slabSize = 256 * 1024
-    /// Frames per batch at most (a decode and its frame's facts are about 300 bytes: 512 of
-    /// them about 150 KiB, so the batch being filled and the one being read stay in cache).
-    static let framesPerBatch = 512
-    /// Batches in flight (filled or being filled) at most.
-    static let batchCount = 8
+    /// A batch's room: frames at most, and bytes of frame data.
+    struct Shape: Sendable {
+        let frames: Int
+        let slabBytes: Int
+    }
+
+    /// On one thread: a decode and its frame's facts are about 300 bytes, 512 of them about
+    /// 150 KiB, so that the batch filled and then accounted stays in the core's cache.
+    static let oneThread = Shape(frames: 512, slabBytes: 256 * 1024)
+    /// Handed from one thread to the other: eight times the frames, so that the threads meet
+    /// (and wait for each other) eight times less often. Against 512 frames in 256 KiB, eight
+    /// batches in the ring, on the 20M small-frame file: 1.06-1.22 s wall and 1.8-2.1 s CPU
+    /// against 1.13-1.47 s and 2.1-2.5 s; 2048 frames in 1 MiB, six batches, came between; 256
+    /// frames in 64 KiB, four batches, was worse (docs/performance.md, 2026-12-04 evening).
+    static let handedOver = Shape(frames: 4096, slabBytes: 1024 * 1024)
+    /// Batches in flight (filled or being filled) at most, on two threads.
+    static let batchCount = 4
 
     /// False when the environment sets `LANEKEEPER_READ_AHEAD=0` (frame by frame, as
     /// `Engine.read`: the reference the read-ahead is tested against).
@@ -70,7 +80,7 @@ enum ReadAhead {
     /// (`account`), which reading frame by frame (`Engine.read`) cannot. Each frame is copied
     /// into the batch once; its decode is left to `account`, which makes it just before use.
     private static func readOnOneThread(_ inputs: [ReplayInput], into engine: inout Engine) throws(ReplayError) {
-        let batch = Batch()
+        let batch = Batch(ReadAhead.oneThread)
         for (index, input) in inputs.enumerated() {
             var source = try Engine.open(input)
             var filling = Filling(batch, decoding: false)
@@ -199,6 +209,9 @@ enum ReadAhead {
         let frames: UnsafeMutablePointer<Item>
         let packets: UnsafeMutablePointer<DecodedPacket>
         let slab: UnsafeMutableRawPointer
+        /// The batch's room (its `Shape`).
+        let capacity: Int
+        let slabBytes: Int
         /// Whether this thread decodes the batch's frames (else the replay thread does).
         let decoding: Bool
         var count = 0
@@ -211,6 +224,8 @@ enum ReadAhead {
             frames = batch.frames.baseAddress!
             packets = batch.packets.baseAddress!
             slab = batch.slab.baseAddress!
+            capacity = batch.frames.count
+            slabBytes = batch.slab.count
         }
 
         /// Whether a frame of `length` bytes fits. A frame bigger than a slab (a pcapng
@@ -218,8 +233,8 @@ enum ReadAhead {
         /// itself (in `Batch.oversized`).
         @inline(__always)
         func hasRoom(for length: Int) -> Bool {
-            count < ReadAhead.framesPerBatch && used <= ReadAhead.slabSize
-                && (ReadAhead.slabSize - used >= length || count == 0)
+            count < capacity && used <= slabBytes
+                && (slabBytes - used >= length || count == 0)
         }
 
         /// Copies and decodes `frame`; the caller has checked there is room.
@@ -227,9 +242,9 @@ enum ReadAhead {
         mutating func append(_ frame: Frame, decoder: PacketDecoder) {
             let length = frame.bytes.count
             let copy: UnsafeMutableRawPointer
-            if length <= ReadAhead.slabSize &- used {
+            if length <= slabBytes &- used {
                 copy = slab + used
-                used &+= length  // <= slabSize
+                used &+= length  // <= slabBytes
             } else {
                 copy = holdOversized(length)
             }
@@ -247,7 +262,7 @@ enum ReadAhead {
                     UnsafeRawBufferPointer(start: copy, count: length), linkType: frame.linkType,
                     initializing: packets + count)
             }
-            count &+= 1  // < framesPerBatch
+            count &+= 1  // < capacity
         }
 
         /// Memory for a frame bigger than the rest of the slab, which only an empty batch
@@ -255,7 +270,7 @@ enum ReadAhead {
         @inline(never)
         mutating func holdOversized(_ length: Int) -> UnsafeMutableRawPointer {
             precondition(count == 0, "a frame bigger than the rest of the slab")
-            used = ReadAhead.slabSize + 1
+            used = slabBytes + 1
             return batch.holdOversized(length)
         }
 

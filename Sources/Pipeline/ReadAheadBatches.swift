@@ -50,12 +50,12 @@ extension ReadAhead {
         var decoded = true
         var ending: Ending?
 
-        init() {
-            frames = .allocate(capacity: ReadAhead.framesPerBatch)
-            packets = .allocate(capacity: ReadAhead.framesPerBatch)
-            hashes = .allocate(capacity: ReadAhead.framesPerBatch)
-            continues = .allocate(capacity: ReadAhead.framesPerBatch)
-            slab = UnsafeMutableRawBufferPointer.allocate(byteCount: ReadAhead.slabSize, alignment: 16)
+        init(_ shape: Shape) {
+            frames = .allocate(capacity: shape.frames)
+            packets = .allocate(capacity: shape.frames)
+            hashes = .allocate(capacity: shape.frames)
+            continues = .allocate(capacity: shape.frames)
+            slab = UnsafeMutableRawBufferPointer.allocate(byteCount: shape.slabBytes, alignment: 16)
         }
 
         deinit {
@@ -72,7 +72,7 @@ extension ReadAhead {
             oversized?.deallocate()
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 16)
             oversized = buffer
-            return buffer.baseAddress.unsafelyUnwrapped  // length > slabSize > 0
+            return buffer.baseAddress.unsafelyUnwrapped  // length > slab size > 0
         }
 
         /// Empties the batch for reuse.
@@ -110,7 +110,7 @@ extension ReadAhead {
         /// Batches taken to read (the replay thread's own count).
         private var read = 0
 
-        /// Spins (an atomic load each) before sleeping: some tens of microseconds, about
+        /// Spins (an atomic load each) before sleeping: some tens of microseconds, a part of
         /// the time the other side takes over a batch of small frames. A sleep costs the
         /// sleeper a wake-up through the kernel and leaves its core idle meanwhile; with
         /// 2,000 spins (a few microseconds) a replay of 20 million small frames slept ~2,300
@@ -118,7 +118,7 @@ extension ReadAhead {
         static let spins = 20_000
 
         init() {
-            ring = (0..<ReadAhead.batchCount).map { _ in Batch() }
+            ring = (0..<ReadAhead.batchCount).map { _ in Batch(ReadAhead.handedOver) }
         }
 
         /// True when the replay thread has two filled batches or more waiting: it is the

@@ -322,3 +322,12 @@ import Testing
         #expect(packet.stop == nil)
     }
 }
+
+/// A replay on two threads hands every frame's decode from one core to the other, thousands
+/// to a batch: the record's fields are declared in the order that packs them (184 bytes; in
+/// the order of the layers, 240). A field added or moved that breaks the packing shows here.
+@Suite struct DecodedPacketLayoutTests {
+    @Test func theDecodeStaysPacked() {
+        #expect(MemoryLayout<DecodedPacket>.stride <= 184)
+    }
+}

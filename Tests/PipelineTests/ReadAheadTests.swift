@@ -129,8 +129,10 @@ import Testing
         for round in 0..<4 {
             // 0, 7, 14, 21 small frames before: the big ones land in empty and part-full batches.
             for _ in 0..<(round * 7) { add(F.frame(.ethernet(vlans: []), 6, "203.0.113.10", 900, "203.0.113.20", 2049, payload: 40)) }
+            // Bigger than a batch on one thread (256 KiB), and than one handed between two (1 MiB).
             add(Self.oversized(700_000, port: 901))
             add(Self.oversized(262_145 + round, port: 902))
+            add(Self.oversized(1_048_577 + round, port: 903))
             add(F.frame(.ethernet(vlans: []), 6, "203.0.113.20", 2049, "203.0.113.10", 900, payload: 8))
         }
         try Data(Self.pcapng(packets.map(\.bytes))).write(to: URL(fileURLWithPath: dir.file("big.pcapng")))
