@@ -24,8 +24,8 @@ enum ReadAhead {
         let slabBytes: Int
     }
 
-    /// On one thread: a decode and its frame's facts are about 300 bytes, 512 of them about
-    /// 150 KiB, so that the batch filled and then accounted stays in the core's cache.
+    /// On one thread: a decode and its frame's facts are about 250 bytes, 512 of them about
+    /// 125 KiB, so that the batch filled and then accounted stays in the core's cache.
     static let oneThread = Shape(frames: 512, slabBytes: 256 * 1024)
     /// Handed from one thread to the other: eight times the frames, so that the threads meet
     /// (and wait for each other) eight times less often. Against 512 frames in 256 KiB, eight
