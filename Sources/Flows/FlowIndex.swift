@@ -53,7 +53,7 @@ struct RecordIndex<Record: IndexedRecord>: Sendable {
         return seed.hash(words.0, words.1, words.2, words.3, words.4, words.5)
     }
 
-    /// The slot of the live flow with `key`, if there is one.
+    /// The slot of the record (a live flow) with `key`, if there is one.
     @inline(__always)
     mutating func find(_ key: Record.Key, hash: UInt64, in flows: [Record]) -> Int? {
         let tag = hash & 0xFFFF_FFFF_0000_0000
