@@ -15,6 +15,12 @@ public protocol FrameSource: ~Copyable {
     var interfaces: [CaptureInterface] { get }
     /// Reads every remaining frame.
     mutating func read(_ body: (Frame) throws -> Void) rethrows -> ReadOutcome
+    /// Reads every remaining frame as `read(_:)` does, but a frame's bytes stay valid after
+    /// `body` returns: until `beforeBytesMove` is next called, or the source is released.
+    /// The file readers hand out frames where they lie in their read buffer, and call
+    /// `beforeBytesMove` just before that buffer's bytes are moved to make room; a caller can
+    /// gather frames without copying them and use them up there.
+    mutating func read(_ body: (Frame) throws -> Void, beforeBytesMove: () -> Void) rethrows -> ReadOutcome
 }
 
 /// How a read ended.

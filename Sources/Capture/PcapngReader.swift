@@ -91,6 +91,12 @@ public final class PcapngReader: FrameSource {
         try readFirstSection()
     }
 
+    /// Reads every remaining frame, each left where it lies in the read buffer until
+    /// `beforeBytesMove`; see `FrameSource.read(_:beforeBytesMove:)`.
+    public func read(_ body: (Frame) throws -> Void, beforeBytesMove: () -> Void) rethrows -> ReadOutcome {
+        try input.calling(beforeBytesMove) { try read(body) }
+    }
+
     /// Reads every remaining frame; see `FrameSource.read(_:)`.
     public func read(_ body: (Frame) throws -> Void) rethrows -> ReadOutcome {
         var frames = 0

@@ -22,14 +22,17 @@ struct RawPlace: Hashable, Sendable {
     /// Not an ERSPAN copy (sessions have 10 bits).
     static let notMirrored: UInt16 = 0xFFFF
 
-    init(source: Int, interface: Int?, packet: DecodedPacket) {
+    /// The place of the decode `packet` points to, read field by field through the pointer
+    /// (a decode passed by value is a 184-byte copy, on every packet).
+    @inline(__always)
+    init(source: Int, interface: Int, packet: UnsafePointer<DecodedPacket>) {
         self.source = source
-        self.interface = interface ?? -1
-        self.ifindex = packet.sllInterfaceIndex ?? Int32.min
-        self.outerVLAN = packet.vlanCount >= 1 ? packet.outerVLAN : Self.untagged
-        self.innerVLAN = packet.vlanCount >= 2 ? packet.innerVLAN : Self.untagged
-        self.mirrorSession = packet.mirrorSession
-        self.mirroredVLAN = packet.mirroredVLAN
+        self.interface = interface
+        self.ifindex = packet.pointee.sllInterfaceIndex ?? Int32.min
+        self.outerVLAN = packet.pointee.vlanCount >= 1 ? packet.pointee.outerVLAN : Self.untagged
+        self.innerVLAN = packet.pointee.vlanCount >= 2 ? packet.pointee.innerVLAN : Self.untagged
+        self.mirrorSession = packet.pointee.mirrorSession
+        self.mirroredVLAN = packet.pointee.mirroredVLAN
     }
 
     /// The outermost VLAN id, when tagged.
@@ -151,7 +154,7 @@ struct Engine {
     /// that a caller holding the engine `inout` lends it rather than copying it whole.)
     @inline(__always)
     mutating func knownPlace(source: Int, interface: Int, packet: UnsafePointer<DecodedPacket>) -> UInt32? {
-        let place = RawPlace(source: source, interface: interface < 0 ? nil : interface, packet: packet.pointee)
+        let place = RawPlace(source: source, interface: interface < 0 ? -1 : interface, packet: packet)
         return recentPlace(of: place) ?? places[place]
     }
 
@@ -166,8 +169,7 @@ struct Engine {
     mutating func account(
         _ frame: Frame, decoded: UnsafePointer<DecodedPacket>, source: Int
     ) -> (place: UInt32, flow: Int?) {
-        let packet = decoded  // read field by field through the pointer, never copied whole
-        let place = RawPlace(source: source, interface: frame.interface, packet: packet.pointee)
+        let place = RawPlace(source: source, interface: frame.interface ?? -1, packet: decoded)
         let number: UInt32
         if let known = recentPlace(of: place) ?? places[place] {
             number = known
@@ -178,6 +180,17 @@ struct Engine {
             counters.append(SegmentCounters())
         }
         lastPlace = (place, number)
+        return account(frame, decoded: decoded, at: number)
+    }
+
+    /// `account` of a frame whose place is known to be number `number` (`knownPlace` said
+    /// so, and places are never renumbered): counts and classifies it there without
+    /// looking its place up again.
+    @inline(__always)
+    mutating func account(
+        _ frame: Frame, decoded: UnsafePointer<DecodedPacket>, at number: UInt32
+    ) -> (place: UInt32, flow: Int?) {
+        let packet = decoded  // read field by field through the pointer, never copied whole
         // Each packet lands in exactly one of decoded, truncated, undecodable. A header cut
         // by the snaplen is truncated (normal); a header that lies is undecodable.
         // A packet whose flow is known (ports, or a fragment of a known datagram) is decoded

@@ -25,8 +25,9 @@ enum ReadAhead {
     }
 
     /// On one thread: a decode and its frame's facts are about 250 bytes, 512 of them about
-    /// 125 KiB, so that the batch filled and then accounted stays in the core's cache.
-    static let oneThread = Shape(frames: 512, slabBytes: 256 * 1024)
+    /// 125 KiB, so that the batch filled and then accounted stays in the core's cache. No
+    /// slab: the frames stay in the reader's buffer (`readOnOneThread`).
+    static let oneThread = Shape(frames: 512, slabBytes: 0)
     /// Handed from one thread to the other: eight times the frames, so that the threads meet
     /// (and wait for each other) eight times less often. Against 512 frames in 256 KiB, eight
     /// batches in the ring, on the 20M small-frame file: 1.06-1.22 s wall and 1.8-2.1 s CPU
@@ -77,20 +78,38 @@ enum ReadAhead {
 
     /// `read` on one processor: the same batches, filled and then accounted in turn on the
     /// calling thread, so that the replay still works ahead of the frame it accounts
-    /// (`account`), which reading frame by frame (`Engine.read`) cannot. Each frame is copied
-    /// into the batch once; its decode is left to `account`, which makes it just before use.
+    /// (`account`), which reading frame by frame (`Engine.read`) cannot. The frames are not
+    /// copied: they stay where the reader read them until it is about to move its buffer's
+    /// bytes, and the batch is accounted then, full or not. Their decodes are left to
+    /// `account`, which makes each just before use.
     private static func readOnOneThread(_ inputs: [ReplayInput], into engine: inout Engine) throws(ReplayError) {
         let batch = Batch(ReadAhead.oneThread)
+        // Both closures below fill and empty the batch: they share its hold through a
+        // pointer, since a variable two closures capture is checked for exclusive access at
+        // run time, on every frame.
+        let filling = UnsafeMutablePointer<Filling>.allocate(capacity: 1)
+        defer { filling.deallocate() }
         for (index, input) in inputs.enumerated() {
             var source = try Engine.open(input)
-            var filling = Filling(batch, decoding: false)
-            let outcome = fill(from: &source, into: &filling, decoder: engine.decoder) { full in
-                account(full.finish(ending: nil), source: index, into: &engine)
-                batch.reset()
-                return Filling(batch, decoding: false)
-            }
-            account(filling.finish(ending: nil), source: index, into: &engine)
+            filling.initialize(to: Filling(batch, decoding: false, copying: false))
+            let decoder = engine.decoder
+            let outcome = source.read(
+                { frame in
+                    if !filling.pointee.hasRoom(for: frame.bytes.count) {
+                        account(filling.pointee.finish(ending: nil), source: index, into: &engine)
+                        batch.reset()
+                        filling.pointee = Filling(batch, decoding: false, copying: false)
+                    }
+                    filling.pointee.append(frame, decoder: decoder)
+                },
+                beforeBytesMove: {
+                    account(filling.pointee.finish(ending: nil), source: index, into: &engine)
+                    batch.reset()
+                    filling.pointee = Filling(batch, decoding: false, copying: false)
+                })
+            account(filling.pointee.finish(ending: nil), source: index, into: &engine)
             batch.reset()
+            filling.deinitialize(count: 1)
             engine.finishSource(input, outcome: outcome, interfaces: source.interfaces)
         }
     }
@@ -110,6 +129,7 @@ enum ReadAhead {
         let decodedAhead = batch.decoded
         let hashes = batch.hashes
         let continues = batch.continues
+        let places = batch.places
         // What the previous frame of the batch joined (no flow before the first).
         var previous: (place: UInt32, flow: Int?) = (0, nil)
         let decoder = engine.decoder
@@ -133,9 +153,11 @@ enum ReadAhead {
             // Its place is the one it will be counted at, if known (else it starts a place,
             // and so a flow: nothing to load).
             hashes[ahead] = 0
+            places[ahead] = Batch.unknownPlace
             if !follows,
                 let place = engine.knownPlace(source: source, interface: items[ahead].interface, packet: packets + ahead)
             {
+                places[ahead] = place
                 hashes[ahead] = engine.tracker.prefetchIndex(packets + ahead, segment: place)
             }
         }
@@ -156,6 +178,8 @@ enum ReadAhead {
             // Through the pointer: the decode is lent to the engine where it lies, not copied.
             if continues[index], let flow = previous.flow {
                 previous = engine.account(frame, decoded: packets + index, continuing: (previous.place, flow))
+            } else if places[index] != Batch.unknownPlace {
+                previous = engine.account(frame, decoded: packets + index, at: places[index])
             } else {
                 previous = engine.account(frame, decoded: packets + index, source: source)
             }
@@ -214,12 +238,16 @@ enum ReadAhead {
         let slabBytes: Int
         /// Whether this thread decodes the batch's frames (else the replay thread does).
         let decoding: Bool
+        /// Whether frames are copied into the slab; if not, the batch points at them where
+        /// the source keeps them, and must be accounted before the source moves them.
+        let copying: Bool
         var count = 0
         var used = 0
 
-        init(_ batch: Batch, decoding: Bool) {
+        init(_ batch: Batch, decoding: Bool, copying: Bool = true) {
             self.batch = batch
             self.decoding = decoding
+            self.copying = copying
             // Both allocated with the batch, never empty.
             frames = batch.frames.baseAddress!
             packets = batch.packets.baseAddress!
@@ -233,8 +261,8 @@ enum ReadAhead {
         /// itself (in `Batch.oversized`).
         @inline(__always)
         func hasRoom(for length: Int) -> Bool {
-            count < capacity && used <= slabBytes
-                && (slabBytes - used >= length || count == 0)
+            count < capacity
+                && (!copying || (used <= slabBytes && (slabBytes - used >= length || count == 0)))
         }
 
         /// Copies and decodes `frame`; the caller has checked there is room.
@@ -242,13 +270,17 @@ enum ReadAhead {
         mutating func append(_ frame: Frame, decoder: PacketDecoder) {
             let length = frame.bytes.count
             let copy: UnsafeMutableRawPointer
-            if length <= slabBytes &- used {
+            if !copying {
+                // Left where the source keeps it (`readOnOneThread`); an empty frame may
+                // have no address, and any will do for its no bytes.
+                copy = UnsafeMutableRawPointer(mutating: frame.bytes.baseAddress ?? UnsafeRawPointer(slab))
+            } else if length <= slabBytes &- used {
                 copy = slab + used
                 used &+= length  // <= slabBytes
             } else {
                 copy = holdOversized(length)
             }
-            if length > 0, let base = frame.bytes.baseAddress {
+            if copying, length > 0, let base = frame.bytes.baseAddress {
                 copy.copyMemory(from: base, byteCount: length)
             }
             (frames + count).initialize(

@@ -41,6 +41,10 @@ extension ReadAhead {
         /// frame's flow (`Engine.continues`).
         let hashes: UnsafeMutablePointer<UInt64>
         let continues: UnsafeMutablePointer<Bool>
+        /// The number of each frame's place when it was known ahead (`Engine.knownPlace`),
+        /// else `unknownPlace`.
+        let places: UnsafeMutablePointer<UInt32>
+        static let unknownPlace = UInt32.max
         let slab: UnsafeMutableRawBufferPointer
         /// The one frame of a batch whose frame is bigger than a slab (freed on reset).
         private var oversized: UnsafeMutableRawBufferPointer?
@@ -55,7 +59,8 @@ extension ReadAhead {
             packets = .allocate(capacity: shape.frames)
             hashes = .allocate(capacity: shape.frames)
             continues = .allocate(capacity: shape.frames)
-            slab = UnsafeMutableRawBufferPointer.allocate(byteCount: shape.slabBytes, alignment: 16)
+            places = .allocate(capacity: shape.frames)
+            slab = UnsafeMutableRawBufferPointer.allocate(byteCount: max(shape.slabBytes, 16), alignment: 16)
         }
 
         deinit {
@@ -64,6 +69,7 @@ extension ReadAhead {
             packets.deallocate()
             hashes.deallocate()
             continues.deallocate()
+            places.deallocate()
             slab.deallocate()
         }
 

@@ -162,7 +162,9 @@ import TestSupport
         let fromMemory = try bytes.withUnsafeBytes { raw in
             try drain(PcapFileReader(bytes: raw, name: "m", chunkSize: chunkSize))
         }
-        expectSameReads(whole, fromFile, fromMemory)
+        let lent = try drainLending(PcapFileReader(path: path, chunkSize: chunkSize))
+        expectSameReads(whole, fromFile, fromMemory, lent.result)
+        #expect(lent.moves > 0)
     }
 
     @Test(arguments: [13, 64, 100, 1000])
@@ -179,7 +181,9 @@ import TestSupport
         let fromMemory = try bytes.withUnsafeBytes { raw in
             try drain(PcapngReader(bytes: raw, name: "m", chunkSize: chunkSize))
         }
-        expectSameReads(whole, fromFile, fromMemory)
+        let lent = try drainLending(PcapngReader(path: path, chunkSize: chunkSize))
+        expectSameReads(whole, fromFile, fromMemory, lent.result)
+        #expect(lent.moves > 0)
     }
 
     // MARK: Malformed input
@@ -295,6 +299,26 @@ private func drain(_ source: some FrameSource) -> ReadResult {
     var frames: [SeenFrame] = []
     let outcome = source.read { frames.append(SeenFrame($0)) }
     return ReadResult(frames: frames, outcome: outcome, interfaces: source.interfaces)
+}
+
+/// Reads every frame without copying it in the callback: frames are kept as handed out and
+/// copied only when the reader says it is about to move its bytes (and at the end), as
+/// replay's one-thread read does. A reader that moved bytes without saying so first would
+/// show here as frames with the wrong bytes.
+private func drainLending(_ source: some FrameSource) -> (result: ReadResult, moves: Int) {
+    var source = source
+    var kept: [Frame] = []
+    var frames: [SeenFrame] = []
+    var moves = 0
+    let outcome = source.read(
+        { kept.append($0) },
+        beforeBytesMove: {
+            frames += kept.map(SeenFrame.init)
+            kept = []
+            moves += 1
+        })
+    frames += kept.map(SeenFrame.init)
+    return (ReadResult(frames: frames, outcome: outcome, interfaces: source.interfaces), moves)
 }
 
 extension SeenFrame {
