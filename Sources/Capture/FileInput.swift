@@ -89,12 +89,6 @@ final class ChunkedInput {
     }
     /// The largest request `request(_:)` will honour.
     let maximumRequest: Int
-    /// Called just before bytes already handed out are moved or freed (the unconsumed ones
-    /// moved to the front of the buffer, or the buffer replaced by a bigger one): until
-    /// then every byte read stays where it is, so a caller may keep pointers into what it
-    /// was given and use them up here (`FrameSource.read(_:beforeBytesMove:)`). Set only
-    /// for the span of one read.
-    var beforeBytesMove: (() -> Void)?
 
     /// - Parameters:
     ///   - descriptor: An open file descriptor, now owned by this object.
@@ -167,15 +161,6 @@ final class ChunkedInput {
         }
     }
 
-    /// Runs `work` with `hook` as `beforeBytesMove`.
-    func calling<Result>(_ hook: () -> Void, beforeBytesMove work: () throws -> Result) rethrows -> Result {
-        try withoutActuallyEscaping(hook) { hook in
-            beforeBytesMove = hook
-            defer { beforeBytesMove = nil }
-            return try work()
-        }
-    }
-
     /// The file offset of the next unconsumed byte.
     var offset: Int64 { storageOffset + Int64(start) }
 
@@ -209,12 +194,10 @@ final class ChunkedInput {
     private func refill(_ count: Int) -> Bool {
         guard !reachedEnd, count <= maximumRequest else { return false }
         if count > storage.count {
-            beforeBytesMove?()
             grow(toHold: count)
         } else if storage.count - start < count || storage.count - end < min(storage.count / 4, 64 * 1024) {
             // Not enough room after the cursor, or so little that the next read would be a
             // small one: move the pending bytes to the front so the read can be large.
-            if start > 0 { beforeBytesMove?() }
             compact()
         }
         while end - start < count {

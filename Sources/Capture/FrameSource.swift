@@ -15,12 +15,15 @@ public protocol FrameSource: ~Copyable {
     var interfaces: [CaptureInterface] { get }
     /// Reads every remaining frame.
     mutating func read(_ body: (Frame) throws -> Void) rethrows -> ReadOutcome
-    /// Reads every remaining frame as `read(_:)` does, but a frame's bytes stay valid after
-    /// `body` returns: until `beforeBytesMove` is next called, or the source is released.
-    /// The file readers hand out frames where they lie in their read buffer, and call
-    /// `beforeBytesMove` just before that buffer's bytes are moved to make room; a caller can
-    /// gather frames without copying them and use them up there.
-    mutating func read(_ body: (Frame) throws -> Void, beforeBytesMove: () -> Void) rethrows -> ReadOutcome
+    /// Reads the next frames into `records` (at most its count), without copying them: each
+    /// record points at the frame's bytes where the reader keeps them, which stay there
+    /// until the next call (or until the source is released). A call stops early rather
+    /// than move bytes it has handed out in that call, so a caller can use a batch of frames
+    /// in place. Returns how many it read: 0 only once the read has ended (`endOfRecords`).
+    mutating func read(into records: UnsafeMutableBufferPointer<FrameRecord>) -> Int
+    /// How a read through `read(into:)` ended, once that returned 0: the frames of all its
+    /// calls.
+    mutating func endOfRecords() -> ReadOutcome
 }
 
 /// How a read ended.

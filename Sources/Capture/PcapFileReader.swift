@@ -87,64 +87,121 @@ public final class PcapFileReader: FrameSource {
         interfaces = [CaptureInterface(name: nil, linkType: header.linkType, snapLength: UInt32(header.snapLength))]
     }
 
-    /// Reads every remaining frame, each left where it lies in the read buffer until
-    /// `beforeBytesMove`; see `FrameSource.read(_:beforeBytesMove:)`.
-    public func read(_ body: (Frame) throws -> Void, beforeBytesMove: () -> Void) rethrows -> ReadOutcome {
-        try input.calling(beforeBytesMove) { try read(body) }
-    }
-
     /// Reads every remaining frame; see `FrameSource.read(_:)`.
     public func read(_ body: (Frame) throws -> Void) rethrows -> ReadOutcome {
         var frames = 0
-        let header = self.header
-        let input = self.input
         // A local, stored back at the end: a property read per packet is an exclusivity check.
         var finished = self.finished
         defer { self.finished = finished }
-        while finished == nil {
-            let offset = input.offset  // of the record (read before the cursor moves)
-            guard input.request(Self.recordHeaderLength) else {
-                finished = endInsideRecord(at: offset, part: "16 header bytes", wanted: Self.recordHeaderLength)
-                break
+        while let record = nextRecord(finished: &finished) {
+            frames &+= 1
+            try body(record.frame)
+        }
+        return ReadOutcome(frames: frames, bytesRead: input.offset, end: finished ?? .endOfFile)
+    }
+
+    /// Reads the next frames where they lie; see `FrameSource.read(into:)`.
+    public func read(into records: UnsafeMutableBufferPointer<FrameRecord>) -> Int {
+        guard let out = records.baseAddress, records.count > 0 else { return 0 }
+        var finished = self.finished
+        defer { self.finished = finished }
+        // The first record may need more of the file (which may move what is buffered).
+        guard let first = nextRecord(finished: &finished) else { return 0 }
+        out.initialize(to: first)
+        // The rest: the records whole in the buffer, in one pass over it. The first that is
+        // not (or that is damaged) is left for the next call, which reads it as the first.
+        let header = self.header
+        let input = self.input
+        let window = input.cursor
+        let available = input.available
+        let base = input.offset
+        var at = 0
+        var count = 1
+        while count < records.count {
+            guard case .whole(let record, let length) = Self.parseRecord(at: window + at, available: available &- at, header)
+            else { break }
+            (out + count).initialize(to: record.placed(at: base &+ Int64(at)))
+            at &+= length  // <= available - at
+            count &+= 1
+        }
+        input.consume(at)
+        recordsRead &+= count
+        return count
+    }
+
+    /// How `read(into:)` ended; see `FrameSource.endOfRecords()`.
+    public func endOfRecords() -> ReadOutcome {
+        ReadOutcome(frames: recordsRead, bytesRead: input.offset, end: finished ?? .endOfFile)
+    }
+
+    /// Frames `read(into:)` has read.
+    private var recordsRead = 0
+
+    /// The next record, read where it lies in the buffer (reading more of the file if it is
+    /// not whole there) and consumed; nil with `finished` set when the file ends (or is
+    /// damaged) there.
+    @inline(__always)
+    private func nextRecord(finished: inout ReadOutcome.End?) -> FrameRecord? {
+        guard finished == nil else { return nil }
+        let offset = input.offset  // of the record (read before the cursor moves)
+        var wanted = Self.recordHeaderLength
+        while true {
+            guard input.request(wanted) else {
+                let part = wanted == Self.recordHeaderLength ? "16 header bytes" : "\(wanted - Self.recordHeaderLength) captured bytes"
+                finished = endInsideRecord(at: offset, part: part, wanted: wanted)
+                return nil
             }
-            // Read through the cursor: 16 bytes were just requested.
-            var record = input.cursor
-            let seconds = loadUInt32(record, 0, bigEndian: header.bigEndian)
-            let fraction = loadUInt32(record, 4, bigEndian: header.bigEndian)
-            var captured = Int(loadUInt32(record, 8, bigEndian: header.bigEndian))
-            var original = Int(loadUInt32(record, 12, bigEndian: header.bigEndian))
-            if header.swappedLengths(captured: captured, original: original) {
-                swap(&captured, &original)
-            }
-            guard captured <= Self.maximumCaptureLength else {
+            switch Self.parseRecord(at: input.cursor, available: input.available, header) {
+            case .whole(let record, let length):
+                input.consumeRequested(length)
+                return record.placed(at: offset)
+            case .needs(let length):
+                wanted = length  // > available: the request reads more
+            case .tooLong(let captured):
                 finished = .corrupt(
                     offset: offset,
                     detail: "invalid packet capture length \(captured), bigger than maximum of \(Self.maximumCaptureLength)")
-                break
+                return nil
             }
-            let recordLength = Self.recordHeaderLength &+ captured  // captured <= 262,144
-            guard input.request(recordLength) else {
-                finished = endInsideRecord(at: offset, part: "\(captured) captured bytes", wanted: recordLength)
-                break
-            }
-            record = input.cursor  // a refill may have moved the record
-            var kept = min(captured, header.snapLength)
-            if header.fcsLength > 0 && kept == original && kept >= header.fcsLength {
-                kept -= header.fcsLength
-            }
-            input.consumeRequested(recordLength)
-            frames &+= 1
-            // At most 2^32 - 1 seconds and 2^32 - 1 microseconds or nanoseconds: the sum
-            // fits an Int64 with room to spare.
-            let nanoseconds = Int64(seconds) &* 1_000_000_000 &+ Int64(fraction) &* header.fractionScale
-            try body(
-                Frame(
-                    interface: 0, timestamp: Timestamp(nanoseconds: nanoseconds), linkType: header.linkType,
-                    wireLength: original,
-                    bytes: UnsafeRawBufferPointer(start: record + Self.recordHeaderLength, count: kept),
-                    fileOffset: offset))
         }
-        return ReadOutcome(frames: frames, bytesRead: input.offset, end: finished ?? .endOfFile)
+    }
+
+    /// What the bytes at a record's start say.
+    private enum RecordParse {
+        /// The whole record is there: the frame (its offset not yet set) and the record's length.
+        case whole(FrameRecord, length: Int)
+        /// The record is `length` bytes, more than there are.
+        case needs(Int)
+        /// Its captured length is more than libpcap allows: the file is damaged here.
+        case tooLong(captured: Int)
+    }
+
+    /// Parses the record at `record`, `available` bytes before the buffered end.
+    @inline(__always)
+    private static func parseRecord(at record: UnsafeRawPointer, available: Int, _ header: Header) -> RecordParse {
+        guard available >= recordHeaderLength else { return .needs(recordHeaderLength) }
+        // 16 bytes are there: the header's four fields.
+        let seconds = loadUInt32(record, 0, bigEndian: header.bigEndian)
+        let fraction = loadUInt32(record, 4, bigEndian: header.bigEndian)
+        var captured = Int(loadUInt32(record, 8, bigEndian: header.bigEndian))
+        var original = Int(loadUInt32(record, 12, bigEndian: header.bigEndian))
+        if header.swappedLengths(captured: captured, original: original) {
+            swap(&captured, &original)
+        }
+        guard captured <= maximumCaptureLength else { return .tooLong(captured: captured) }
+        let length = recordHeaderLength &+ captured  // captured <= 262,144
+        guard available >= length else { return .needs(length) }
+        var kept = min(captured, header.snapLength)
+        if header.fcsLength > 0 && kept == original && kept >= header.fcsLength {
+            kept &-= header.fcsLength
+        }
+        // At most 2^32 - 1 seconds and 2^32 - 1 microseconds or nanoseconds: the sum
+        // fits an Int64 with room to spare.
+        let nanoseconds = Int64(seconds) &* 1_000_000_000 &+ Int64(fraction) &* header.fractionScale
+        let frame = FrameRecord(
+            timestamp: Timestamp(nanoseconds: nanoseconds), linkType: header.linkType, wireLength: original,
+            interface: 0, fileOffset: 0, bytes: record + recordHeaderLength, length: kept)
+        return .whole(frame, length: length)
     }
 
     /// How a read ends when fewer than `wanted` bytes are left at `offset`: the end of the

@@ -91,12 +91,6 @@ public final class PcapngReader: FrameSource {
         try readFirstSection()
     }
 
-    /// Reads every remaining frame, each left where it lies in the read buffer until
-    /// `beforeBytesMove`; see `FrameSource.read(_:beforeBytesMove:)`.
-    public func read(_ body: (Frame) throws -> Void, beforeBytesMove: () -> Void) rethrows -> ReadOutcome {
-        try input.calling(beforeBytesMove) { try read(body) }
-    }
-
     /// Reads every remaining frame; see `FrameSource.read(_:)`.
     public func read(_ body: (Frame) throws -> Void) rethrows -> ReadOutcome {
         var frames = 0
@@ -116,6 +110,41 @@ public final class PcapngReader: FrameSource {
         finished = ended
         return ReadOutcome(frames: frames, bytesRead: input.offset, end: ended, warnings: takeWarnings())
     }
+
+    /// Reads the next frames where they lie; see `FrameSource.read(into:)`.
+    public func read(into records: UnsafeMutableBufferPointer<FrameRecord>) -> Int {
+        guard finished == nil, let out = records.baseAddress else { return 0 }
+        var section = self.section
+        defer { self.section = section }
+        var count = 0
+        while count < records.count {
+            if let frame = wholeEnhancedPacket(section) {
+                (out + count).initialize(to: FrameRecord(frame, bytes: frame.bytes.baseAddress ?? input.cursor))
+                count &+= 1
+                continue
+            }
+            // Anything else may read more of the file, and so move the bytes of the frames
+            // handed out in this call: those go first.
+            if count > 0 { break }
+            var end: ReadOutcome.End? = nil
+            guard let frame = nextFrame(&section, end: &end) else {
+                finished = end ?? .endOfFile
+                break
+            }
+            (out + count).initialize(to: FrameRecord(frame, bytes: frame.bytes.baseAddress ?? input.cursor))
+            count &+= 1
+        }
+        recordsRead &+= count
+        return count
+    }
+
+    /// How `read(into:)` ended; see `FrameSource.endOfRecords()`.
+    public func endOfRecords() -> ReadOutcome {
+        ReadOutcome(frames: recordsRead, bytesRead: input.offset, end: finished ?? .endOfFile, warnings: takeWarnings())
+    }
+
+    /// Frames `read(into:)` has read.
+    private var recordsRead = 0
 
     /// The state of the section being read that reading a block needs.
     private struct Section {

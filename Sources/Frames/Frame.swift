@@ -19,6 +19,7 @@ public struct Frame {
     /// The byte offset of this frame's record in its file, for messages and evidence.
     public var fileOffset: Int64
 
+    @inlinable
     public init(
         interface: Int?, timestamp: Timestamp, linkType: LinkType, wireLength: Int,
         bytes: UnsafeRawBufferPointer, fileOffset: Int64
@@ -33,6 +34,63 @@ public struct Frame {
 
     /// True when the capture kept fewer bytes than were on the wire.
     public var isTruncated: Bool { bytes.count < wireLength }
+}
+
+/// A frame as a batch holds it (`FrameSource.read(into:)`): the same facts as `Frame`, laid
+/// out flat (no optional, the bytes as a pointer and a count), so that a reader writes it
+/// straight into a batch's memory and a batch is read without unwrapping.
+public struct FrameRecord {
+    public var timestamp: Timestamp
+    public var linkType: LinkType
+    public var wireLength: Int
+    /// `Frame.interface`, or -1 for none.
+    public var interface: Int
+    public var fileOffset: Int64
+    /// The captured bytes: `length` of them.
+    public var bytes: UnsafeRawPointer
+    public var length: Int
+
+    @inlinable
+    public init(
+        timestamp: Timestamp, linkType: LinkType, wireLength: Int, interface: Int, fileOffset: Int64,
+        bytes: UnsafeRawPointer, length: Int
+    ) {
+        self.timestamp = timestamp
+        self.linkType = linkType
+        self.wireLength = wireLength
+        self.interface = interface
+        self.fileOffset = fileOffset
+        self.bytes = bytes
+        self.length = length
+    }
+
+    /// `frame`'s record, its bytes at `bytes` (where they were, or a copy).
+    @inlinable
+    public init(_ frame: Frame, bytes: UnsafeRawPointer) {
+        timestamp = frame.timestamp
+        linkType = frame.linkType
+        wireLength = frame.wireLength
+        interface = frame.interface ?? -1
+        fileOffset = frame.fileOffset
+        self.bytes = bytes
+        length = frame.bytes.count
+    }
+
+    /// This record at file offset `offset`.
+    @inlinable
+    public func placed(at offset: Int64) -> FrameRecord {
+        var record = self
+        record.fileOffset = offset
+        return record
+    }
+
+    /// The frame this record describes.
+    @inlinable
+    public var frame: Frame {
+        Frame(
+            interface: interface < 0 ? nil : interface, timestamp: timestamp, linkType: linkType,
+            wireLength: wireLength, bytes: UnsafeRawBufferPointer(start: bytes, count: length), fileOffset: fileOffset)
+    }
 }
 
 /// An interface a capture source describes (a pcapng Interface Description Block, or the

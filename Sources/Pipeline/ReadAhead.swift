@@ -79,38 +79,20 @@ enum ReadAhead {
     /// `read` on one processor: the same batches, filled and then accounted in turn on the
     /// calling thread, so that the replay still works ahead of the frame it accounts
     /// (`account`), which reading frame by frame (`Engine.read`) cannot. The frames are not
-    /// copied: they stay where the reader read them until it is about to move its buffer's
-    /// bytes, and the batch is accounted then, full or not. Their decodes are left to
+    /// copied: a batch is the records `FrameSource.read(into:)` lays out, pointing where the
+    /// reader read them, and is accounted before the next read. Their decodes are left to
     /// `account`, which makes each just before use.
     private static func readOnOneThread(_ inputs: [ReplayInput], into engine: inout Engine) throws(ReplayError) {
         let batch = Batch(ReadAhead.oneThread)
-        // Both closures below fill and empty the batch: they share its hold through a
-        // pointer, since a variable two closures capture is checked for exclusive access at
-        // run time, on every frame.
-        let filling = UnsafeMutablePointer<Filling>.allocate(capacity: 1)
-        defer { filling.deallocate() }
         for (index, input) in inputs.enumerated() {
             var source = try Engine.open(input)
-            filling.initialize(to: Filling(batch, decoding: false, copying: false))
-            let decoder = engine.decoder
-            let outcome = source.read(
-                { frame in
-                    if !filling.pointee.hasRoom(for: frame.bytes.count) {
-                        account(filling.pointee.finish(ending: nil), source: index, into: &engine)
-                        batch.reset()
-                        filling.pointee = Filling(batch, decoding: false, copying: false)
-                    }
-                    filling.pointee.append(frame, decoder: decoder)
-                },
-                beforeBytesMove: {
-                    account(filling.pointee.finish(ending: nil), source: index, into: &engine)
-                    batch.reset()
-                    filling.pointee = Filling(batch, decoding: false, copying: false)
-                })
-            account(filling.pointee.finish(ending: nil), source: index, into: &engine)
-            batch.reset()
-            filling.deinitialize(count: 1)
-            engine.finishSource(input, outcome: outcome, interfaces: source.interfaces)
+            while true {
+                batch.count = source.read(into: batch.frames)
+                if batch.count == 0 { break }
+                batch.decoded = false
+                account(batch, source: index, into: &engine)
+            }
+            engine.finishSource(input, outcome: source.endOfRecords(), interfaces: source.interfaces)
         }
     }
 
@@ -169,12 +151,7 @@ enum ReadAhead {
                 engine.tracker.prefetchFlow(hash: hashes[index &+ lead])
             }
             let item = items + index
-            let frame = Frame(
-                interface: item.pointee.interface < 0 ? nil : item.pointee.interface,
-                timestamp: item.pointee.timestamp, linkType: item.pointee.linkType,
-                wireLength: item.pointee.wireLength,
-                bytes: UnsafeRawBufferPointer(start: item.pointee.bytes, count: item.pointee.length),
-                fileOffset: item.pointee.fileOffset)
+            let frame = item.pointee.frame
             // Through the pointer: the decode is lent to the engine where it lies, not copied.
             if continues[index], let flow = previous.flow {
                 previous = engine.account(frame, decoded: packets + index, continuing: (previous.place, flow))
@@ -191,9 +168,13 @@ enum ReadAhead {
     /// behind the work of the frames in between.
     static let lead = 8
 
-    /// The reading thread: every input in order, every frame decoded into a batch.
+    /// The reading thread: every input in order, every frame copied and decoded into a
+    /// batch. The reader lays out `recordsAtOnce` records at a time where it read them
+    /// (`FrameSource.read(into:)`), which are copied into batches before it reads on.
     private static func produce(_ inputs: [ReplayInput], into channel: Channel) {
         let decoder = PacketDecoder()
+        let records = UnsafeMutableBufferPointer<FrameRecord>.allocate(capacity: recordsAtOnce)
+        defer { records.deallocate() }
         for input in inputs {
             var filling = Filling(channel.takeEmpty(), decoding: channel.replayIsBehind)
             var source: any FrameSource
@@ -203,27 +184,24 @@ enum ReadAhead {
                 channel.fill(filling.finish(ending: .opened(error)))
                 return
             }
-            let outcome = fill(from: &source, into: &filling, decoder: decoder) { full in
-                channel.fill(full.finish(ending: nil))
-                return Filling(channel.takeEmpty(), decoding: channel.replayIsBehind)
+            while true {
+                let count = source.read(into: records)
+                if count == 0 { break }
+                for index in 0..<count {
+                    let record = records.baseAddress.unsafelyUnwrapped + index  // index < count <= capacity
+                    if !filling.hasRoom(for: record.pointee.length) {
+                        channel.fill(filling.finish(ending: nil))
+                        filling = Filling(channel.takeEmpty(), decoding: channel.replayIsBehind)
+                    }
+                    filling.append(record, decoder: decoder)
+                }
             }
-            channel.fill(filling.finish(ending: .read(outcome, interfaces: source.interfaces)))
+            channel.fill(filling.finish(ending: .read(source.endOfRecords(), interfaces: source.interfaces)))
         }
     }
 
-    /// Reads `source` into batches, both ways: each frame goes into the batch `filling`
-    /// holds; a full batch goes to `full`, which hands it on and returns the hold on the next.
-    /// Returns how the read ended, `filling` holding the last batch (perhaps part-full).
-    @inline(__always)
-    private static func fill(
-        from source: inout any FrameSource, into filling: inout Filling, decoder: PacketDecoder,
-        whenFull full: (Filling) -> Filling
-    ) -> ReadOutcome {
-        source.read { frame in
-            if !filling.hasRoom(for: frame.bytes.count) { filling = full(filling) }
-            filling.append(frame, decoder: decoder)
-        }
-    }
+    /// Records the reading thread asks its reader for at a time.
+    static let recordsAtOnce = 512
 
     /// The reading thread's hold on the batch it fills: the batch's memory and counts as
     /// plain values, so that appending a frame reads no class property (each such read is
@@ -238,16 +216,12 @@ enum ReadAhead {
         let slabBytes: Int
         /// Whether this thread decodes the batch's frames (else the replay thread does).
         let decoding: Bool
-        /// Whether frames are copied into the slab; if not, the batch points at them where
-        /// the source keeps them, and must be accounted before the source moves them.
-        let copying: Bool
         var count = 0
         var used = 0
 
-        init(_ batch: Batch, decoding: Bool, copying: Bool = true) {
+        init(_ batch: Batch, decoding: Bool) {
             self.batch = batch
             self.decoding = decoding
-            self.copying = copying
             // Both allocated with the batch, never empty.
             frames = batch.frames.baseAddress!
             packets = batch.packets.baseAddress!
@@ -261,37 +235,32 @@ enum ReadAhead {
         /// itself (in `Batch.oversized`).
         @inline(__always)
         func hasRoom(for length: Int) -> Bool {
-            count < capacity
-                && (!copying || (used <= slabBytes && (slabBytes - used >= length || count == 0)))
+            count < capacity && used <= slabBytes
+                && (slabBytes - used >= length || count == 0)
         }
 
-        /// Copies and decodes `frame`; the caller has checked there is room.
+        /// Copies and decodes the frame `record` describes; the caller has checked there is
+        /// room.
         @inline(__always)
-        mutating func append(_ frame: Frame, decoder: PacketDecoder) {
-            let length = frame.bytes.count
+        mutating func append(_ record: UnsafePointer<FrameRecord>, decoder: PacketDecoder) {
+            let length = record.pointee.length
             let copy: UnsafeMutableRawPointer
-            if !copying {
-                // Left where the source keeps it (`readOnOneThread`); an empty frame may
-                // have no address, and any will do for its no bytes.
-                copy = UnsafeMutableRawPointer(mutating: frame.bytes.baseAddress ?? UnsafeRawPointer(slab))
-            } else if length <= slabBytes &- used {
+            if length <= slabBytes &- used {
                 copy = slab + used
                 used &+= length  // <= slabBytes
             } else {
                 copy = holdOversized(length)
             }
-            if copying, length > 0, let base = frame.bytes.baseAddress {
-                copy.copyMemory(from: base, byteCount: length)
+            if length > 0 {
+                copy.copyMemory(from: record.pointee.bytes, byteCount: length)
             }
-            (frames + count).initialize(
-                to: Item(
-                    timestamp: frame.timestamp, linkType: frame.linkType, wireLength: frame.wireLength,
-                    interface: frame.interface ?? -1, fileOffset: frame.fileOffset, bytes: UnsafeRawPointer(copy),
-                    length: length))
+            let item = frames + count
+            item.initialize(to: record.pointee)
+            item.pointee.bytes = UnsafeRawPointer(copy)
             // Decoded in place, in the batch: the decode is never copied.
             if decoding {
                 decoder.decode(
-                    UnsafeRawBufferPointer(start: copy, count: length), linkType: frame.linkType,
+                    UnsafeRawBufferPointer(start: copy, count: length), linkType: record.pointee.linkType,
                     initializing: packets + count)
             }
             count &+= 1  // < capacity

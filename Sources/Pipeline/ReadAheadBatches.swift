@@ -9,18 +9,9 @@ import Synchronization
 /// (their bytes copied into a slab, their decodes beside them) and the ring of batches that
 /// carries them, two atomic counters and a condition for the rare sleep.
 extension ReadAhead {
-    /// One frame; its bytes are in the batch's slab (or its `oversized` buffer), its decode
-    /// at the same index in its `packets`.
-    struct Item {
-        var timestamp: Timestamp
-        var linkType: LinkType
-        var wireLength: Int
-        /// The source's interface index, or -1.
-        var interface: Int
-        var fileOffset: Int64
-        var bytes: UnsafeRawPointer
-        var length: Int
-    }
+    /// One frame: its bytes in the batch's slab (or its `oversized` buffer) on two threads,
+    /// where the reader keeps them on one; its decode at the same index in its `packets`.
+    typealias Item = FrameRecord
 
     /// How a batch's source continues after its frames.
     enum Ending {

@@ -162,9 +162,11 @@ import TestSupport
         let fromMemory = try bytes.withUnsafeBytes { raw in
             try drain(PcapFileReader(bytes: raw, name: "m", chunkSize: chunkSize))
         }
-        let lent = try drainLending(PcapFileReader(path: path, chunkSize: chunkSize))
-        expectSameReads(whole, fromFile, fromMemory, lent.result)
-        #expect(lent.moves > 0)
+        // A batch bigger than the buffer holds, and one smaller.
+        let inPlace = try drainInPlace(PcapFileReader(path: path, chunkSize: chunkSize), batch: 64)
+        let fewAtATime = try drainInPlace(PcapFileReader(path: path, chunkSize: chunkSize), batch: 3)
+        expectSameReads(whole, fromFile, fromMemory, inPlace.result, fewAtATime.result)
+        #expect(inPlace.calls > 120 / 64)
     }
 
     @Test(arguments: [13, 64, 100, 1000])
@@ -181,9 +183,10 @@ import TestSupport
         let fromMemory = try bytes.withUnsafeBytes { raw in
             try drain(PcapngReader(bytes: raw, name: "m", chunkSize: chunkSize))
         }
-        let lent = try drainLending(PcapngReader(path: path, chunkSize: chunkSize))
-        expectSameReads(whole, fromFile, fromMemory, lent.result)
-        #expect(lent.moves > 0)
+        let inPlace = try drainInPlace(PcapngReader(path: path, chunkSize: chunkSize), batch: 64)
+        let fewAtATime = try drainInPlace(PcapngReader(path: path, chunkSize: chunkSize), batch: 3)
+        expectSameReads(whole, fromFile, fromMemory, inPlace.result, fewAtATime.result)
+        #expect(inPlace.calls > 80 / 64)
     }
 
     // MARK: Malformed input
@@ -301,24 +304,25 @@ private func drain(_ source: some FrameSource) -> ReadResult {
     return ReadResult(frames: frames, outcome: outcome, interfaces: source.interfaces)
 }
 
-/// Reads every frame without copying it in the callback: frames are kept as handed out and
-/// copied only when the reader says it is about to move its bytes (and at the end), as
-/// replay's one-thread read does. A reader that moved bytes without saying so first would
-/// show here as frames with the wrong bytes.
-private func drainLending(_ source: some FrameSource) -> (result: ReadResult, moves: Int) {
+/// Reads every frame through `read(into:)`, `batch` records at a time, checking each call's
+/// records only once the call has returned, as replay's one-thread read uses them: a reader
+/// that moved the bytes of a record it had handed out in the same call would show here as
+/// frames with the wrong bytes. `calls` counts the calls that returned frames.
+private func drainInPlace(_ source: some FrameSource, batch: Int) -> (result: ReadResult, calls: Int) {
     var source = source
-    var kept: [Frame] = []
+    let records = UnsafeMutableBufferPointer<FrameRecord>.allocate(capacity: batch)
+    defer { records.deallocate() }
     var frames: [SeenFrame] = []
-    var moves = 0
-    let outcome = source.read(
-        { kept.append($0) },
-        beforeBytesMove: {
-            frames += kept.map(SeenFrame.init)
-            kept = []
-            moves += 1
-        })
-    frames += kept.map(SeenFrame.init)
-    return (ReadResult(frames: frames, outcome: outcome, interfaces: source.interfaces), moves)
+    var calls = 0
+    while true {
+        let count = source.read(into: records)
+        if count == 0 { break }
+        #expect(count <= batch)
+        calls += 1
+        frames += records[0..<count].map { SeenFrame($0.frame) }
+    }
+    #expect(source.read(into: records) == 0)  // and stays ended
+    return (ReadResult(frames: frames, outcome: source.endOfRecords(), interfaces: source.interfaces), calls)
 }
 
 extension SeenFrame {

@@ -7,6 +7,9 @@ import Frames
 /// is read, so AddressSanitizer sees an overrun), no frame has more captured than wire
 /// bytes beyond what its record says, frame offsets only grow and lie inside the input, and
 /// the read ends at an offset inside the input. Each frame is decoded too, as a replay does.
+/// The input is read twice: frame by frame (`read(_:)`), then in place a few records at a
+/// time (`read(into:)`, as replay's batches read), each call's records checked only after
+/// it returned; both reads must see the same frames and end the same way.
 ///
 /// - Returns: -1 (do not keep the input) when its magic is not `format`'s.
 public func readCapture(_ bytes: UnsafeRawBufferPointer, format: CaptureFile.Format) -> CInt {
@@ -29,7 +32,7 @@ public func readCapture(_ bytes: UnsafeRawBufferPointer, format: CaptureFile.For
     var seen = 0
     var checksum: UInt8 = 0
     var highestInterface = -1
-    let outcome = source.read { frame in
+    func check(_ frame: Frame) {
         seen += 1
         for byte in frame.bytes { checksum &+= byte }
         if frame.fileOffset <= lastOffset || frame.fileOffset >= Int64(bytes.count) {
@@ -46,15 +49,38 @@ public func readCapture(_ bytes: UnsafeRawBufferPointer, format: CaptureFile.For
         decoder.decode(frame.bytes, linkType: frame.linkType, into: &packet)
         checkDecoded(packet, count: frame.bytes.count)
     }
-    if highestInterface >= source.interfaces.count {
-        violated("a frame on interface \(highestInterface) of \(source.interfaces.count) described")
+    func checkEnd(_ outcome: ReadOutcome, interfaces: [CaptureInterface]) {
+        if highestInterface >= interfaces.count {
+            violated("a frame on interface \(highestInterface) of \(interfaces.count) described")
+        }
+        if outcome.frames != seen { violated("outcome says \(outcome.frames) frames, \(seen) were handed on") }
+        switch outcome.end {
+        case .endOfFile:
+            break
+        case .cutShort(let offset, _), .corrupt(let offset, _):
+            if offset < 0 || offset > Int64(bytes.count) { violated("end offset \(offset) outside \(bytes.count) bytes") }
+        }
     }
-    if outcome.frames != seen { violated("outcome says \(outcome.frames) frames, \(seen) were handed on") }
-    switch outcome.end {
-    case .endOfFile:
-        break
-    case .cutShort(let offset, _), .corrupt(let offset, _):
-        if offset < 0 || offset > Int64(bytes.count) { violated("end offset \(offset) outside \(bytes.count) bytes") }
+    let outcome = source.read { check($0) }
+    checkEnd(outcome, interfaces: source.interfaces)
+    let byFrame = (seen, checksum, lastOffset)
+
+    guard var inPlace = try? CaptureFile.open(bytes: bytes, name: "fuzz-input") else {
+        violated("the input opened once and not twice")
+        return 0
+    }
+    (lastOffset, seen, checksum, highestInterface) = (-1, 0, 0, -1)
+    let records = UnsafeMutableBufferPointer<FrameRecord>.allocate(capacity: 5)
+    defer { records.deallocate() }
+    while true {
+        let count = inPlace.read(into: records)
+        if count == 0 { break }
+        for record in records[0..<min(count, records.count)] { check(record.frame) }
+    }
+    let inPlaceOutcome = inPlace.endOfRecords()
+    checkEnd(inPlaceOutcome, interfaces: inPlace.interfaces)
+    if inPlaceOutcome != outcome || (seen, checksum, lastOffset) != byFrame {
+        violated("in place: \(inPlaceOutcome), \(seen) frames; frame by frame: \(outcome), \(byFrame.0)")
     }
     blackHole(checksum)
     return 0
