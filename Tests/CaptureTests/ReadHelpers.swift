@@ -33,12 +33,29 @@ struct ReadResult {
     var interfaces: [CaptureInterface]
 }
 
-/// Opens `path` with `CaptureFile.open` and reads it to the end.
-func readCapture(_ path: String) throws(CaptureError) -> ReadResult {
+/// Opens `path` with `CaptureFile.open` and reads it to the end, frame by frame. Reads it
+/// again in place, two records at a time (`read(into:)`, as replay does), and expects the
+/// same frames, interfaces and ending: every test that reads a file through here holds
+/// both ways of reading to the same result.
+func readCapture(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws(CaptureError) -> ReadResult {
     var source = try CaptureFile.open(path: path)
     var frames: [SeenFrame] = []
     let outcome = source.read { frames.append(SeenFrame($0)) }
-    return ReadResult(frames: frames, outcome: outcome, interfaces: source.interfaces)
+    let result = ReadResult(frames: frames, outcome: outcome, interfaces: source.interfaces)
+
+    var inPlace = try CaptureFile.open(path: path)
+    let records = UnsafeMutableBufferPointer<FrameRecord>.allocate(capacity: 2)
+    defer { records.deallocate() }
+    var again: [SeenFrame] = []
+    while true {
+        let count = inPlace.read(into: records)
+        if count == 0 { break }
+        again += records[0..<count].map { SeenFrame($0.frame) }
+    }
+    #expect(again == frames, "read in place", sourceLocation: sourceLocation)
+    #expect(inPlace.endOfRecords() == outcome, "read in place", sourceLocation: sourceLocation)
+    #expect(inPlace.interfaces == result.interfaces, "read in place", sourceLocation: sourceLocation)
+    return result
 }
 
 /// The `CaptureError` that opening `path` throws, or nil if it opens.
