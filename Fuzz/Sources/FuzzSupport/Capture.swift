@@ -67,7 +67,6 @@ public func readCapture(_ bytes: UnsafeRawBufferPointer, format: CaptureFile.For
 
     guard var inPlace = try? CaptureFile.open(bytes: bytes, name: "fuzz-input") else {
         violated("the input opened once and not twice")
-        return 0
     }
     (lastOffset, seen, checksum, highestInterface) = (-1, 0, 0, -1)
     let records = UnsafeMutableBufferPointer<FrameRecord>.allocate(capacity: 5)
