@@ -20,6 +20,7 @@ public protocol FrameSource: ~Copyable {
     /// until the next call (or until the source is released). A call stops early rather
     /// than move bytes it has handed out in that call, so a caller can use a batch of frames
     /// in place. Returns how many it read: 0 only once the read has ended (`endOfRecords`).
+    /// `records` has room for one record at least.
     mutating func read(into records: UnsafeMutableBufferPointer<FrameRecord>) -> Int
     /// How a read through `read(into:)` ended, once that returned 0: the frames of all its
     /// calls.

@@ -102,7 +102,8 @@ public final class PcapFileReader: FrameSource {
 
     /// Reads the next frames where they lie; see `FrameSource.read(into:)`.
     public func read(into records: UnsafeMutableBufferPointer<FrameRecord>) -> Int {
-        guard let out = records.baseAddress, records.count > 0 else { return 0 }
+        precondition(records.count > 0, "read(into:) with no room for a record")
+        let out = records.baseAddress.unsafelyUnwrapped  // count > 0
         var finished = self.finished
         defer { self.finished = finished }
         // The first record may need more of the file (which may move what is buffered).

@@ -113,7 +113,9 @@ public final class PcapngReader: FrameSource {
 
     /// Reads the next frames where they lie; see `FrameSource.read(into:)`.
     public func read(into records: UnsafeMutableBufferPointer<FrameRecord>) -> Int {
-        guard finished == nil, let out = records.baseAddress else { return 0 }
+        precondition(records.count > 0, "read(into:) with no room for a record")
+        guard finished == nil else { return 0 }
+        let out = records.baseAddress.unsafelyUnwrapped  // count > 0
         var section = self.section
         defer { self.section = section }
         var count = 0

@@ -154,7 +154,7 @@ struct Engine {
     /// that a caller holding the engine `inout` lends it rather than copying it whole.)
     @inline(__always)
     mutating func knownPlace(source: Int, interface: Int, packet: UnsafePointer<DecodedPacket>) -> UInt32? {
-        let place = RawPlace(source: source, interface: interface < 0 ? -1 : interface, packet: packet)
+        let place = RawPlace(source: source, interface: interface, packet: packet)
         return recentPlace(of: place) ?? places[place]
     }
 

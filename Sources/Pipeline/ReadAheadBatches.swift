@@ -21,8 +21,9 @@ extension ReadAhead {
         case read(ReadOutcome, interfaces: [CaptureInterface])
     }
 
-    /// Frames of one source, decoded, with copies of their bytes. Owned by one thread at a
-    /// time: the reader fills it, the replay thread empties it (the channel hands it over).
+    /// Frames of one source and their decodes: on two threads with copies of their bytes,
+    /// owned by one thread at a time (the reader fills it, the replay thread empties it, the
+    /// channel hands it over); on one, the records the reader laid out where it read them.
     final class Batch: @unchecked Sendable {
         let frames: UnsafeMutableBufferPointer<Item>
         /// The decodes of `frames`, index for index.
