@@ -289,11 +289,16 @@ public struct FlowTally: Sendable, Equatable {
     public init() {}
 
     public mutating func add(_ flow: Flow) {
+        add(packets: flow.packets, bytes: flow.bytes, firstSeen: flow.firstSeen, lastSeen: flow.lastSeen)
+    }
+
+    /// `add` of a flow's counts and times, read from wherever the flow lies.
+    mutating func add(packets: Int, bytes: Int, firstSeen: Timestamp, lastSeen: Timestamp) {
         flows += 1
-        packets += flow.packets
-        bytes += flow.bytes
-        firstSeen = min(firstSeen, flow.firstSeen)
-        lastSeen = max(lastSeen, flow.lastSeen)
+        self.packets += packets
+        self.bytes += bytes
+        self.firstSeen = min(self.firstSeen, firstSeen)
+        self.lastSeen = max(self.lastSeen, lastSeen)
     }
 
     public mutating func merge(_ other: FlowTally) {

@@ -407,13 +407,14 @@ public struct FlowTracker: Sendable {
         flowsStarted += 1
         liveFlows += 1
         let slot: Int
+        // Moved into its slot, not copied (a copy of a record is an outlined copy).
         if let free = freeSlots.popLast() {
             slot = free
-            flows[slot] = flow
+            flows[slot] = consume flow
         } else {
             slot = flows.count
             Self.reserveUpTo(maxFlows, in: &flows)
-            flows.append(flow)
+            flows.append(consume flow)
         }
         index.insert(slot: slot, hash: hash, flows: flows)
         lastFlow = slot
@@ -467,17 +468,18 @@ public struct FlowTracker: Sendable {
         }
     }
 
+    /// Reads the record where it lies (a copy of a record is an outlined copy that retains and
+    /// releases its tunnel reference, once per finished flow).
     private mutating func finishFlow(_ slot: Int) {
-        let flow = flows[slot]
-        if flow.packets == 0 {
+        if flows[slot].packets == 0 {
             // Nothing counted since `startCountingAfresh`: nothing to keep or summarise.
-        } else if flow.service != nil && finished.count < maxFlows {
+        } else if flows[slot].service != nil && finished.count < maxFlows {
             Self.reserveUpTo(maxFlows, in: &finished)
-            finished.append(flow)
+            finished.append(flows[slot])
         } else {
-            summarise(flow)
+            summarise(slot)
         }
-        index.remove(slot: slot, hash: index.hash(flow.key))
+        index.remove(slot: slot, hash: index.hash(flows[slot].key))
         flows[slot].serial = -1
         freeSlots.append(slot)
         liveFlows -= 1
@@ -486,16 +488,17 @@ public struct FlowTracker: Sendable {
 
     /// Folds a finished flow's counts into `summarised`. Flows finish in runs on the same
     /// segment and service, so the last tally used is kept aside and found without hashing.
-    private mutating func summarise(_ flow: Flow) {
-        let key = FlowSummaryKey(segment: flow.key.segment, service: flow.service, rangeOnly: flow.evidence == .portRange)
-        if flow.service != nil && remembersSummarisedSerials { summarisedStorage.insert(flow.serial) }
-        if let current = pendingTally, current.key == key {
-            pendingTally!.tally.add(flow)
-            return
+    private mutating func summarise(_ slot: Int) {
+        let service = flows[slot].service
+        let key = FlowSummaryKey(segment: flows[slot].key.segment, service: service, rangeOnly: flows[slot].evidence == .portRange)
+        if service != nil && remembersSummarisedSerials { summarisedStorage.insert(flows[slot].serial) }
+        if pendingTally?.key != key {
+            flushPendingTally()
+            pendingTally = (key, FlowTally())
         }
-        flushPendingTally()
-        pendingTally = (key, FlowTally())
-        pendingTally!.tally.add(flow)
+        pendingTally!.tally.add(
+            packets: flows[slot].packets, bytes: flows[slot].bytes, firstSeen: flows[slot].firstSeen,
+            lastSeen: flows[slot].lastSeen)
     }
 
     private mutating func flushPendingTally() {
