@@ -120,18 +120,19 @@ public final class PcapngReader: FrameSource {
         defer { self.section = section }
         var count = 0
         while count < records.count {
-            if let frame = wholeEnhancedPacket(section) {
-                (out + count).initialize(to: FrameRecord(frame, bytes: frame.bytes.baseAddress ?? input.cursor))
-                count &+= 1
-                continue
-            }
-            // Anything else may read more of the file, and so move the bytes of the frames
-            // handed out in this call: those go first.
-            if count > 0 { break }
-            var end: ReadOutcome.End? = nil
-            guard let frame = nextFrame(&section, end: &end) else {
-                finished = end ?? .endOfFile
-                break
+            let frame: Frame
+            if let whole = wholeEnhancedPacket(section) {
+                frame = whole
+            } else {
+                // Anything else may read more of the file, and so move the bytes of the
+                // frames handed out in this call: those go first.
+                if count > 0 { break }
+                var end: ReadOutcome.End? = nil
+                guard let next = nextFrame(&section, end: &end) else {
+                    finished = end ?? .endOfFile
+                    break
+                }
+                frame = next
             }
             (out + count).initialize(to: FrameRecord(frame, bytes: frame.bytes.baseAddress ?? input.cursor))
             count &+= 1

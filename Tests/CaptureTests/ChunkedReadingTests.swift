@@ -304,27 +304,6 @@ private func drain(_ source: some FrameSource) -> ReadResult {
     return ReadResult(frames: frames, outcome: outcome, interfaces: source.interfaces)
 }
 
-/// Reads every frame through `read(into:)`, `batch` records at a time, checking each call's
-/// records only once the call has returned, as replay's one-thread read uses them: a reader
-/// that moved the bytes of a record it had handed out in the same call would show here as
-/// frames with the wrong bytes. `calls` counts the calls that returned frames.
-private func drainInPlace(_ source: some FrameSource, batch: Int) -> (result: ReadResult, calls: Int) {
-    var source = source
-    let records = UnsafeMutableBufferPointer<FrameRecord>.allocate(capacity: batch)
-    defer { records.deallocate() }
-    var frames: [SeenFrame] = []
-    var calls = 0
-    while true {
-        let count = source.read(into: records)
-        if count == 0 { break }
-        #expect(count <= batch)
-        calls += 1
-        frames += records[0..<count].map { SeenFrame($0.frame) }
-    }
-    #expect(source.read(into: records) == 0)  // and stays ended
-    return (ReadResult(frames: frames, outcome: source.endOfRecords(), interfaces: source.interfaces), calls)
-}
-
 extension SeenFrame {
     init(interface: Int?, nanoseconds: Int64, linkType: LinkType, wireLength: Int, bytes: [UInt8], fileOffset: Int64) {
         self.interface = interface
