@@ -28,15 +28,8 @@ public struct FlowTracker: Sendable {
     /// Storage flows finished to make room, with every detail, in the order they finished.
     public private(set) var finished: [Flow] = []
     /// Counts of the finished flows not kept in `finished`, by segment and service.
-    public var summarised: [FlowSummaryKey: FlowTally] {
-        guard let pending = pendingTally else { return summarisedTallies }
-        var all = summarisedTallies
-        all[pending.key, default: FlowTally()].merge(pending.tally)
-        return all
-    }
-    private var summarisedTallies: [FlowSummaryKey: FlowTally] = [:]
-    /// The tally the last finished flow was folded into, not yet in `summarisedTallies`.
-    private var pendingTally: (key: FlowSummaryKey, tally: FlowTally)?
+    public var summarised: [FlowSummaryKey: FlowTally] { summaries.all }
+    private var summaries = FlowSummaries()
     /// The serials of the storage flows counted in `summarised` (one bit per flow started),
     /// so that a second pass still knows their packets are storage. Only when
     /// `remembersSummarisedSerials` (a replay's, whose flows started are bounded by its
@@ -62,6 +55,9 @@ public struct FlowTracker: Sendable {
     private var freeSlots: [Int] = []
     /// The clock hand: the slot `finishLeastRecentFlow` looks at first.
     private var hand = 0
+    /// The flow the hand will probably finish next, its key's hash and the index's seed count
+    /// then (`prefetchNextVictim`); slot -1 when none.
+    private var nextVictim: (slot: Int, hash: UInt64, seeds: Int) = (-1, 0, 0)
     /// The flow the previous packet joined (-1 before the first), checked before the index.
     private var lastFlow = -1
     /// IP fragments: datagrams whose first fragment was seen, later fragments waiting for theirs.
@@ -94,9 +90,10 @@ public struct FlowTracker: Sendable {
         maxFlows: Int = FlowTracker.defaultMaxFlows, remembersSummarisedSerials: Bool = true
     ) {
         self.table = table
-        self.maxFlows = max(16, maxFlows)
+        let bound = max(16, maxFlows)
+        self.maxFlows = bound
         self.remembersSummarisedSerials = remembersSummarisedSerials
-        self.index = FlowIndex(expected: min(self.maxFlows, 1024))
+        self.index = FlowIndex(expected: min(bound, 1024))
         self.portmapperService = table.serviceIndex(rpcProgram: RPC.portmapper)
         self.callbackService = table.services.firstIndex { $0.name == "nfs-callback" && $0.observable }
         self.nfsService = table.serviceIndex(rpcProgram: RPC.nfs)
@@ -213,7 +210,7 @@ public struct FlowTracker: Sendable {
     /// True when no flow was ever finished: the live flows are every flow started, in
     /// serial order, with distinct keys.
     public var neverFinished: Bool {
-        finished.isEmpty && summarisedTallies.isEmpty && pendingTally == nil && flowsStarted == flows.count
+        finished.isEmpty && summaries.isEmpty && flowsStarted == flows.count
     }
 
     /// Hands the flow records over to a caller done with this tracker (without a copy when
@@ -236,6 +233,7 @@ public struct FlowTracker: Sendable {
         freeSlots = []
         liveFlows = 0
         lastFlow = -1
+        nextVictim.slot = -1
         index = FlowIndex(expected: 16)
     }
 
@@ -252,8 +250,7 @@ public struct FlowTracker: Sendable {
             flows[slot].laterFragments = 0
         }
         finished = []
-        summarisedTallies = [:]
-        pendingTally = nil
+        summaries = FlowSummaries()
         summarisedStorage = SerialSet()
     }
 
@@ -436,36 +433,51 @@ public struct FlowTracker: Sendable {
     /// two slots on average, in slot order (memory order), and depends on nothing but the
     /// packets, so two passes over the same packets finish the same flows.
     private mutating func finishLeastRecentFlow() {
-        while true {
-            if hand >= flows.count { hand = 0 }
-            if flows[hand].serial >= 0 {
-                if !flows[hand].recent {
-                    finishFlow(hand)
-                    hand += 1
-                    prefetchNextVictim()
-                    return
+        // The sweep works on the records where they lie: one uniqueness check for the array,
+        // not one per record whose mark it clears. It ends: a flow is live (the table is
+        // full), and after one turn every mark is clear.
+        var hand = self.hand
+        let victim = flows.withUnsafeMutableBufferPointer { records in
+            while true {
+                if hand >= records.count { hand = 0 }
+                if records[hand].serial >= 0 {
+                    if !records[hand].recent { return hand }
+                    records[hand].recent = false
                 }
-                flows[hand].recent = false
+                hand += 1
             }
-            hand += 1
         }
+        finishFlow(victim)
+        self.hand = victim + 1
+        prefetchNextVictim()
     }
 
     /// Starts loading the index bucket of the flow the hand will probably finish next (the
     /// next one unmarked now): under a flood of new flows that is the next packet's work, and
     /// the bucket, where the finished flow's entry is removed, is otherwise a cache miss of
     /// its own. Only a hint: it changes nothing.
+    /// The hash is kept for `finishFlow`, which uses it if that flow is the one it finishes
+    /// and the index has not drawn a new seed since.
     @inline(__always)
-    private func prefetchNextVictim() {
+    private mutating func prefetchNextVictim() {
         var slot = hand
         for _ in 0..<4 {
             if slot >= flows.count { slot = 0 }
             if flows[slot].serial >= 0 && !flows[slot].recent {
-                index.prefetchBucket(index.hash(flows[slot].key))
+                let hash = index.hash(flows[slot].key)
+                index.prefetchBucket(hash)
+                nextVictim = (slot, hash, index.seeds)
                 return
             }
             slot += 1
         }
+    }
+
+    /// The hash of the key of the live flow in `slot`, the one `prefetchNextVictim` found if
+    /// it is still good, else worked out.
+    @inline(__always)
+    private func hashOfLiveFlow(_ slot: Int) -> UInt64 {
+        nextVictim.slot == slot && nextVictim.seeds == index.seeds ? nextVictim.hash : index.hash(flows[slot].key)
     }
 
     /// Reads the record where it lies (a copy of a record is an outlined copy that retains and
@@ -479,32 +491,22 @@ public struct FlowTracker: Sendable {
         } else {
             summarise(slot)
         }
-        index.remove(slot: slot, hash: index.hash(flows[slot].key))
+        index.remove(slot: slot, hash: hashOfLiveFlow(slot))
+        nextVictim.slot = -1
         flows[slot].serial = -1
         freeSlots.append(slot)
         liveFlows -= 1
         if lastFlow == slot { lastFlow = -1 }
     }
 
-    /// Folds a finished flow's counts into `summarised`. Flows finish in runs on the same
-    /// segment and service, so the last tally used is kept aside and found without hashing.
+    /// Folds a finished flow's counts into `summarised`.
     private mutating func summarise(_ slot: Int) {
         let service = flows[slot].service
-        let key = FlowSummaryKey(segment: flows[slot].key.segment, service: service, rangeOnly: flows[slot].evidence == .portRange)
         if service != nil && remembersSummarisedSerials { summarisedStorage.insert(flows[slot].serial) }
-        if pendingTally?.key != key {
-            flushPendingTally()
-            pendingTally = (key, FlowTally())
-        }
-        pendingTally!.tally.add(
+        summaries.add(
+            segment: flows[slot].key.segment, service: service, rangeOnly: flows[slot].evidence == .portRange,
             packets: flows[slot].packets, bytes: flows[slot].bytes, firstSeen: flows[slot].firstSeen,
             lastSeen: flows[slot].lastSeen)
-    }
-
-    private mutating func flushPendingTally() {
-        guard let pending = pendingTally else { return }
-        summarisedTallies[pending.key, default: FlowTally()].merge(pending.tally)
-        pendingTally = nil
     }
 
     /// Makes room for one more record the way `append` would (doubling), except that it

@@ -93,14 +93,14 @@ struct XDRCursor {
 
     var remaining: Int { failed ? 0 : bytes.count - offset }
 
+    @inline(__always)
     mutating func u32() -> UInt32 {
         guard !failed, bytes.count - offset >= 4 else {
             failed = true
             return 0
         }
         // In bounds: offset + 4 <= count was checked just above.
-        let value = UInt32(bytes[offset]) << 24 | UInt32(bytes[offset + 1]) << 16
-            | UInt32(bytes[offset + 2]) << 8 | UInt32(bytes[offset + 3])
+        let value = UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
         offset += 4
         return value
     }
@@ -251,8 +251,12 @@ enum Signatures {
     static func matches(_ signature: Signature, _ p: UnsafeRawBufferPointer) -> Bool {
         switch signature {
         case .iscsiLogin: return iscsiLogin(p)
-        case .cephV1: return hasPrefix(p, cephV1Banner)
-        case .cephV2: return hasPrefix(p, cephV2Banner)
+        case .cephV1:
+            // "ceph v027" (the v1 messenger's banner): its first eight bytes as one word, then the ninth.
+            return p.count >= 9 && firstWord(p) == 0x6365_7068_2076_3032 && p[8] == 0x37
+        case .cephV2:
+            // "ceph v2\n" (the v2 messenger's banner).
+            return p.count >= 8 && firstWord(p) == 0x6365_7068_2076_320a
         case .smb2:
             // NetBIOS session message (type 0, 24-bit length >= 64), then the SMB2 header:
             // protocol id \xfeSMB and StructureSize 64 (RFC 1002; MS-SMB2 §2.2.1).
@@ -361,13 +365,10 @@ enum Signatures {
         return attributeLength <= header + length - cursor.offset
     }
 
-    static let cephV1Banner = Array("ceph v027".utf8)
-    static let cephV2Banner = Array("ceph v2\n".utf8)
-
-    private static func hasPrefix(_ p: UnsafeRawBufferPointer, _ prefix: [UInt8]) -> Bool {
-        guard p.count >= prefix.count else { return false }
-        for (index, byte) in prefix.enumerated() where p[index] != byte { return false }
-        return true
+    /// The first eight bytes, big-endian. `p` holds at least eight.
+    @inline(__always)
+    private static func firstWord(_ p: UnsafeRawBufferPointer) -> UInt64 {
+        UInt64(bigEndian: p.loadUnaligned(as: UInt64.self))
     }
 
     static let iscsiKeys: [[UInt8]] = ["InitiatorName=", "TargetName=", "SessionType="].map { Array($0.utf8) }

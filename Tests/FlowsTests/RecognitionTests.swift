@@ -1,5 +1,5 @@
 import Decode
-import Flows
+@testable import Flows
 import Frames
 import TestSupport
 import Testing
@@ -236,6 +236,26 @@ func serviceName(_ tracker: FlowTracker, _ flow: Int?) -> String? {
             var tracker = FlowTracker(table: .builtin)
             let flow = feed(&tracker, 6, "198.51.100.10", 40_000, "198.51.100.20", item.port, payload: item.payload)
             #expect(serviceName(tracker, flow) == item.service, "\(item.service)")
+        }
+    }
+
+    @Test func cephBannersMatchWholeAndNothingShort() {
+        let matching: [(String, Signature)] = [("ceph v027", .cephV1), ("ceph v2\n", .cephV2), ("ceph v027\0\0", .cephV1)]
+        for (text, signature) in matching {
+            Array(text.utf8).withUnsafeBytes { #expect(Signatures.matches(signature, $0), "\(text.debugDescription)") }
+        }
+        // One byte short, one byte off at each end, the other version, nothing.
+        let missing: [(String, Signature)] = [
+            ("ceph v02", .cephV1), ("ceph v028", .cephV1), ("Ceph v027", .cephV1), ("ceph v2\n", .cephV1),
+            ("ceph v2", .cephV2), ("ceph v2\r", .cephV2), ("deph v2\n", .cephV2), ("ceph v027", .cephV2), ("", .cephV2),
+        ]
+        for (text, signature) in missing {
+            Array(text.utf8).withUnsafeBytes { #expect(!Signatures.matches(signature, $0), "\(text.debugDescription)") }
+        }
+        // A banner that starts one byte into the payload is not at its start.
+        ([0] + Array("ceph v2\n".utf8)).withUnsafeBytes { bytes in
+            #expect(!Signatures.matches(.cephV2, bytes))
+            #expect(Signatures.matches(.cephV2, UnsafeRawBufferPointer(rebasing: bytes[1...])))
         }
     }
 
