@@ -346,8 +346,9 @@ public struct FlowTracker: Sendable {
         let destination = Endpoint(address: packet.pointee.destination, port: packet.pointee.destinationPort)
         var hash = hash
         if liveFlows >= maxFlows {
+            let seeds = index.seeds
             finishLeastRecentFlow()
-            hash = index.hash(key)  // (the index may have re-seeded)
+            if index.seeds != seeds { hash = index.hash(key) }  // (never seen: removing does not re-seed)
         }
 
         var client = source
@@ -405,8 +406,8 @@ public struct FlowTracker: Sendable {
         liveFlows += 1
         let slot: Int
         // Moved into its slot, not copied (a copy of a record is an outlined copy).
-        if let free = freeSlots.popLast() {
-            slot = free
+        if !freeSlots.isEmpty {
+            slot = freeSlots.removeLast()
             flows[slot] = consume flow
         } else {
             slot = flows.count
