@@ -1,6 +1,8 @@
 // Small C helpers Swift has no spelling for. Header-only: each call is inlined.
 #pragma once
 
+#include <time.h>
+
 /// Asks the processor to start loading the cache line holding `address` for reading, and
 /// returns at once. Never faults, whatever the address (a hint, not a load).
 static inline void lk_prefetch(const void *address) {
@@ -19,4 +21,23 @@ static inline int lk_allowed_processors(void) {
     int count = 0;
     for (unsigned i = 0; i < sizeof mask / sizeof mask[0]; i++) count += __builtin_popcountl(mask[i]);
     return count;
+}
+
+/// Tells the processor the caller is spinning on a value another thread will change: on
+/// x86 PAUSE, on ARM YIELD. It lets the other hardware thread of the core (a host's SMT
+/// sibling, which a guest cannot see) run at full speed meanwhile, and keeps the spin's
+/// loads from flooding the memory pipeline.
+static inline void lk_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/// Nanoseconds of CLOCK_MONOTONIC (through the vDSO: no system call).
+static inline unsigned long long lk_monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec;
 }

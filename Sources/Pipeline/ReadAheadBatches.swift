@@ -108,12 +108,14 @@ extension ReadAhead {
         /// Batches taken to read (the replay thread's own count).
         private var read = 0
 
-        /// Spins (an atomic load each) before sleeping: some tens of microseconds, a part of
-        /// the time the other side takes over a batch of small frames. A sleep costs the
-        /// sleeper a wake-up through the kernel and leaves its core idle meanwhile; with
-        /// 2,000 spins (a few microseconds) a replay of 20 million small frames slept ~2,300
-        /// times and took 5-10% longer than with 20,000 (~400 sleeps).
-        static let spins = 20_000
+        /// How long a side spins before sleeping: a part of the time the other side takes
+        /// over a batch of small frames. A sleep costs the sleeper a wake-up through the
+        /// kernel and leaves its core idle meanwhile; spinning a few microseconds, a replay
+        /// of 20 million small frames slept ~2,300 times and took 5-10% longer than spinning
+        /// some tens (~400 sleeps). Each turn of the spin pauses (`lk_spin_pause`), and the
+        /// spin is bounded by time, not turns: a pause lasts from a few cycles to over a
+        /// hundred depending on the processor.
+        static let spinNanoseconds: UInt64 = 30_000
 
         init() {
             ring = (0..<ReadAhead.batchCount).map { _ in Batch(ReadAhead.handedOver) }
@@ -166,7 +168,15 @@ extension ReadAhead {
             for counter: borrowing Atomic<Int>, toReach needed: Int, orSleepUntil target: Int,
             marking mark: borrowing Atomic<Int>
         ) {
-            for _ in 0..<Self.spins where counter.load(ordering: .sequentiallyConsistent) >= needed { return }
+            if counter.load(ordering: .sequentiallyConsistent) >= needed { return }
+            let deadline = lk_monotonic_ns() &+ Self.spinNanoseconds
+            var turns = 0
+            while true {
+                lk_spin_pause()
+                if counter.load(ordering: .sequentiallyConsistent) >= needed { return }
+                turns &+= 1
+                if turns & 31 == 0 && lk_monotonic_ns() >= deadline { break }
+            }
             condition.lock()
             // Marked before the counter is read again, and the other side reads the mark
             // after it moved the counter: one of the two sees the other (no lost wake-up).
