@@ -275,6 +275,14 @@ public struct FlowMerge: Sendable {
         return flows.count - 1
     }
 
+    /// Starts loading the index bucket `add` will look in for `key` (a flow some way ahead of
+    /// the one being added). Only a hint. (Mutating so that the caller lends the table rather
+    /// than copying it.)
+    @inline(__always)
+    public mutating func prefetch(_ key: FlowKey) {
+        index.prefetchBucket(index.hash(key))
+    }
+
     /// The merged flows, handed over (the table is left empty).
     public mutating func take() -> [Flow] {
         defer { self = FlowMerge(expected: 0) }

@@ -122,10 +122,16 @@ extension Engine {
             for (place, counter) in engine.counters.enumerated() {
                 observation.counters[segmentOfPlace[placeBase + place]].add(counter)
             }
-            engine.tracker.forEachRecordedFlow { recorded in
+            /// A record's key on the segment its place is judged on.
+            func mergedKey(_ key: FlowKey) -> FlowKey {
+                FlowKey(
+                    segment: UInt32(segmentOfPlace[placeBase + Int(key.segment)]), ipProtocol: key.ipProtocol, key.lower,
+                    key.upper)
+            }
+            let prefetch: ((Flow) -> Void)? = merged == nil ? nil : { merged?.prefetch(mergedKey($0.key)) }
+            engine.tracker.forEachRecordedFlow(ahead: prefetch) { recorded in
                 var flow = recorded
-                let segment = UInt32(segmentOfPlace[placeBase + Int(flow.key.segment)])
-                flow.key = FlowKey(segment: segment, ipProtocol: flow.key.ipProtocol, flow.key.lower, flow.key.upper)
+                flow.key = mergedKey(flow.key)
                 rawFlowOwner[serialBase + flow.serial] = merged?.add(flow) ?? -1
             }
             for (key, tally) in engine.tracker.summarised {

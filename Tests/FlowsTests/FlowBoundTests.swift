@@ -106,6 +106,30 @@ private func tcp(client: Int, server: UInt32 = 0xCB00_7114, port: UInt16) -> Dec
         #expect(merged.values.allSatisfy { $0.isStorage && $0.firstSeen <= $0.lastSeen })
     }
 
+    @Test func lookingAheadOverTheRecordsSeesEveryFlowOnceInTheSameOrder() {
+        // Never finished (slot order), and with flows finished, kept and live (sorted order).
+        for (flows, bound) in [(30, 100), (200, 16), (5, 100)] {
+            var tracker = FlowTracker(table: table, maxFlows: bound)
+            var time: Int64 = 0
+            for round in 0..<2 {
+                for client in 0..<flows {
+                    time += 1
+                    tracker.observe(tcp(client: client, port: round == 0 ? 2049 : 80), segment: 0, wireLength: 100, at: at(time))
+                }
+            }
+            var bodies: [Int] = []
+            var aheads: [Int] = []
+            tracker.forEachRecordedFlow(ahead: { aheads.append($0.serial) }) { bodies.append($0.serial) }
+            var plain: [Int] = []
+            tracker.forEachRecordedFlow { plain.append($0.serial) }
+            #expect(bodies == plain, "\(flows) flows, bound \(bound)")
+            #expect(bodies == bodies.sorted() && Set(bodies).count == bodies.count)
+            // `ahead` gets each flow `lookahead` flows before `body` does, and the first few never.
+            #expect(aheads == Array(bodies.dropFirst(FlowTracker.lookahead)), "\(flows) flows, bound \(bound)")
+            #expect(bodies.count == (bound == 16 ? tracker.finished.count + tracker.liveFlows : flows * 2))
+        }
+    }
+
     @Test func theSameInputNumbersTheSameFlowsWhateverTheHashSeed() {
         // Two trackers draw different seeds; serials and slots must not depend on them.
         var a = FlowTracker(table: table, maxFlows: 64)
