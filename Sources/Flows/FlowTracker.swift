@@ -90,10 +90,9 @@ public struct FlowTracker: Sendable {
         maxFlows: Int = FlowTracker.defaultMaxFlows, remembersSummarisedSerials: Bool = true
     ) {
         self.table = table
-        let bound = max(16, maxFlows)
-        self.maxFlows = bound
+        self.maxFlows = max(16, maxFlows)
         self.remembersSummarisedSerials = remembersSummarisedSerials
-        self.index = FlowIndex(expected: min(bound, 1024))
+        self.index = FlowIndex(expected: min(self.maxFlows, 1024))
         self.portmapperService = table.serviceIndex(rpcProgram: RPC.portmapper)
         self.callbackService = table.services.firstIndex { $0.name == "nfs-callback" && $0.observable }
         self.nfsService = table.serviceIndex(rpcProgram: RPC.nfs)
@@ -174,11 +173,11 @@ public struct FlowTracker: Sendable {
     /// one `body` gets (every flow once, in the same order), for a caller that can start
     /// loading what it will need for that flow (`FlowMerge.prefetch`). Hints only: `body`
     /// sees the same flows either way.
-    public func forEachRecordedFlow(ahead: ((Flow) -> Void)? = nil, _ body: (Flow) -> Void) {
+    public func forEachRecordedFlow(ahead: (Flow) -> Void = { _ in }, _ body: (Flow) -> Void) {
         if finished.isEmpty && flowsStarted == flows.count {
             // Nothing was ever finished: slot order is serial order (the records in memory order).
             for (slot, flow) in flows.enumerated() {
-                if let ahead, slot + Self.lookahead < flows.count { ahead(flows[slot + Self.lookahead]) }
+                if slot + Self.lookahead < flows.count { ahead(flows[slot + Self.lookahead]) }
                 body(flow)
             }
             return
@@ -196,14 +195,9 @@ public struct FlowTracker: Sendable {
                 }
                 for index in order.indices {
                     if index + 2 * Self.lookahead < order.count {
-                        let next = UnsafeRawPointer(record(order[index + 2 * Self.lookahead].position))
-                        var line = 0
-                        while line < MemoryLayout<Flow>.size {
-                            lk_prefetch(next + line)
-                            line += 64
-                        }
+                        Self.prefetch(record(order[index + 2 * Self.lookahead].position), bytes: MemoryLayout<Flow>.size)
                     }
-                    if let ahead, index + Self.lookahead < order.count { ahead(record(order[index + Self.lookahead].position).pointee) }
+                    if index + Self.lookahead < order.count { ahead(record(order[index + Self.lookahead].position).pointee) }
                     body(record(order[index].position).pointee)
                 }
             }
@@ -359,17 +353,22 @@ public struct FlowTracker: Sendable {
     public mutating func prefetchFlow(hash: UInt64) {
         guard let slot = index.likelySlot(hash), slot >= 0, slot < flows.count else { return }
         flows.withUnsafeBufferPointer { flows in
-            let record = UnsafeRawPointer(flows.baseAddress.unsafelyUnwrapped + slot)  // slot < count
             // The lines `observe` reads and writes: the key, the counts and the state of
             // recognition (the tunnel, after them, is read when the flow starts or is reported).
-            let hot = Flow.hotLength
-            var line = 0
-            while line < hot {
-                lk_prefetch(record + line)
-                line &+= 64
-            }
-            lk_prefetch(record + (hot - 1))
+            Self.prefetch(flows.baseAddress.unsafelyUnwrapped + slot, bytes: Flow.hotLength)  // slot < count
         }
+    }
+
+    /// Starts loading the cache lines of the first `bytes` bytes of `record` (a hint).
+    @inline(__always)
+    static func prefetch(_ record: UnsafePointer<Flow>, bytes: Int) {
+        let start = UnsafeRawPointer(record)
+        var line = 0
+        while line < bytes {
+            lk_prefetch(start + line)
+            line &+= 64
+        }
+        lk_prefetch(start + (bytes - 1))  // the last line, when the record does not start one
     }
 
     /// A new flow for `key`, which is not live: its client, server and service as far as

@@ -128,8 +128,7 @@ extension Engine {
                     segment: UInt32(segmentOfPlace[placeBase + Int(key.segment)]), ipProtocol: key.ipProtocol, key.lower,
                     key.upper)
             }
-            let prefetch: ((Flow) -> Void)? = merged == nil ? nil : { merged?.prefetch(mergedKey($0.key)) }
-            engine.tracker.forEachRecordedFlow(ahead: prefetch) { recorded in
+            engine.tracker.forEachRecordedFlow(ahead: { merged?.prefetch(mergedKey($0.key)) }) { recorded in
                 var flow = recorded
                 flow.key = mergedKey(flow.key)
                 rawFlowOwner[serialBase + flow.serial] = merged?.add(flow) ?? -1
